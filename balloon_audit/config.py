@@ -1,0 +1,29 @@
+"""Audit configuration: rule parameters, rule selection, severity overrides, waivers.
+
+The TOML loader lives in ``config_file.py``; this module is the typed, validated
+in-memory form that the engine reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from balloon_audit.model import Severity, Waiver
+
+
+@dataclass(frozen=True)
+class Config:
+    params: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Rule ID -> parameter overrides (merged over the rule's declared defaults)."""
+    disabled: frozenset[str] = frozenset()
+    """Rule IDs not to run."""
+    severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
+    """Rule ID -> severity every finding of that rule is reported with."""
+    waivers: tuple[Waiver, ...] = ()
+
+    def params_for(self, rule_id: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
+        merged = dict(defaults)
+        merged.update(self.params.get(rule_id, {}))
+        return merged

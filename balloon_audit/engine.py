@@ -1,0 +1,55 @@
+"""Run the rules over a snapshot and assemble the AuditResult."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime, timezone
+
+from balloon_audit import __version__
+from balloon_audit.config import Config
+from balloon_audit.model import AuditResult, Finding, RuleStat, Snapshot
+from balloon_audit.rules.registry import all_rules
+
+
+def finding_sort_key(finding: Finding) -> tuple:
+    """Worst first, then by rule, vCenter and entity name, so two runs diff well."""
+    e = finding.entity
+    return (-finding.severity.rank, finding.rule, e.server, e.name, e.moid or "")
+
+
+def evaluate(
+    snapshot: Snapshot,
+    config: Config | None = None,
+    *,
+    generated_at: datetime | None = None,
+    run_by: dict[str, str] | None = None,
+) -> AuditResult:
+    """Evaluate every enabled rule. Pure: no network, no printing."""
+    config = config or Config()
+    findings: list[Finding] = []
+    stats: list[RuleStat] = []
+    thresholds: dict[str, dict] = {}
+    for rule in all_rules():
+        if rule.meta.id in config.disabled:
+            continue
+        params = config.params_for(rule.meta.id, rule.meta.defaults)
+        thresholds[rule.meta.id] = params
+        outcome = rule.check(snapshot, params)
+        override = config.severity_overrides.get(rule.meta.id)
+        rule_findings = [
+            dataclasses.replace(f, severity=override) if override else f
+            for f in outcome.findings
+        ]
+        findings.extend(rule_findings)
+        stats.append(RuleStat(rule.meta.id, rule.meta.name, outcome.checked, len(rule_findings)))
+
+    findings.sort(key=finding_sort_key)
+    return AuditResult(
+        generated_at=generated_at or datetime.now(timezone.utc),
+        tool_version=__version__,
+        snapshot=snapshot,
+        findings=tuple(findings),
+        rule_stats=tuple(stats),
+        thresholds=thresholds,
+        run_by=dict(run_by or {}),
+    )
