@@ -37,8 +37,7 @@ def evaluate(
         outcome = rule.check(snapshot, params)
         override = config.severity_overrides.get(rule.meta.id)
         rule_findings = [
-            dataclasses.replace(f, severity=override) if override else f
-            for f in outcome.findings
+            dataclasses.replace(f, severity=override) if override else f for f in outcome.findings
         ]
         findings.extend(rule_findings)
         stats.append(RuleStat(rule.meta.id, rule.meta.name, outcome.checked, len(rule_findings)))

@@ -208,12 +208,20 @@ class Entity:
 
     @classmethod
     def of_vm(cls, vm: VM) -> Entity:
-        return cls("VirtualMachine", vm.name, vm.moid, vm.server, vm.datacenter, vm.cluster, vm.host)
+        return cls(
+            "VirtualMachine", vm.name, vm.moid, vm.server, vm.datacenter, vm.cluster, vm.host
+        )
 
     @classmethod
     def of_host(cls, host: Host) -> Entity:
         return cls(
-            "HostSystem", host.name, host.moid, host.server, host.datacenter, host.cluster, host.name
+            "HostSystem",
+            host.name,
+            host.moid,
+            host.server,
+            host.datacenter,
+            host.cluster,
+            host.name,
         )
 
 

@@ -1,0 +1,429 @@
+"""The `balloon-audit` command line: parse options, call the core, render, map to an exit code."""
+
+from __future__ import annotations
+
+import enum
+import getpass
+import os
+import shlex
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from balloon_audit import __version__
+from balloon_audit.errors import BalloonAuditError, ConfigError
+from balloon_audit.model import AuditResult, Severity
+
+EXIT_OK = 0
+EXIT_FINDINGS = 1
+EXIT_USAGE = 2
+EXIT_FAILED = 3
+
+PASSWORD_ENV = "BALLOON_AUDIT_PASSWORD"
+
+app = typer.Typer(
+    help="Audit vSphere VM memory reclamation: ballooning, compression, swapping, and why.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,  # locals can hold passwords
+    rich_markup_mode="rich",
+)
+lab_app = typer.Typer(help="Start and stop a vcsim test lab loaded with a scenario.")
+app.add_typer(lab_app, name="lab")
+
+err = Console(stderr=True, highlight=False)
+
+
+class FailOn(str, enum.Enum):
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+    never = "never"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"balloon-audit {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
+) -> None:
+    """balloon-audit: a read-only vSphere memory auditor. It never changes anything."""
+
+
+def fail(error: BalloonAuditError, code: int) -> typer.Exit:
+    """Print a project error (one line plus hint) to stderr and return the Exit to raise."""
+    err.print(f"[bold red]error:[/] {escape(str(error))}")
+    if error.hint:
+        err.print(f"[dim]hint:[/] {escape(error.hint)}")
+    return typer.Exit(code)
+
+
+def _read_password(password_stdin: bool) -> str:
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    from_env = os.environ.get(PASSWORD_ENV)
+    if from_env:
+        return from_env
+    if sys.stdin.isatty():
+        return getpass.getpass("vCenter password: ")
+    raise ConfigError(
+        "no password given",
+        hint=f"set {PASSWORD_ENV}, use --password-stdin, or run from a terminal to be prompted",
+    )
+
+
+def _run_by() -> dict[str, str]:
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return {
+        "user": user,
+        "host": socket.gethostname(),
+        "command": shlex.join(["balloon-audit", *sys.argv[1:]]),
+    }
+
+
+def _progress(quiet: bool) -> tuple[Callable[[str], None] | None, object | None]:
+    """A progress callback that updates a spinner on stderr, only when stderr is a terminal."""
+    if quiet or not err.is_terminal:
+        return None, None
+    status = err.status("connecting…")
+    status.start()
+    return (lambda message: status.update(escape(message))), status
+
+
+def _exit_code(result: AuditResult, fail_on: FailOn) -> int:
+    if any(source.status != "ok" for source in result.sources):
+        return EXIT_FAILED
+    if fail_on is FailOn.never:
+        return EXIT_OK
+    threshold = Severity(fail_on.value)
+    return EXIT_FINDINGS if any(f.severity >= threshold for f in result.findings) else EXIT_OK
+
+
+def _write_reports(
+    result: AuditResult,
+    *,
+    json_path: Path | None,
+    html_path: Path | None,
+    xlsx_path: Path | None,
+    output_dir: Path | None,
+    quiet: bool,
+) -> None:
+    from balloon_audit.report.writers import dated_paths, write_reports
+
+    targets: dict[str, Path] = {}
+    if output_dir is not None:
+        targets.update(dated_paths(output_dir, result.generated_at))
+    for kind, path in (("json", json_path), ("html", html_path), ("xlsx", xlsx_path)):
+        if path is not None:
+            targets[kind] = path
+    written = write_reports(result, targets)
+    if not quiet:
+        for path in written:
+            err.print(f"wrote {escape(str(path))}")
+
+
+ServerOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--server",
+        "-s",
+        envvar="BALLOON_AUDIT_SERVER",
+        help="vCenter or ESXi host: name, name:port or https://user@name/sdk. Repeat for several.",
+        show_default=False,
+    ),
+]
+JsonOpt = Annotated[
+    Path | None,
+    typer.Option("--json", help="Write the JSON result here ('-' for stdout).", show_default=False),
+]
+HtmlOpt = Annotated[
+    Path | None, typer.Option("--html", help="Write the HTML report here.", show_default=False)
+]
+XlsxOpt = Annotated[
+    Path | None, typer.Option("--xlsx", help="Write the Excel workbook here.", show_default=False)
+]
+OutputDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--output-dir",
+        help="Write JSON, HTML and XLSX with dated names (balloon-audit-YYYYmmdd-HHMMSS.*).",
+        show_default=False,
+    ),
+]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for cron).")
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML configuration: thresholds, rules, waivers. "
+        "Default: $BALLOON_AUDIT_CONFIG or ~/.config/balloon-audit/config.toml if present.",
+        show_default=False,
+    ),
+]
+
+
+def _load_config(path: Path | None):
+    from balloon_audit.config_file import default_config_path, load_config
+
+    return load_config(path if path is not None else default_config_path())
+
+
+@app.command()
+def scan(
+    server: ServerOpt = None,
+    port: Annotated[int, typer.Option(help="HTTPS port.", min=1, max=65535)] = 443,
+    user: Annotated[
+        str | None,
+        typer.Option(
+            "--user", "-u", envvar="BALLOON_AUDIT_USER", help="User name.", show_default=False
+        ),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--password-stdin",
+            help=f"Read the password from stdin (else ${PASSWORD_ENV}, else a prompt).",
+        ),
+    ] = False,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", "-k", help="Skip TLS certificate verification.")
+    ] = False,
+    ca_bundle: Annotated[
+        Path | None,
+        typer.Option(
+            help="CA certificates (PEM) to verify the server with.", exists=True, dir_okay=False
+        ),
+    ] = None,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for one SOAP request.", min=1)
+    ] = 300.0,
+    connect_timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for a connection.", min=1)
+    ] = 15.0,
+    json_path: JsonOpt = None,
+    html_path: HtmlOpt = None,
+    xlsx_path: XlsxOpt = None,
+    output_dir: OutputDirOpt = None,
+    fail_on: Annotated[
+        FailOn,
+        typer.Option(case_sensitive=False, help="Exit 1 when a finding is at or above this."),
+    ] = FailOn.warning,
+    quiet: QuietOpt = False,
+    config_path: ConfigOpt = None,
+    no_perf: Annotated[
+        bool,
+        typer.Option("--no-perf", help="Do not read swap-rate counters for swapping VMs."),
+    ] = False,
+    record: Annotated[
+        Path | None,
+        typer.Option(
+            help="Also write a scrubbed capture (cassette) of this run.", show_default=False
+        ),
+    ] = None,
+    replay: Annotated[
+        Path | None,
+        typer.Option(
+            help="Audit from a capture instead of the network.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+) -> None:
+    """Audit one or more vCenters and print a summary; optionally write reports.
+
+    Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
+    2 usage or configuration error, 3 the audit could not be completed.
+    """
+    from balloon_audit.engine import evaluate
+
+    try:
+        config = _load_config(config_path)
+        if replay is not None:
+            snapshot = _collect_replay(replay, quiet=quiet, perf=not no_perf)
+        else:
+            targets = _targets(
+                server, port, user, password_stdin, insecure, ca_bundle, timeout, connect_timeout
+            )
+            snapshot = _collect_live(targets, record=record, quiet=quiet, perf=not no_perf)
+    except ConfigError as exc:
+        raise fail(exc, EXIT_USAGE) from None
+    except BalloonAuditError as exc:
+        raise fail(exc, EXIT_FAILED) from None
+
+    result = evaluate(snapshot, config, run_by=_run_by())
+    stdout_json = json_path is not None and str(json_path) == "-"
+    if not quiet and not stdout_json:
+        from balloon_audit.report.console import render_console
+
+        render_console(result, Console(highlight=False))
+    try:
+        if stdout_json:
+            from balloon_audit.report.json_result import result_to_json
+
+            sys.stdout.write(result_to_json(result))
+            json_path = None
+        _write_reports(
+            result,
+            json_path=json_path,
+            html_path=html_path,
+            xlsx_path=xlsx_path,
+            output_dir=output_dir,
+            quiet=quiet,
+        )
+    except BalloonAuditError as exc:
+        raise fail(exc, EXIT_FAILED) from None
+    for source in result.sources:
+        if source.status != "ok":
+            err.print(f"[bold red]error:[/] {escape(source.server)}: {escape(source.error or '')}")
+    raise typer.Exit(_exit_code(result, fail_on))
+
+
+def _targets(server, port, user, password_stdin, insecure, ca_bundle, timeout, connect_timeout):
+    from balloon_audit.collect import Target, parse_server
+
+    if not server:
+        raise ConfigError("no server given", hint="pass --server vcenter.example.com (repeatable)")
+    parsed = [parse_server(spec) for spec in server]
+    users = {u for _, _, u in parsed if u} | ({user} if user else set())
+    if not users:
+        raise ConfigError(
+            "no user given",
+            hint="pass --user, set BALLOON_AUDIT_USER, or use https://user@host/sdk",
+        )
+    password = _read_password(password_stdin)
+    return [
+        Target(
+            server=host,
+            port=host_port or port,
+            user=url_user or user or "",
+            password=password,
+            insecure=insecure,
+            ca_bundle=ca_bundle,
+            connect_timeout_s=connect_timeout,
+            request_timeout_s=timeout,
+        )
+        for host, host_port, url_user in parsed
+    ]
+
+
+def _collect_live(targets, *, record: Path | None, quiet: bool, perf: bool):
+    from balloon_audit.collect import collect_all
+
+    progress, status = _progress(quiet)
+    try:
+        if record is None:
+            return collect_all(targets, progress=progress, perf=perf)
+        from balloon_audit.collect.capture import recording
+
+        with recording(record, servers=[t.label for t in targets]):
+            return collect_all(targets, progress=progress, perf=perf)
+    finally:
+        if status is not None:
+            status.stop()
+
+
+def _collect_replay(path: Path, *, quiet: bool, perf: bool):
+    from balloon_audit.collect.capture import replay_snapshot
+
+    progress, status = _progress(quiet)
+    try:
+        return replay_snapshot(path, progress=progress, perf=perf)
+    finally:
+        if status is not None:
+            status.stop()
+
+
+@app.command()
+def report(
+    result_file: Annotated[
+        Path,
+        typer.Argument(help="A JSON result written by `scan --json`.", exists=True, dir_okay=False),
+    ],
+    html_path: HtmlOpt = None,
+    xlsx_path: XlsxOpt = None,
+    output_dir: OutputDirOpt = None,
+    quiet: QuietOpt = False,
+) -> None:
+    """Re-render HTML and Excel reports from a saved JSON result, offline."""
+    from balloon_audit.report.json_result import result_from_json
+
+    if html_path is None and xlsx_path is None and output_dir is None:
+        err.print("[bold red]error:[/] nothing to write: pass --html, --xlsx or --output-dir")
+        raise typer.Exit(EXIT_USAGE)
+    try:
+        result = result_from_json(result_file.read_text(encoding="utf-8"))
+        _write_reports(
+            result,
+            json_path=None,
+            html_path=html_path,
+            xlsx_path=xlsx_path,
+            output_dir=output_dir,
+            quiet=quiet,
+        )
+    except UnicodeDecodeError:
+        err.print("[bold red]error:[/] the result file is not UTF-8 text")
+        raise typer.Exit(EXIT_FAILED) from None
+    except BalloonAuditError as exc:
+        raise fail(exc, EXIT_FAILED) from None
+
+
+@app.command("rules")
+def list_rules(
+    config_path: ConfigOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
+) -> None:
+    """List the rule catalogue with the thresholds in force."""
+    import json
+
+    from balloon_audit.rules.registry import all_rules
+
+    try:
+        config = _load_config(config_path)
+    except BalloonAuditError as exc:
+        raise fail(exc, EXIT_USAGE) from None
+    rows = []
+    for rule in all_rules():
+        meta = rule.meta
+        params = config.params_for(meta.id, meta.defaults)
+        override = config.severity_overrides.get(meta.id)
+        rows.append(
+            {
+                "id": meta.id,
+                "name": meta.name,
+                "severity": (override or meta.severity).value,
+                "enabled": meta.id not in config.disabled,
+                "checks": meta.checks,
+                "scope": meta.scope,
+                "thresholds": params,
+            }
+        )
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    table = Table(show_edge=False)
+    for column in ("ID", "name", "severity", "checks", "thresholds"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        thresholds = ", ".join(f"{k}={v}" for k, v in row["thresholds"].items())
+        name = row["name"] if row["enabled"] else f"{row['name']} [dim](disabled)[/]"
+        table.add_row(row["id"], name, row["severity"], escape(row["checks"]), escape(thresholds))
+    Console(highlight=False).print(table)

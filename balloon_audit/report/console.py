@@ -1,0 +1,87 @@
+"""The terminal summary: sources, counts, fleet totals, then the findings."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from balloon_audit.model import AuditResult, Severity
+from balloon_audit.summary import fleet_totals
+
+SEVERITY_STYLE = {
+    Severity.CRITICAL: "bold red",
+    Severity.WARNING: "yellow",
+    Severity.INFO: "cyan",
+}
+
+
+def _mb(value: float) -> str:
+    return f"{value:,.0f} MB"
+
+
+def render_console(result: AuditResult, console: Console, *, max_findings: int = 200) -> None:
+    """Print the summary table. Every name goes through ``escape``: VM names are untrusted."""
+    sources = Table(title="vCenters", title_justify="left", show_edge=False)
+    for column in ("server", "status", "API", "VMs", "hosts", "detail"):
+        sources.add_column(column)
+    for s in result.sources:
+        status = "[green]ok[/]" if s.status == "ok" else "[bold red]FAILED[/]"
+        detail = s.error + (f" — {s.hint}" if s.hint else "") if s.error else ""
+        api = " ".join(part for part in (s.api_type, s.api_version) if part)
+        sources.add_row(
+            escape(s.server),
+            status,
+            escape(api),
+            str(s.vm_count),
+            str(s.host_count),
+            escape(detail),
+        )
+    console.print(sources)
+
+    totals = fleet_totals(result.snapshot)
+    counts = result.counts_by_severity()
+    console.print(
+        f"\n[bold]Fleet[/]: {totals['vms']:,} VMs ({totals['vms_powered_on']:,} powered on), "
+        f"{totals['templates']:,} templates, {totals['hosts']:,} hosts; "
+        f"{_mb(totals['configured_mb'])} configured on powered-on VMs, "
+        f"{_mb(totals['ballooned_mb'])} ballooned ({totals['vms_ballooning']:,} VMs), "
+        f"{_mb(totals['swapped_mb'])} swapped ({totals['vms_swapping']:,} VMs), "
+        f"{_mb(totals['compressed_mb'])} compressed"
+    )
+    console.print(
+        "[bold]Findings[/]: "
+        + ", ".join(
+            f"[{SEVERITY_STYLE[sev]}]{counts[sev.value]} {sev.value}[/]"
+            for sev in (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
+        )
+        + (f", {len(result.waived)} waived" if result.waived else "")
+    )
+    for problem in result.waiver_problems:
+        console.print(f"[yellow]waiver:[/] {escape(problem)}")
+
+    if not result.findings:
+        console.print("\n[green]No findings.[/]")
+        return
+
+    table = Table(show_edge=False, pad_edge=False, expand=False)
+    table.add_column("severity")
+    table.add_column("rule")
+    table.add_column("entity", overflow="fold")
+    table.add_column("host / vCenter", overflow="fold")
+    table.add_column("finding", overflow="fold")
+    for finding in result.findings[:max_findings]:
+        e = finding.entity
+        where = e.host if e.host and e.type == "VirtualMachine" else e.server
+        table.add_row(
+            f"[{SEVERITY_STYLE[finding.severity]}]{finding.severity.value}[/]",
+            f"{finding.rule} {finding.name}",
+            escape(e.name),
+            escape(where or ""),
+            escape(finding.message),
+        )
+    console.print()
+    console.print(table)
+    hidden = len(result.findings) - max_findings
+    if hidden > 0:
+        console.print(f"… and {hidden:,} more findings: write a report with --html/--xlsx/--json")

@@ -1,0 +1,108 @@
+"""Write report files atomically: a reader never sees half a report.
+
+The data goes to a temporary file in the destination directory (so the final
+rename stays on one filesystem), is flushed to disk, then replaces the target
+with ``os.replace``. On any failure the temporary file is removed and the
+previous report, if any, is left untouched.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from balloon_audit.errors import ReportError
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` atomically; raise ReportError with a hint on failure."""
+    with atomic_writer(path) as fh:
+        fh.write(data)
+
+
+def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
+    """Write ``text`` to ``path`` atomically (UTF-8, newlines as given)."""
+    atomic_write_bytes(path, text.encode(encoding))
+
+
+@contextlib.contextmanager
+def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
+    """Yield a binary file handle; on a clean exit its content replaces ``path``.
+
+    If the body raises, the temporary file is deleted and ``path`` is unchanged.
+    """
+    path = Path(path)
+    _check_target(path)
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as exc:
+        raise _report_error(path, exc) from None
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        # mkstemp creates 0600; a report is an ordinary file: honour the umask.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError):
+            raise _report_error(path, exc) from None
+        raise
+    _fsync_dir(path.parent)
+
+
+def _check_target(path: Path) -> None:
+    parent = path.parent
+    if not parent.exists():
+        raise ReportError(
+            f"cannot write {path}: directory {parent} does not exist",
+            hint=f"create it first (mkdir -p {parent}) or choose another output path",
+        )
+    if not parent.is_dir():
+        raise ReportError(
+            f"cannot write {path}: {parent} is not a directory",
+            hint="choose an output path inside an existing directory",
+        )
+    if path.is_dir():
+        raise ReportError(
+            f"cannot write {path}: it is a directory, a file name is expected",
+            hint=f"give a file name, e.g. {path / 'report'}",
+        )
+
+
+def _report_error(path: Path, exc: OSError) -> ReportError:
+    reason = exc.strerror or type(exc).__name__
+    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        hint = f"check that you may write to {path.parent} (permissions, read-only filesystem)"
+    elif exc.errno == errno.ENOSPC:
+        hint = f"free some space on the filesystem holding {path.parent}"
+    elif exc.errno == errno.EISDIR:
+        hint = "give a file name, not a directory"
+    else:
+        hint = "choose another output path"
+    return ReportError(f"cannot write {path}: {reason}", hint=hint)
+
+
+def _fsync_dir(directory: Path) -> None:
+    """Make the rename durable; not every platform can open a directory, so best effort."""
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

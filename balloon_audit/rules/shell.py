@@ -1,0 +1,132 @@
+"""Ready-to-paste govc (POSIX shell) and PowerCLI (PowerShell) commands for one VM.
+
+VM names are hostile input: they may hold quotes, ``$``, ``;``, newlines or
+unicode. Every value goes through a quoting function for its shell, and every
+command names the VM in a form its tool resolves to exactly one VM.
+
+govc (``-vm NAME``) resolves a name without ``/`` in three ways that can all
+pick the wrong VM, so :func:`govc_name` defends against each:
+
+* a name that parses as a managed object ID (``vm-42``, ``VirtualMachine:vm-42``)
+  is looked up as that ID, not as a name: the ``-`` or ``:`` is escaped;
+* the name is matched as a Go ``path.Match`` glob (``*``, ``?``, ``[``, ``\\``):
+  these are escaped with a backslash;
+* a ``/`` makes it an inventory path: vSphere itself stores ``/`` in an entity
+  name as ``%2f`` (and ``\\`` as ``%5c``, ``%`` as ``%25``), so a raw ``/`` is
+  written the way the inventory spells it.
+
+``-dc`` is added when the datacenter is known, so the lookup does not depend on
+govc's default datacenter. govc has no per-command server flag: the command
+runs against the vCenter in ``GOVC_URL``.
+
+PowerCLI's ``Get-VM -Name`` treats the name as a wildcard pattern, so the
+commands select the VM by its managed object ID instead
+(``Get-VM -Server 'vc' -Id 'VirtualMachine-vm-42'``), which is exact, and then
+keep it only if its name is still the expected one (``Where-Object``
+``-ceq``): pasted against the wrong vCenter, the pipeline matches nothing
+instead of changing another VM that happens to have the same ID.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+
+from balloon_audit.model import VM
+
+# PowerShell treats these as single quotes too (System.Management.Automation
+# CharExtensions.IsSingleQuote): each one must be doubled inside a literal.
+_PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+
+# Prefixes govmomi's object.ReferenceFromString maps to a managed object type.
+_GOVMOMI_ID_PREFIXES = frozenset(
+    {
+        "datacenter",
+        "datastore",
+        "domain",
+        "dvportgroup",
+        "dvs",
+        "group",
+        "host",
+        "network",
+        "resgroup",
+        "vm",
+    }
+)
+_WORD = re.compile(r"[A-Za-z]+\Z")
+
+
+def posix_quote(s: str) -> str:
+    """Quote ``s`` as one word for bash/sh (single quotes, no expansion at all)."""
+    return shlex.quote(s)
+
+
+def powershell_quote(s: str) -> str:
+    """Quote ``s`` as a PowerShell single-quoted (verbatim) string literal.
+
+    Inside single quotes PowerShell expands nothing (no ``$var``, no backtick
+    escapes); the only special characters are the quotes themselves, including
+    the typographic ones U+2018, U+2019, U+201A and U+201B, each doubled here.
+    """
+    out = []
+    for ch in s:
+        out.append(ch + ch if ch in _PS_SINGLE_QUOTES else ch)
+    return "'" + "".join(out) + "'"
+
+
+def govc_name(name: str) -> str:
+    """The argument that makes govc's ``-vm`` / ``-dc`` match exactly the entity ``name``.
+
+    ``name`` is the entity name as the vSphere API returns it.
+    """
+    escaped = name.replace("/", "%2f")
+    escaped = re.sub(r"([*?\[\]\\])", r"\\\1", escaped)
+    head, sep, _ = escaped.partition(":")
+    if sep and _WORD.match(head):
+        escaped = escaped.replace(":", "\\:", 1)
+    head, sep, _ = escaped.partition("-")
+    if sep and head in _GOVMOMI_ID_PREFIXES:
+        escaped = escaped.replace("-", "\\-", 1)
+    return escaped
+
+
+def govc_vm_args(vm: VM) -> list[str]:
+    """``-dc DATACENTER -vm NAME`` arguments (unquoted) selecting ``vm``."""
+    args: list[str] = []
+    if vm.datacenter:
+        args += ["-dc", govc_name(vm.datacenter)]
+    args += ["-vm", govc_name(vm.name)]
+    return args
+
+
+def govc_command(subcommand: str, vm: VM, *args: str) -> str:
+    """``govc SUBCOMMAND -dc DC -vm NAME ARGS...`` with every word quoted for bash."""
+    words = ["govc", subcommand, *govc_vm_args(vm), *args]
+    return " ".join(posix_quote(w) for w in words)
+
+
+def govc_vm_change(vm: VM, *args: str) -> str:
+    """E.g. ``govc_vm_change(vm, "-e", "sched.mem.maxmemctl=")``."""
+    return govc_command("vm.change", vm, *args)
+
+
+def powercli_server(server: str) -> str:
+    """The ``-Server`` value for a vCenter given as ``host`` or ``host:port``."""
+    host, sep, port = server.rpartition(":")
+    if sep and port.isdigit() and "]" not in port:
+        return host.strip("[]")
+    return server
+
+
+def powercli_vm(vm: VM) -> str:
+    """A PowerShell expression yielding exactly ``vm`` (see the module docstring)."""
+    return (
+        f"Get-VM -Server {powershell_quote(powercli_server(vm.server))}"
+        f" -Id {powershell_quote('VirtualMachine-' + vm.moid)}"
+        f" | Where-Object {{ $_.Name -ceq {powershell_quote(vm.name)} }}"
+    )
+
+
+def powercli_pipeline(vm: VM, *stages: str) -> str:
+    """``powercli_vm(vm) | STAGE | STAGE ...``; stages must already quote their own values."""
+    return " | ".join([powercli_vm(vm), *stages])
