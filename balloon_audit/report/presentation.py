@@ -1,0 +1,297 @@
+"""What the HTML and Excel reports show, computed once from an AuditResult.
+
+Nothing here knows about markup or cells: it groups findings by rule, looks up
+rule metadata (tolerating rule IDs the registry does not know, e.g. from an
+older JSON result), ranks the VMs and hosts under most memory pressure and
+prepares the provenance block of a change ticket.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from balloon_audit.model import (
+    VM,
+    AuditResult,
+    Finding,
+    Host,
+    RuleStat,
+    Severity,
+    Snapshot,
+)
+
+SEVERITIES = (Severity.CRITICAL, Severity.WARNING, Severity.INFO)
+
+
+@dataclass(frozen=True)
+class RuleInfo:
+    """Rule metadata as a report shows it; ``known`` is False for an ID the registry lacks."""
+
+    id: str
+    name: str
+    severity: str | None
+    checks: str
+    scope: str
+    rationale: str
+    remediation: str
+    references: tuple[str, ...]
+    known: bool
+
+
+def rule_info(rule_id: str, name: str = "") -> RuleInfo:
+    """Metadata for ``rule_id`` from the registry, or a placeholder for an unknown ID."""
+    from balloon_audit.rules.registry import get_rule
+
+    try:
+        meta = get_rule(rule_id).meta
+    except KeyError:
+        return RuleInfo(rule_id, name or rule_id, None, "", "", "", "", (), known=False)
+    return RuleInfo(
+        id=meta.id,
+        name=meta.name,
+        severity=meta.severity.value,
+        checks=meta.checks,
+        scope=meta.scope,
+        rationale=meta.rationale,
+        remediation=meta.remediation,
+        references=tuple(meta.references),
+        known=True,
+    )
+
+
+@dataclass(frozen=True)
+class RuleInForce:
+    info: RuleInfo
+    stat: RuleStat | None
+    params: dict[str, Any]
+
+
+def rules_in_force(result: AuditResult) -> list[RuleInForce]:
+    """Every rule that ran (from rule_stats and thresholds), sorted by ID."""
+    stats = {s.rule: s for s in result.rule_stats}
+    ids = sorted(set(stats) | set(result.thresholds))
+    return [
+        RuleInForce(
+            rule_info(rid, stats[rid].name if rid in stats else ""),
+            stats.get(rid),
+            dict(result.thresholds.get(rid, {})),
+        )
+        for rid in ids
+    ]
+
+
+@dataclass(frozen=True)
+class FindingGroup:
+    """All findings of one rule, with the advice they share."""
+
+    info: RuleInfo
+    findings: tuple[Finding, ...]
+    worst: Severity
+    counts: dict[str, int]
+    """Severity value -> number of findings."""
+    checked: int | None
+    """How many entities the rule looked at (None if the result does not say)."""
+    summary: str
+    """The remediation summary most findings share."""
+    steps: tuple[str, ...]
+    confirm: tuple[str, ...]
+    references: tuple[str, ...]
+
+    @property
+    def rule(self) -> str:
+        return self.info.id
+
+
+def _most_common(values: Iterable[Any], default: Any) -> Any:
+    counted = Counter(values).most_common(1)
+    return counted[0][0] if counted else default
+
+
+def group_findings(result: AuditResult) -> list[FindingGroup]:
+    """Findings grouped by rule: worst severity first, then most findings, then rule ID."""
+    by_rule: dict[str, list[Finding]] = {}
+    for finding in result.findings:
+        by_rule.setdefault(finding.rule, []).append(finding)
+    stats = {s.rule: s for s in result.rule_stats}
+    groups = []
+    for rule_id, findings in by_rule.items():
+        info = rule_info(rule_id, findings[0].name)
+        findings.sort(key=lambda f: (-f.severity.rank, f.entity.server, f.entity.name))
+        counts = {s.value: 0 for s in SEVERITIES}
+        for f in findings:
+            counts[f.severity.value] += 1
+        refs = list(info.references)
+        for f in findings:
+            refs.extend(r for r in f.remediation.references if r not in refs)
+        groups.append(
+            FindingGroup(
+                info=info,
+                findings=tuple(findings),
+                worst=findings[0].severity,
+                counts=counts,
+                checked=stats[rule_id].checked if rule_id in stats else None,
+                summary=_most_common((f.remediation.summary for f in findings), "")
+                or info.remediation,
+                steps=_most_common((f.remediation.steps for f in findings), ()),
+                confirm=_most_common((f.remediation.confirm for f in findings), ()),
+                references=tuple(refs),
+            )
+        )
+    groups.sort(key=lambda g: (-g.worst.rank, -len(g.findings), g.rule))
+    return groups
+
+
+# ---------------------------------------------------------------- pressure
+
+
+@dataclass(frozen=True)
+class HostLoad:
+    """A host with the memory its powered-on VMs are configured with and are losing."""
+
+    host: Host
+    vms_on: int
+    configured_mb: int
+    ballooned_mb: int
+    swapped_mb: int
+    compressed_mb: float
+
+    @property
+    def usage_pct(self) -> float | None:
+        h = self.host
+        if not h.memory_size_mb or h.memory_usage_mb is None:
+            return None
+        return 100.0 * h.memory_usage_mb / h.memory_size_mb
+
+    @property
+    def overcommit(self) -> float | None:
+        if not self.host.memory_size_mb:
+            return None
+        return self.configured_mb / self.host.memory_size_mb
+
+    @property
+    def reclaimed_mb(self) -> float:
+        return self.ballooned_mb + self.swapped_mb + self.compressed_mb
+
+
+def host_loads(snapshot: Snapshot) -> list[HostLoad]:
+    """One HostLoad per host, in snapshot order."""
+    sums: dict[tuple[str, str], list[float]] = {}
+    for vm in snapshot.vms:
+        if not vm.powered_on or vm.is_template or vm.host_moid is None:
+            continue
+        acc = sums.setdefault((vm.server, vm.host_moid), [0, 0, 0, 0, 0.0])
+        acc[0] += 1
+        acc[1] += vm.memory_mb or 0
+        acc[2] += vm.ballooned_mb or 0
+        acc[3] += vm.swapped_mb or 0
+        acc[4] += vm.compressed_mb or 0
+    loads = []
+    for host in snapshot.hosts:
+        n, cfg, bal, swp, cmp_ = sums.get((host.server, host.moid), [0, 0, 0, 0, 0.0])
+        loads.append(HostLoad(host, int(n), int(cfg), int(bal), int(swp), float(cmp_)))
+    return loads
+
+
+def vm_reclaimed_mb(vm: VM) -> float:
+    """Ballooned + swapped + compressed MB; unknown counters add nothing."""
+    return (vm.ballooned_mb or 0) + (vm.swapped_mb or 0) + (vm.compressed_mb or 0)
+
+
+def top_vms(snapshot: Snapshot, limit: int = 10) -> list[VM]:
+    """The VMs losing the most memory to reclamation (swap weighs first on ties)."""
+    candidates = [vm for vm in snapshot.vms if vm_reclaimed_mb(vm) > 0]
+    candidates.sort(key=lambda vm: (-vm_reclaimed_mb(vm), -(vm.swapped_mb or 0), vm.name))
+    return candidates[:limit]
+
+
+def top_hosts(loads: list[HostLoad], limit: int = 10) -> list[HostLoad]:
+    """Hosts by memory reclaimed from their VMs, then by memory usage."""
+    candidates = [h for h in loads if h.reclaimed_mb > 0 or (h.usage_pct or 0) > 0]
+    candidates.sort(key=lambda h: (-h.reclaimed_mb, -(h.usage_pct or 0), h.host.name))
+    return candidates[:limit]
+
+
+def findings_per_entity(result: AuditResult) -> dict[tuple[str, str], tuple[int, Severity]]:
+    """(server, moid-or-name) -> (number of findings, worst severity)."""
+    out: dict[tuple[str, str], tuple[int, Severity]] = {}
+    for f in result.findings:
+        key = (f.entity.server, f.entity.moid or f.entity.name)
+        n, worst = out.get(key, (0, f.severity))
+        out[key] = (n + 1, max(worst, f.severity, key=lambda s: s.rank))
+    return out
+
+
+# ---------------------------------------------------------------- provenance
+
+_SECRET_PATTERNS = (
+    # --password VALUE / --password=VALUE / -p VALUE (govc and PowerCLI habits)
+    re.compile(r"(?i)((?<!\S)--?(?:password|passwd|pwd|p)(?:=|\s+))(\"[^\"]*\"|'[^']*'|\S+)"),
+    # VAR=VALUE for anything that looks like a password variable
+    re.compile(r"(?i)(\b\w*(?:PASSWORD|PASSWD|SECRET|TOKEN)\w*=)(\"[^\"]*\"|'[^']*'|\S+)"),
+    # https://user:secret@host
+    re.compile(r"(://[^/\s:@]+:)([^@\s/]+)(?=@)"),
+)
+
+
+def redact_command(command: str) -> str:
+    """The command line as given, with anything that looks like a password masked."""
+    for pattern in _SECRET_PATTERNS:
+        command = pattern.sub(lambda m: m.group(1) + "***", command)
+    return command
+
+
+@dataclass(frozen=True)
+class Provenance:
+    generated_utc: str
+    generated_local: str
+    """The same moment in the time zone of the machine that rendered the report."""
+    tool_version: str
+    user: str
+    machine: str
+    command: str
+
+
+def provenance(result: AuditResult) -> Provenance:
+    moment = result.generated_at
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    local = moment.astimezone()
+    return Provenance(
+        generated_utc=moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        generated_local=local.strftime("%Y-%m-%d %H:%M:%S ") + _zone_label(local),
+        tool_version=result.tool_version,
+        user=result.run_by.get("user", ""),
+        machine=result.run_by.get("host", ""),
+        command=redact_command(result.run_by.get("command", "")),
+    )
+
+
+def _zone_label(moment: datetime) -> str:
+    offset = moment.strftime("%z")
+    offset = f"UTC{offset[:3]}:{offset[3:]}" if offset else "UTC"
+    name = moment.tzname() or ""
+    return f"{name} ({offset})" if name and not name.startswith(("+", "-")) else offset
+
+
+# ---------------------------------------------------------------- values
+
+
+def evidence_text(value: Any) -> str:
+    """An evidence value as short text: scalars as-is, the rest as compact JSON."""
+    if value is None:
+        return "unset"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, default=str)
+
+
+def is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
