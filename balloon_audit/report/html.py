@@ -1,0 +1,236 @@
+"""The HTML report: one self-contained file (inline CSS, JS and SVG), safe to attach to a ticket.
+
+Rendered with jinja2 and autoescaping on, so every name from vCenter is escaped.
+Nothing is loaded from the network, and a Content-Security-Policy meta tag
+forbids it should a future edit try. Templates ship in the wheel as
+``balloon_audit/templates``; in a source checkout they are the top-level
+``templates/`` directory.
+"""
+
+from __future__ import annotations
+
+import importlib.resources
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from balloon_audit.model import SOURCE_OK, VM, AuditResult
+from balloon_audit.report import presentation as p
+from balloon_audit.report.files import atomic_write_bytes
+
+TEMPLATE = "report.html.j2"
+
+
+def write_html(result: AuditResult, path: Path) -> None:
+    """Render ``result`` and write it to ``path`` atomically (UTF-8)."""
+    atomic_write_bytes(Path(path), render_html(result).encode("utf-8"))
+
+
+def render_html(result: AuditResult) -> str:
+    """The whole report as one HTML document."""
+    return _environment().get_template(TEMPLATE).render(**_context(result))
+
+
+def templates_location() -> str:
+    """Where the templates are read from: the installed package, else the source tree."""
+    return str(_template_root())
+
+
+def _template_root() -> Any:
+    packaged = importlib.resources.files("balloon_audit").joinpath("templates")
+    if packaged.is_dir():
+        return packaged
+    return Path(__file__).resolve().parents[2] / "templates"
+
+
+@lru_cache(maxsize=1)
+def _environment() -> jinja2.Environment:
+    root = _template_root()
+
+    def load(name: str) -> str | None:
+        resource = root.joinpath(name)
+        return resource.read_text(encoding="utf-8") if resource.is_file() else None
+
+    env = jinja2.Environment(
+        loader=jinja2.FunctionLoader(load),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["mb"] = _mb
+    env.filters["mb1"] = _mb1
+    env.filters["num"] = _num
+    env.filters["pct"] = _pct
+    env.filters["ratio"] = _ratio
+    env.filters["ev"] = p.evidence_text
+    return env
+
+
+# ---------------------------------------------------------------- formatting
+
+UNKNOWN = "—"
+
+
+def _mb(value: float | None) -> str:
+    return UNKNOWN if value is None else f"{value:,.0f}"
+
+
+def _mb1(value: float | None) -> str:
+    if value is None:
+        return UNKNOWN
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
+
+
+def _num(value: float | None) -> str:
+    return "" if value is None else f"{value:,}"
+
+
+def _pct(value: float | None) -> str:
+    return UNKNOWN if value is None else f"{value:.0f} %"
+
+
+def _ratio(value: float | None) -> str:
+    return UNKNOWN if value is None else f"{value:.2f}"
+
+
+# ---------------------------------------------------------------- charts
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    title: str
+    """Full label and values, shown as a tooltip."""
+    segments: tuple[tuple[float, float, str], ...]
+    """(x offset, width, css class) in chart units."""
+    value_text: str
+
+
+@dataclass(frozen=True)
+class Chart:
+    title: str
+    bars: tuple[Bar, ...]
+    legend: tuple[tuple[str, str], ...]
+    """(css class, label)."""
+    width: int = 640
+    label_width: int = 190
+    bar_height: int = 22
+
+    @property
+    def height(self) -> int:
+        return len(self.bars) * self.bar_height + 8
+
+    @property
+    def plot_width(self) -> int:
+        return self.width - self.label_width - 90
+
+
+def _short(label: str, limit: int = 28) -> str:
+    return label if len(label) <= limit else label[: limit - 1] + "…"
+
+
+def _stacked_chart(
+    title: str,
+    rows: list[tuple[str, list[tuple[float, str]], str]],
+    legend: tuple[tuple[str, str], ...],
+) -> Chart:
+    chart = Chart(title, (), legend)
+    biggest = max((sum(v for v, _ in segs) for _, segs, _ in rows), default=0) or 1
+    scale = chart.plot_width / biggest
+    bars = []
+    for label, segments, value_text in rows:
+        x = 0.0
+        placed = []
+        for value, css in segments:
+            if value <= 0:
+                continue
+            width = max(value * scale, 1.5)
+            placed.append((round(x, 1), round(width, 1), css))
+            x += width
+        bars.append(Bar(_short(label), f"{label}: {value_text}", tuple(placed), value_text))
+    return Chart(title, tuple(bars), legend)
+
+
+RECLAIM_LEGEND = (("b", "ballooned"), ("c", "compressed"), ("s", "swapped"))
+
+
+def _charts(result: AuditResult, top_vms: list[VM], top_hosts: list[p.HostLoad]) -> list[Chart]:
+    counts = result.counts_by_severity()
+    charts = [
+        _stacked_chart(
+            "Findings by severity",
+            [(s.value, [(counts[s.value], s.value)], f"{counts[s.value]:,}") for s in p.SEVERITIES],
+            (),
+        )
+    ]
+    if top_vms:
+        charts.append(
+            _stacked_chart(
+                "VMs losing most memory (MB)",
+                [
+                    (
+                        vm.name,
+                        [
+                            (vm.ballooned_mb or 0, "b"),
+                            (vm.compressed_mb or 0, "c"),
+                            (vm.swapped_mb or 0, "s"),
+                        ],
+                        _mb(p.vm_reclaimed_mb(vm)),
+                    )
+                    for vm in top_vms
+                ],
+                RECLAIM_LEGEND,
+            )
+        )
+    hosts_reclaiming = [h for h in top_hosts if h.reclaimed_mb > 0]
+    if hosts_reclaiming:
+        charts.append(
+            _stacked_chart(
+                "Hosts whose VMs lose most memory (MB)",
+                [
+                    (
+                        h.host.name,
+                        [(h.ballooned_mb, "b"), (h.compressed_mb, "c"), (h.swapped_mb, "s")],
+                        _mb(h.reclaimed_mb),
+                    )
+                    for h in hosts_reclaiming
+                ],
+                RECLAIM_LEGEND,
+            )
+        )
+    return charts
+
+
+# ---------------------------------------------------------------- context
+
+
+def _context(result: AuditResult) -> dict[str, Any]:
+    loads = p.host_loads(result.snapshot)
+    vms_top = p.top_vms(result.snapshot)
+    hosts_top = p.top_hosts(loads)
+    per_entity = p.findings_per_entity(result)
+    counts = result.counts_by_severity()
+    worst = result.worst_severity()
+    from balloon_audit.summary import fleet_totals
+
+    return {
+        "r": result,
+        "prov": p.provenance(result),
+        "fleet": fleet_totals(result.snapshot),
+        "counts": counts,
+        "severities": [s.value for s in p.SEVERITIES],
+        "worst": worst.value if worst else None,
+        "groups": p.group_findings(result),
+        "rules": p.rules_in_force(result),
+        "failed_sources": [s for s in result.sources if s.status != SOURCE_OK],
+        "top_vms": vms_top,
+        "top_hosts": hosts_top,
+        "loads": loads,
+        "charts": _charts(result, vms_top, hosts_top),
+        "per_entity": per_entity,
+        "unknown": UNKNOWN,
+    }

@@ -1,0 +1,192 @@
+"""The command line as a user runs it: a real process, a real vcsim, real exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import pytest
+
+from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
+from tests.conftest import require_vcsim
+
+SECRET = "Sup3r-S3cret!pw"
+
+
+def run_cli(*args: str, password: str | None = SECRET, stdin: str | None = None):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BALLOON_AUDIT_")}
+    if password is not None:
+        env["BALLOON_AUDIT_PASSWORD"] = password
+    env["COLUMNS"] = "200"
+    return subprocess.run(
+        [sys.executable, "-m", "balloon_audit", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        input=stdin,
+        timeout=120,
+    )
+
+
+def server_args(endpoint: VcsimEndpoint) -> list[str]:
+    return ["scan", "-s", f"127.0.0.1:{endpoint.port}", "-u", "auditor", "--insecure"]
+
+
+@pytest.fixture(scope="module")
+def vcsim_with_login() -> Iterator[VcsimEndpoint]:
+    """vcsim that accepts only auditor / SECRET."""
+    require_vcsim()
+    endpoint = start_vcsim(["-username", "auditor", "-password", SECRET])
+    yield endpoint
+    stop_vcsim(endpoint.pid)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class _NotVSphere(BaseHTTPRequestHandler):
+    def do_POST(self) -> None:  # noqa: N802
+        self.send_response(404)
+        self.end_headers()
+        self.wfile.write(b"nothing here")
+
+    do_GET = do_POST
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.fixture
+def plain_http_port() -> Iterator[int]:
+    server = HTTPServer(("127.0.0.1", 0), _NotVSphere)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield server.server_address[1]
+    server.shutdown()
+
+
+def test_version() -> None:
+    out = run_cli("--version")
+    assert out.returncode == 0
+    assert out.stdout.startswith("balloon-audit ")
+
+
+def test_rules_lists_the_catalogue_with_thresholds() -> None:
+    out = run_cli("rules", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = {row["id"]: row for row in json.loads(out.stdout)}
+    for rule_id in ("BA101", "BA201", "BA301", "BA302", "BA401", "BA901"):
+        assert rule_id in rows
+    assert rows["BA301"]["thresholds"], "BA301 declares its thresholds"
+
+
+def test_no_server_is_a_usage_error() -> None:
+    out = run_cli("scan", "-u", "x")
+    assert out.returncode == 2
+    assert "no server" in out.stderr
+
+
+def test_unknown_option_is_a_usage_error() -> None:
+    assert run_cli("scan", "--no-such-flag").returncode == 2
+
+
+def test_password_in_url_is_refused() -> None:
+    out = run_cli("scan", "-s", "https://root:hunter2@vc.example.com/sdk")
+    assert out.returncode == 2
+    assert "hunter2" not in out.stdout + out.stderr
+
+
+def test_no_password_without_terminal_is_a_usage_error() -> None:
+    out = run_cli("scan", "-s", "127.0.0.1", "-u", "x", password=None, stdin="")
+    assert out.returncode == 2
+    assert "BALLOON_AUDIT_PASSWORD" in out.stderr
+
+
+def test_wrong_password_exits_3_without_leaking(vcsim_with_login: VcsimEndpoint) -> None:
+    wrong = "Wr0ng-" + SECRET
+    out = run_cli(*server_args(vcsim_with_login), password=wrong)
+    assert out.returncode == 3, out.stdout + out.stderr
+    assert "login" in out.stderr.lower() or "password" in out.stderr.lower()
+    assert wrong not in out.stdout + out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_password_from_stdin(vcsim_with_login: VcsimEndpoint) -> None:
+    out = run_cli(
+        *server_args(vcsim_with_login),
+        "--password-stdin",
+        "--fail-on",
+        "never",
+        password=None,
+        stdin=SECRET + "\n",
+    )
+    assert out.returncode == 0, out.stderr
+
+
+def test_unreachable_server_exits_3() -> None:
+    out = run_cli("scan", "-s", f"127.0.0.1:{free_port()}", "-u", "x", "--insecure")
+    assert out.returncode == 3
+    assert "Traceback" not in out.stderr
+    assert "127.0.0.1" in out.stderr
+
+
+def test_wrong_port_exits_3(plain_http_port: int) -> None:
+    out = run_cli(
+        "scan", "-s", f"127.0.0.1:{plain_http_port}", "-u", "x", "--insecure",
+        "--connect-timeout", "5", "--timeout", "5",
+    )
+    assert out.returncode == 3
+    assert "Traceback" not in out.stderr
+
+
+def test_fail_on_thresholds_and_json(vcsim_with_login: VcsimEndpoint, tmp_path: Path) -> None:
+    # vcsim's model VMs report no memory quickStats: each is a BA901 info finding.
+    args = server_args(vcsim_with_login)
+    ok = run_cli(*args, "--fail-on", "warning", "--json", str(tmp_path / "r.json"))
+    assert ok.returncode == 0, ok.stderr
+    data = json.loads((tmp_path / "r.json").read_text())
+    assert data["schema"] == "balloon-audit/1"
+    assert data["sources"][0]["status"] == "ok"
+    assert data["summary"]["by_severity"]["info"] == len(data["vms"]) > 0
+    assert {f["rule"] for f in data["findings"]} == {"BA901"}
+    assert SECRET not in (tmp_path / "r.json").read_text()
+    assert run_cli(*args, "--fail-on", "info", "--quiet").returncode == 1
+
+
+def test_quiet_prints_nothing(vcsim_with_login: VcsimEndpoint) -> None:
+    out = run_cli(*server_args(vcsim_with_login), "--quiet", "--fail-on", "never")
+    assert out.returncode == 0
+    assert out.stdout == "" and out.stderr == ""
+
+
+def test_json_to_stdout_is_only_json(vcsim_with_login: VcsimEndpoint) -> None:
+    out = run_cli(*server_args(vcsim_with_login), "--json", "-", "--fail-on", "never")
+    assert out.returncode == 0
+    assert json.loads(out.stdout)["schema"] == "balloon-audit/1"
+
+
+def test_one_dead_vcenter_does_not_hide_the_other(
+    vcsim_with_login: VcsimEndpoint, tmp_path: Path
+) -> None:
+    dead = f"127.0.0.1:{free_port()}"
+    out = run_cli(
+        *server_args(vcsim_with_login), "-s", dead, "--json", str(tmp_path / "r.json"),
+        "--fail-on", "never",
+    )
+    assert out.returncode == 3, "a failed vCenter is a failed audit, whatever --fail-on says"
+    data = json.loads((tmp_path / "r.json").read_text())
+    status = {s["server"]: s["status"] for s in data["sources"]}
+    assert status[dead] == "failed"
+    assert status[f"127.0.0.1:{vcsim_with_login.port}"] == "ok"
+    assert data["vms"], "the healthy vCenter's VMs are still reported"
+    assert any(f["rule"] == "BA902" and f["entity"]["name"] == dead for f in data["findings"])
