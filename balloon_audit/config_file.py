@@ -115,7 +115,10 @@ def load_config(path: Path | None) -> Config:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path}: invalid TOML: {exc}", hint=_HINT) from None
+        raise ConfigError(
+            f"config file {path}: invalid TOML {_toml_position(exc, text)}: {_toml_reason(exc)}",
+            hint=_HINT,
+        ) from None
     return parse_config(data, source=str(path))
 
 
@@ -129,6 +132,7 @@ def parse_config(data: Mapping[str, Any], source: str = "configuration") -> Conf
     disabled: set[str] = set()
     params: dict[str, dict[str, Any]] = {}
     severities: dict[str, Severity] = {}
+    enabled_flags: dict[str, bool] = {}
     rules_table = data.get("rules", {})
     if not isinstance(rules_table, dict):
         _fail(source, "rules", f"must be a table ([rules]), not {_type_name(rules_table)}")
@@ -141,18 +145,27 @@ def parse_config(data: Mapping[str, Any], source: str = "configuration") -> Conf
                 params[key] = rule_params
             if severity is not None:
                 severities[key] = severity
-            if enabled is False:
-                disabled.add(key)
-            elif enabled is True:
-                disabled.discard(key)
+            if enabled is not None:
+                enabled_flags[key] = enabled
         elif _RULE_ID.match(key):
             _fail(source, f"rules.{key}", f"unknown rule ID{_suggest(key, rules)}")
         else:
             _fail(
                 source,
                 f"rules.{key}",
-                "unknown key: [rules] takes 'disabled' and one table per rule ID (e.g. [rules.BA301])",
+                "unknown key: [rules] takes 'disabled' and one table per rule ID"
+                " (e.g. [rules.BA301])",
             )
+
+    for rule_id, enabled in enabled_flags.items():
+        if enabled and rule_id in disabled:
+            _fail(
+                source,
+                f"rules.{rule_id}.enabled",
+                f"true contradicts rules.disabled, which lists {rule_id}: keep one of them",
+            )
+        if not enabled:
+            disabled.add(rule_id)
 
     waivers_value = data.get("waivers", [])
     if not isinstance(waivers_value, list):
@@ -188,6 +201,25 @@ def describe_thresholds(config: Config) -> list[RuleSettings]:
 
 
 # --- validation helpers ----------------------------------------------------------
+
+_POSITION = re.compile(r"\s*\(at (?:line (\d+), column (\d+)|end of document)\)\s*$")
+
+
+def _toml_position(exc: Exception, text: str) -> str:
+    """``at line 3, column 7`` for a TOML syntax error (tomllib only puts it in the text)."""
+    line, column = getattr(exc, "lineno", None), getattr(exc, "colno", None)
+    if line is None:
+        found = _POSITION.search(str(exc))
+        if found and found.group(1):
+            line, column = int(found.group(1)), int(found.group(2))
+        else:  # end of document
+            lines = text.split("\n")
+            line, column = len(lines), len(lines[-1]) + 1
+    return f"at line {line}, column {column}"
+
+
+def _toml_reason(exc: Exception) -> str:
+    return _POSITION.sub("", getattr(exc, "msg", None) or str(exc))
 
 
 def _fail(source: str, key: str, problem: str) -> NoReturn:
@@ -336,7 +368,7 @@ def _check_order(source: str, rule: Rule, merged: Mapping[str, Any]) -> None:
                 groups.setdefault(key[len(prefix) :], []).append(key)
     for keys in groups.values():
         ordered = sorted(keys, key=lambda k: _SEVERITY_PREFIXES.index(k[: k.index("_") + 1]))
-        for lower, higher in zip(ordered, ordered[1:]):
+        for lower, higher in zip(ordered, ordered[1:], strict=False):
             d_low, d_high = rule.meta.defaults[lower], rule.meta.defaults[higher]
             v_low, v_high = merged[lower], merged[higher]
             if not (_is_number(d_low) and _is_number(d_high) and d_low != d_high):

@@ -9,6 +9,7 @@ from balloon_audit import __version__
 from balloon_audit.config import Config
 from balloon_audit.model import AuditResult, Finding, RuleStat, Snapshot
 from balloon_audit.rules.registry import all_rules
+from balloon_audit.waivers import apply_waivers
 
 
 def finding_sort_key(finding: Finding) -> tuple:
@@ -43,12 +44,19 @@ def evaluate(
         stats.append(RuleStat(rule.meta.id, rule.meta.name, outcome.checked, len(rule_findings)))
 
     findings.sort(key=finding_sort_key)
+    generated_at = generated_at or datetime.now(timezone.utc)
+    # Waived findings are kept apart, never dropped; a waiver is valid through its
+    # expiry day, judged by the run's own (UTC) date.
+    utc = generated_at.astimezone(timezone.utc) if generated_at.tzinfo else generated_at
+    kept, waived, waiver_problems = apply_waivers(findings, config.waivers, utc.date())
     return AuditResult(
-        generated_at=generated_at or datetime.now(timezone.utc),
+        generated_at=generated_at,
         tool_version=__version__,
         snapshot=snapshot,
-        findings=tuple(findings),
+        findings=tuple(kept),
         rule_stats=tuple(stats),
         thresholds=thresholds,
+        waived=tuple(waived),
+        waiver_problems=tuple(waiver_problems),
         run_by=dict(run_by or {}),
     )

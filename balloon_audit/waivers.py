@@ -96,7 +96,7 @@ def apply_waivers(
 
     problems.extend(
         f"{describe_waiver(waiver)} matched no finding"
-        for waiver, was_used in zip(active, used)
+        for waiver, was_used in zip(active, used, strict=True)
         if not was_used
     )
     return kept, waived, problems

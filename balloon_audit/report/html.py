@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 
 from balloon_audit.model import SOURCE_OK, VM, AuditResult
 from balloon_audit.report import presentation as p
@@ -31,7 +32,10 @@ def write_html(result: AuditResult, path: Path) -> None:
 
 def render_html(result: AuditResult) -> str:
     """The whole report as one HTML document."""
-    return _environment().get_template(TEMPLATE).render(**_context(result))
+    env = _environment()
+    return env.get_template(TEMPLATE).render(
+        css=_asset(env, "report.css"), js=_asset(env, "report.js"), **_context(result)
+    )
 
 
 def templates_location() -> str:
@@ -68,6 +72,14 @@ def _environment() -> jinja2.Environment:
     env.filters["ratio"] = _ratio
     env.filters["ev"] = p.evidence_text
     return env
+
+
+def _asset(env: jinja2.Environment, name: str) -> Markup:
+    """A static CSS or JS file, inlined verbatim (not parsed as a template)."""
+    source, _, _ = env.loader.get_source(env, name)  # type: ignore[union-attr]
+    if "</" in source:
+        raise ValueError(f"{name} must not contain '</': it would end its inline element")
+    return Markup(source)
 
 
 # ---------------------------------------------------------------- formatting
@@ -116,9 +128,9 @@ class Chart:
     bars: tuple[Bar, ...]
     legend: tuple[tuple[str, str], ...]
     """(css class, label)."""
-    width: int = 640
-    label_width: int = 190
-    bar_height: int = 22
+    width: int = 460
+    label_width: int = 150
+    bar_height: int = 20
 
     @property
     def height(self) -> int:
@@ -126,10 +138,10 @@ class Chart:
 
     @property
     def plot_width(self) -> int:
-        return self.width - self.label_width - 90
+        return self.width - self.label_width - 60
 
 
-def _short(label: str, limit: int = 28) -> str:
+def _short(label: str, limit: int = 22) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 

@@ -86,9 +86,17 @@ def rules_in_force(result: AuditResult) -> list[RuleInForce]:
     ]
 
 
+NAME_PLACEHOLDER = "‹name›"
+"""Stands for the entity's name in advice shown once for a whole rule."""
+
+
 @dataclass(frozen=True)
 class FindingGroup:
-    """All findings of one rule, with the advice they share."""
+    """All findings of one rule, with the advice they share.
+
+    Per-finding advice usually differs only by the entity's name and numbers; the
+    report shows it once per rule and repeats it on a row only when it says more.
+    """
 
     info: RuleInfo
     findings: tuple[Finding, ...]
@@ -98,19 +106,83 @@ class FindingGroup:
     checked: int | None
     """How many entities the rule looked at (None if the result does not say)."""
     summary: str
-    """The remediation summary most findings share."""
+    """What to do, for the whole rule."""
     steps: tuple[str, ...]
     confirm: tuple[str, ...]
+    """Steps and checks most findings share, the entity's name replaced by NAME_PLACEHOLDER."""
     references: tuple[str, ...]
+    own_summary: tuple[bool, ...]
+    """Per finding: its summary says something the rule-level text does not."""
+    own_steps: tuple[bool, ...]
+    """Per finding: its steps or checks differ from the shared ones beyond the name."""
 
     @property
     def rule(self) -> str:
         return self.info.id
 
 
+_NUMBER = re.compile(r"\d[\d,.]*")
+
+
+def _pattern(text: str, name: str) -> str:
+    """``text`` with the entity name and every number blanked, to compare advice."""
+    if name:
+        text = text.replace(name, "\0")
+    return _NUMBER.sub("#", text)
+
+
+def _generic(lines: tuple[str, ...], name: str) -> tuple[str, ...]:
+    return tuple(line.replace(name, NAME_PLACEHOLDER) if name else line for line in lines)
+
+
 def _most_common(values: Iterable[Any], default: Any) -> Any:
     counted = Counter(values).most_common(1)
     return counted[0][0] if counted else default
+
+
+def _group(info: RuleInfo, findings: list[Finding], checked: int | None) -> FindingGroup:
+    findings.sort(key=lambda f: (-f.severity.rank, f.entity.server, f.entity.name))
+    counts = {s.value: 0 for s in SEVERITIES}
+    for f in findings:
+        counts[f.severity.value] += 1
+    refs = list(info.references)
+    seen = set(refs)
+    for f in findings:
+        for ref in f.remediation.references:
+            if ref not in seen:
+                seen.add(ref)
+                refs.append(ref)
+
+    summaries = [_pattern(f.remediation.summary, f.entity.name) for f in findings]
+    usual_summary = _most_common(summaries, "")
+    advice = [
+        (
+            tuple(_pattern(x, f.entity.name) for x in f.remediation.steps),
+            tuple(_pattern(x, f.entity.name) for x in f.remediation.confirm),
+        )
+        for f in findings
+    ]
+    usual_advice = _most_common(advice, ((), ()))
+    model = findings[advice.index(usual_advice)]
+    if info.remediation:
+        summary = info.remediation
+        own_summary = tuple(bool(s) and s != usual_summary for s in summaries)
+    else:  # unknown rule: the findings' own words are all there is
+        summary = ""
+        own_summary = tuple(bool(s) for s in summaries)
+    return FindingGroup(
+        info=info,
+        findings=tuple(findings),
+        worst=findings[0].severity,
+        counts=counts,
+        checked=checked,
+        summary=summary,
+        steps=_generic(model.remediation.steps, model.entity.name),
+        confirm=_generic(model.remediation.confirm, model.entity.name),
+        references=tuple(refs),
+        own_summary=own_summary,
+        own_steps=tuple(a != usual_advice for a in advice),
+    )
 
 
 def group_findings(result: AuditResult) -> list[FindingGroup]:
@@ -119,30 +191,14 @@ def group_findings(result: AuditResult) -> list[FindingGroup]:
     for finding in result.findings:
         by_rule.setdefault(finding.rule, []).append(finding)
     stats = {s.rule: s for s in result.rule_stats}
-    groups = []
-    for rule_id, findings in by_rule.items():
-        info = rule_info(rule_id, findings[0].name)
-        findings.sort(key=lambda f: (-f.severity.rank, f.entity.server, f.entity.name))
-        counts = {s.value: 0 for s in SEVERITIES}
-        for f in findings:
-            counts[f.severity.value] += 1
-        refs = list(info.references)
-        for f in findings:
-            refs.extend(r for r in f.remediation.references if r not in refs)
-        groups.append(
-            FindingGroup(
-                info=info,
-                findings=tuple(findings),
-                worst=findings[0].severity,
-                counts=counts,
-                checked=stats[rule_id].checked if rule_id in stats else None,
-                summary=_most_common((f.remediation.summary for f in findings), "")
-                or info.remediation,
-                steps=_most_common((f.remediation.steps for f in findings), ()),
-                confirm=_most_common((f.remediation.confirm for f in findings), ()),
-                references=tuple(refs),
-            )
+    groups = [
+        _group(
+            rule_info(rule_id, findings[0].name),
+            findings,
+            stats[rule_id].checked if rule_id in stats else None,
         )
+        for rule_id, findings in by_rule.items()
+    ]
     groups.sort(key=lambda g: (-g.worst.rank, -len(g.findings), g.rule))
     return groups
 

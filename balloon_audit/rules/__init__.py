@@ -4,6 +4,8 @@ from balloon_audit.rules import (  # noqa: F401
     allocation,
     balloon_driver,
     data_quality,
+    guest,
+    hosts,
     reclamation,
     tools,
 )

@@ -55,8 +55,7 @@ REF_API_TOOLS_RUNNING = "vSphere Web Services API: VirtualMachineToolsRunningSta
 
 # How to look at the balloon from the host and from the guest.
 ESXTOP_MEMORY_VIEW = (
-    "On the VM's host run esxtop, press m for the memory view and f to add the MCTL "
-    "and SWAP fields"
+    "On the VM's host run esxtop, press m for the memory view and f to add the MCTL and SWAP fields"
 )
 CONFIRM_MCTL = (
     "esxtop: MCTL? = Y means the balloon driver is loaded and running (N: not installed, "

@@ -1,1 +1,391 @@
-"""Placeholder: rules being written."""
+"""BA301–BA303: memory being reclaimed from a running VM right now.
+
+The order of reclamation on ESXi is balloon (guest-aware, cheap), then
+compression, then host swapping (blind, slow). quickStats counters are MB,
+except compressedMemory, which the API reports in KB; the model already holds
+it in MB.
+"""
+
+from __future__ import annotations
+
+from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
+from balloon_audit.rules.common import (
+    CONFIRM_GUEST_BALLOON,
+    CONFIRM_LINUX_DRIVER,
+    CONFIRM_MCTL,
+    CONFIRM_SWAP,
+    CONFIRM_WINDOWS_DRIVER,
+    CONFIRM_ZIP,
+    ESXTOP_MEMORY_VIEW,
+    P_BALLOONED,
+    P_COMPRESSED,
+    P_LIMIT,
+    P_MAXMEMCTL,
+    P_MEMORY_MB,
+    P_RESERVATION,
+    P_SWAPIN_RATE,
+    P_SWAPOUT_RATE,
+    P_SWAPPED,
+    REF_API_QUICKSTATS,
+    REF_BEST_PRACTICES,
+    REF_MON_HOST_MEMORY,
+    REF_RM_BALLOON,
+    REF_RM_OVERCOMMIT,
+    REF_RM_SWAP,
+    at_least_pct,
+    effective_balloon_cap_mb,
+    fmt_mb,
+    fmt_num,
+    fmt_pct,
+    fmt_threshold_pct,
+    pct,
+    runtime_vms,
+    vm_evidence,
+    vm_finding,
+    vm_label,
+)
+from balloon_audit.rules.registry import Params, RuleMeta, rule
+from balloon_audit.rules.shell import govc_vm_json, powercli_pipeline
+
+_QUICKSTATS_JQ = (
+    " | .summary.quickStats | {balloonedMemory, swappedMemory, compressedMemory,"
+    " hostMemoryUsage, guestMemoryUsage}"
+)
+_CAUSES = (
+    "Look for the cause first: a memory limit below configured memory (BA401), the host's "
+    "memory state (BA501), a disabled balloon driver (BA201) or missing VMware Tools (BA101)."
+)
+
+
+def _get_stat(vm: VM, *counters: str) -> str:
+    stats = ",".join(counters)
+    return powercli_pipeline(vm, f"Get-Stat -Stat {stats} -Realtime -MaxSamples 15")
+
+
+def _limit_text(vm: VM) -> str:
+    if vm.memory_limit_mb is None:
+        return "no memory limit is set"
+    return f"memory limit {fmt_mb(vm.memory_limit_mb)}"
+
+
+# --------------------------------------------------------------------------- BA301
+
+BA301 = RuleMeta(
+    id="BA301",
+    name="ballooning",
+    severity=Severity.CRITICAL,
+    checks="Memory held by the balloon driver, as a share of configured memory and of its cap",
+    rationale=(
+        "Ballooning means the host (or a memory limit) is reclaiming memory from the guest. "
+        "Some is normal; sustained or large ballooning means the host or cluster is short of "
+        "memory and the guest is pushed into its own paging. Near the balloon's effective cap "
+        "(the smallest of the host's 65 %, sched.mem.maxmemctl and unreserved memory) the next "
+        "step is compression and host swapping. A zero cap is not judged here: BA201 and BA402 "
+        "report those VMs."
+    ),
+    remediation=(
+        "Rule out a memory limit (BA401) and check the host's memory state (BA501); then "
+        "relieve the host: rebalance with DRS/vMotion, add memory, reduce overcommitment. Make "
+        "sure the guest has swap space for the balloon."
+    ),
+    scope="powered-on VMs on connected hosts with quickStats",
+    references=(REF_RM_BALLOON, REF_RM_OVERCOMMIT, REF_MON_HOST_MEMORY, REF_API_QUICKSTATS),
+    defaults={"warning_pct": 10, "critical_pct": 50, "cap_critical_pct": 95, "ctl_max_pct": 65},
+)
+
+
+def _ba301_remediation(vm: VM, ballooned: float) -> Remediation:
+    return Remediation(
+        summary=(
+            f"{vm_label(vm)} has {fmt_mb(ballooned)} taken by the balloon: its host is reclaiming "
+            f"memory ({_limit_text(vm)}). {_CAUSES} If the host is short of memory, move load "
+            "with DRS/vMotion, add memory or reduce overcommitment. Inside the guest the "
+            "ballooned memory belongs to no process, so it looks like memory that vanished: a "
+            "'memory leak' nobody can find in top or Task Manager is often the balloon."
+        ),
+        steps=(
+            "vSphere Client: VM › Edit Settings › Virtual Hardware › Memory: check Limit; set it "
+            "to Unlimited if it is below the configured size (BA401).",
+            "Host › Monitor › Performance › Memory: check whether the host is ballooning, "
+            "compressing or swapping overall (BA501/BA502).",
+            "Cluster › Configure › vSphere DRS: enable or tune DRS, or vMotion the VM to a host "
+            "with free memory; add host memory or lower overcommitment if it persists.",
+            "Make sure the guest has enough swap/page file for the memory the balloon takes.",
+        ),
+        confirm=(
+            f"{ESXTOP_MEMORY_VIEW}.",
+            CONFIRM_MCTL,
+            CONFIRM_GUEST_BALLOON,
+            "Windows guest: the balloon shows as driver-locked memory and Memory\\Available "
+            "Bytes drops; " + CONFIRM_WINDOWS_DRIVER,
+            CONFIRM_LINUX_DRIVER,
+        ),
+        powercli=_get_stat(vm, "mem.vmmemctl.average"),
+        govc=govc_vm_json(vm, _QUICKSTATS_JQ),
+        references=BA301.references,
+    )
+
+
+@rule(BA301)
+def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
+    warning_pct = params["warning_pct"]
+    critical_pct = params["critical_pct"]
+    cap_critical_pct = params["cap_critical_pct"]
+    ctl_max_pct = params["ctl_max_pct"]
+    vms = runtime_vms(snapshot)
+    findings: list[Finding] = []
+    for vm in vms:
+        ballooned = vm.runtime_value(vm.ballooned_mb) or 0
+        if ballooned <= 0:
+            continue
+        configured = vm.memory_mb
+        cap, cap_terms = effective_balloon_cap_mb(vm, ctl_max_pct)
+        severity = Severity.INFO
+        near_cap = bool(cap and at_least_pct(ballooned, cap, cap_critical_pct))
+        if configured:
+            if at_least_pct(ballooned, configured, critical_pct) or near_cap:
+                severity = Severity.CRITICAL
+            elif at_least_pct(ballooned, configured, warning_pct):
+                severity = Severity.WARNING
+            message = (
+                f"{fmt_mb(ballooned)} ballooned = {fmt_pct(pct(ballooned, configured))} of "
+                f"{fmt_mb(configured)} configured (warning at {fmt_threshold_pct(warning_pct)}, "
+                f"critical at {fmt_threshold_pct(critical_pct)})"
+            )
+            if cap:
+                message += (
+                    f"; {fmt_pct(pct(ballooned, cap))} of the {fmt_mb(cap)} effective balloon "
+                    f"cap (critical at {fmt_threshold_pct(cap_critical_pct)})"
+                )
+        else:
+            message = f"{fmt_mb(ballooned)} ballooned; configured memory unknown"
+        evidence = vm_evidence(
+            vm,
+            **{
+                P_BALLOONED: vm.ballooned_mb,
+                P_MEMORY_MB: configured,
+                P_RESERVATION: vm.memory_reservation_mb,
+                P_LIMIT: vm.memory_limit_mb,
+                P_MAXMEMCTL: vm.maxmemctl,
+                "effective_balloon_cap_mb": cap,
+                **{f"effective_balloon_cap.{k}": v for k, v in cap_terms.items()},
+            },
+        )
+        findings.append(
+            vm_finding(BA301, vm, severity, message, evidence, _ba301_remediation(vm, ballooned))
+        )
+    return RuleOutcome(checked=len(vms), findings=tuple(findings))
+
+
+# --------------------------------------------------------------------------- BA302
+
+BA302 = RuleMeta(
+    id="BA302",
+    name="host-swapping",
+    severity=Severity.CRITICAL,
+    checks="Memory of the VM swapped out to disk by the host",
+    rationale=(
+        "Host swapping is ESXi's last resort and far worse than ballooning: the host pages out "
+        "without knowing which guest pages are in use, and every touch of a swapped page waits "
+        "for disk. Swapped pages stay on disk until touched, so the counter may be stale: live "
+        "swap traffic is what hurts."
+    ),
+    remediation=(
+        "Find the cause (BA201 balloon disabled, BA101 no Tools, BA401 limit, BA501 host memory "
+        "state) and relieve the host; confirm live activity with esxtop SWR/s and SWW/s or the "
+        "mem.swapinRate / mem.swapoutRate counters."
+    ),
+    scope="powered-on VMs on connected hosts with quickStats",
+    references=(REF_RM_SWAP, REF_MON_HOST_MEMORY, REF_BEST_PRACTICES, REF_API_QUICKSTATS),
+    defaults={"critical_pct": 1},
+)
+
+
+def swap_activity(vm: VM) -> str | None:
+    """``now`` (swap traffic > 0), ``stale`` (both rates 0) or ``None`` (rates not read)."""
+    rates = [r for r in (vm.swapin_rate_kbps, vm.swapout_rate_kbps) if r is not None]
+    if not rates:
+        return None
+    return "now" if any(r > 0 for r in rates) else "stale"
+
+
+def _rate(value: float | None) -> str:
+    return "not read" if value is None else f"{fmt_num(value)} KB/s"
+
+
+def _activity_text(vm: VM) -> str:
+    activity = swap_activity(vm)
+    rates = f"swap-in {_rate(vm.swapin_rate_kbps)}, swap-out {_rate(vm.swapout_rate_kbps)}"
+    if activity == "now":
+        return f"swapping NOW ({rates})"
+    if activity == "stale":
+        return (
+            f"no swap traffic when sampled ({rates}): probably stale pages from earlier "
+            "pressure, read back when touched"
+        )
+    return "live swap activity not checked (see esxtop SWR/s, SWW/s)"
+
+
+def _ba302_remediation(vm: VM, swapped: float) -> Remediation:
+    activity = swap_activity(vm)
+    if activity == "now":
+        lead = (
+            f"{vm_label(vm)} is being swapped by its host right now ({fmt_mb(swapped)} on "
+            "disk): every access to a swapped page waits for storage. Act now."
+        )
+    elif activity == "stale":
+        lead = (
+            f"{vm_label(vm)} has {fmt_mb(swapped)} in the host swap file but no swap traffic "
+            "was seen: most likely pages left from earlier memory pressure. Less urgent, but "
+            "they are slow to read back and show the host ran out of memory before."
+        )
+    else:
+        lead = (
+            f"{vm_label(vm)} has {fmt_mb(swapped)} swapped out by its host. Live swap activity "
+            "was not checked: the counter may be stale, so confirm with esxtop SWR/s and SWW/s "
+            "or the mem.swapinRate / mem.swapoutRate counters."
+        )
+    return Remediation(
+        summary=(
+            f"{lead} Host swapping is the last resort and far worse than ballooning. Causes to "
+            "rule out: balloon disabled (BA201), VMware Tools missing or stopped (BA101, BA102), "
+            "a memory limit (BA401), the host's memory state (BA501)."
+        ),
+        steps=(
+            "Check the VM's findings for BA201, BA101, BA102 and BA401 and fix those first.",
+            "Host › Monitor › Performance › Memory: is the host in the hard or low state "
+            "(BA501)? Relieve it: DRS/vMotion, add memory, reduce overcommitment.",
+            "Stale swapped pages return to memory when touched; a VM restart (or vMotion) "
+            "clears them when the host has room.",
+            "Put VM swap files on fast storage if swapping cannot be avoided.",
+        ),
+        confirm=(
+            f"{ESXTOP_MEMORY_VIEW}.",
+            CONFIRM_SWAP,
+            "Performance counters mem.swapinRate and mem.swapoutRate (KB/s) over the last hour.",
+            CONFIRM_MCTL,
+        ),
+        powercli=_get_stat(vm, "mem.swapinRate.average", "mem.swapoutRate.average"),
+        govc=govc_vm_json(vm, _QUICKSTATS_JQ),
+        references=BA302.references,
+    )
+
+
+@rule(BA302)
+def check_host_swapping(snapshot: Snapshot, params: Params) -> RuleOutcome:
+    critical_pct = params["critical_pct"]
+    vms = runtime_vms(snapshot)
+    findings: list[Finding] = []
+    for vm in vms:
+        swapped = vm.runtime_value(vm.swapped_mb) or 0
+        if swapped <= 0:
+            continue
+        configured = vm.memory_mb
+        if configured and at_least_pct(swapped, configured, critical_pct):
+            severity = Severity.CRITICAL
+        else:
+            severity = Severity.WARNING
+        share = (
+            f" = {fmt_pct(pct(swapped, configured))} of {fmt_mb(configured)} configured"
+            if configured
+            else " (configured memory unknown)"
+        )
+        message = (
+            f"{fmt_mb(swapped)} swapped by the host{share} (critical at "
+            f"{fmt_threshold_pct(critical_pct)}); {_activity_text(vm)}"
+        )
+        evidence = vm_evidence(
+            vm,
+            **{
+                P_SWAPPED: vm.swapped_mb,
+                P_MEMORY_MB: configured,
+                P_SWAPIN_RATE: vm.swapin_rate_kbps,
+                P_SWAPOUT_RATE: vm.swapout_rate_kbps,
+                P_MAXMEMCTL: vm.maxmemctl,
+                P_LIMIT: vm.memory_limit_mb,
+            },
+        )
+        findings.append(
+            vm_finding(BA302, vm, severity, message, evidence, _ba302_remediation(vm, swapped))
+        )
+    return RuleOutcome(checked=len(vms), findings=tuple(findings))
+
+
+# --------------------------------------------------------------------------- BA303
+
+BA303 = RuleMeta(
+    id="BA303",
+    name="memory-compression",
+    severity=Severity.WARNING,
+    checks="Memory of the VM held compressed by the host",
+    rationale=(
+        "The host compresses memory when it reaches the hard state, at the same time as it "
+        "starts swapping: compression is a sign the balloon could not free enough."
+    ),
+    remediation=(
+        "Treat as host memory pressure: find the cause (BA401 limit, BA201 balloon disabled, "
+        "BA501 host state) and relieve the host."
+    ),
+    scope="powered-on VMs on connected hosts with quickStats",
+    references=(REF_RM_OVERCOMMIT, REF_MON_HOST_MEMORY, REF_API_QUICKSTATS),
+    defaults={"warning_above_mb": 0},
+)
+
+
+def _ba303_remediation(vm: VM, compressed: float) -> Remediation:
+    return Remediation(
+        summary=(
+            f"{vm_label(vm)} has {fmt_mb(compressed)} compressed by its host: the host reached "
+            "the state where it compresses and swaps because ballooning was not enough. "
+            f"{_CAUSES}"
+        ),
+        steps=(
+            "Check the VM's findings for BA401, BA201 and BA101 and fix those first.",
+            "Host › Monitor › Performance › Memory: confirm the host state (BA501) and relieve "
+            "it with DRS/vMotion, more memory or less overcommitment.",
+        ),
+        confirm=(f"{ESXTOP_MEMORY_VIEW}.", CONFIRM_ZIP, CONFIRM_SWAP),
+        powercli=_get_stat(
+            vm,
+            "mem.compressed.average",
+            "mem.compressionRate.average",
+            "mem.decompressionRate.average",
+        ),
+        govc=govc_vm_json(vm, _QUICKSTATS_JQ),
+        references=BA303.references,
+    )
+
+
+@rule(BA303)
+def check_memory_compression(snapshot: Snapshot, params: Params) -> RuleOutcome:
+    warning_above_mb = params["warning_above_mb"]
+    vms = runtime_vms(snapshot)
+    findings: list[Finding] = []
+    for vm in vms:
+        compressed = vm.runtime_value(vm.compressed_mb) or 0
+        if compressed <= warning_above_mb or compressed <= 0:
+            continue
+        configured = vm.memory_mb
+        share = (
+            f" = {fmt_pct(pct(compressed, configured))} of {fmt_mb(configured)} configured"
+            if configured
+            else ""
+        )
+        message = f"{fmt_mb(compressed)} compressed by the host{share}"
+        raw_kb = None if vm.compressed_mb is None else vm.compressed_mb * 1024
+        if raw_kb is not None and float(raw_kb).is_integer():
+            raw_kb = int(raw_kb)
+        evidence = vm_evidence(
+            vm,
+            **{
+                P_COMPRESSED: raw_kb,
+                "compressed_mb": vm.compressed_mb,
+                P_MEMORY_MB: configured,
+            },
+        )
+        findings.append(
+            vm_finding(
+                BA303, vm, Severity.WARNING, message, evidence, _ba303_remediation(vm, compressed)
+            )
+        )
+    return RuleOutcome(checked=len(vms), findings=tuple(findings))

@@ -16,8 +16,11 @@ pick the wrong VM, so :func:`govc_name` defends against each:
   written the way the inventory spells it.
 
 ``-dc`` is added when the datacenter is known, so the lookup does not depend on
-govc's default datacenter. govc has no per-command server flag: the command
-runs against the vCenter in ``GOVC_URL``.
+govc's default datacenter. Commands that take the VM as an argument
+(``vm.info``, ``vm.guest.tools``) put it after ``--``, so a name starting with
+``-`` is not read as an option. govc has no per-command server flag: the
+command runs against the vCenter in ``GOVC_URL``. (Checked against govc and
+vcsim v0.46.3 by tests/rules/test_commands_live.py.)
 
 PowerCLI's ``Get-VM -Name`` treats the name as a wildcard pattern, so the
 commands select the VM by its managed object ID instead
@@ -105,17 +108,51 @@ def govc_command(subcommand: str, vm: VM, *args: str) -> str:
     return " ".join(posix_quote(w) for w in words)
 
 
+def govc_positional(subcommand: str, vm: VM, *args: str) -> str:
+    """``govc SUBCOMMAND -dc DC ARGS... -- NAME`` for commands that take the VM as an argument.
+
+    ``--`` ends the options, so a name starting with ``-`` is still a name.
+    """
+    words = ["govc", subcommand]
+    if vm.datacenter:
+        words += ["-dc", govc_name(vm.datacenter)]
+    words += [*args, "--", govc_name(vm.name)]
+    return " ".join(posix_quote(w) for w in words)
+
+
+def govc_vm_json(vm: VM, jq_filter: str) -> str:
+    """Read-only: ``govc vm.info -json ... -- NAME | jq FILTER``.
+
+    ``jq_filter`` is applied to the VM object (``.virtualMachines[0]`` is prefixed).
+    """
+    return (
+        govc_positional("vm.info", vm, "-json")
+        + " | jq "
+        + posix_quote(".virtualMachines[0]" + jq_filter)
+    )
+
+
 def govc_vm_change(vm: VM, *args: str) -> str:
     """E.g. ``govc_vm_change(vm, "-e", "sched.mem.maxmemctl=")``."""
     return govc_command("vm.change", vm, *args)
 
 
+def split_server(server: str) -> tuple[str, int | None]:
+    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address -> (host, port)."""
+    if server.startswith("["):
+        host, _, rest = server[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+        return host, int(port) if port.isdigit() else None
+    if server.count(":") == 1:
+        host, _, port = server.partition(":")
+        if port.isdigit():
+            return host, int(port)
+    return server, None
+
+
 def powercli_server(server: str) -> str:
-    """The ``-Server`` value for a vCenter given as ``host`` or ``host:port``."""
-    host, sep, port = server.rpartition(":")
-    if sep and port.isdigit() and "]" not in port:
-        return host.strip("[]")
-    return server
+    """The ``-Server`` value (host only) for a vCenter given as ``host[:port]``."""
+    return split_server(server)[0]
 
 
 def powercli_vm(vm: VM) -> str:

@@ -1,0 +1,259 @@
+"""Open and close one vSphere API session, and turn connection failures into project errors.
+
+Every error raised from here is a :class:`~balloon_audit.errors.CollectionError` with a
+one-line message and a hint. Messages never contain the password, and the original
+exception is not chained (its traceback frames hold the password as a local variable).
+"""
+
+from __future__ import annotations
+
+import errno
+import http.client
+import socket
+import ssl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from pyVim.connect import Disconnect, SmartConnect
+from pyVmomi import vim, vmodl
+
+from balloon_audit.collect.target import Target
+from balloon_audit.errors import (
+    AuthenticationError,
+    CollectionError,
+    CollectionTimeoutError,
+    ConfigError,
+    ConnectionFailedError,
+    PermissionDeniedError,
+    TLSVerificationError,
+)
+
+SDK_PATH = "/sdk"
+READ_ONLY_HINT = (
+    "give the account a role with System.View and System.Read (the built-in Read-only role) "
+    "on the vCenter root object, with 'Propagate to children' ticked"
+)
+
+
+def build_ssl_context(target: Target) -> ssl.SSLContext:
+    """TLS settings for ``target``: verify by default, also for localhost / 127.0.0.1.
+
+    pyVmomi skips verification for localhost, 127.0.0.1 and ::1 when it is given no
+    context; passing our own context always makes the choice explicit.
+    """
+    if target.insecure:
+        return ssl._create_unverified_context()
+    if target.ca_bundle is not None:
+        try:
+            return ssl.create_default_context(cafile=str(target.ca_bundle))
+        except (OSError, ssl.SSLError) as exc:
+            raise ConfigError(
+                f"cannot read CA bundle {target.ca_bundle}: {exc.strerror or exc}",
+                hint="pass a readable PEM file with the vCenter's CA certificate",
+            ) from None
+    return ssl.create_default_context()
+
+
+def probe(target: Target, context: ssl.SSLContext) -> tuple[int, bool]:
+    """Fetch the API version list once, with the connect timeout.
+
+    SmartConnect's own version discovery has no timeout, so a host that accepts TCP
+    but never answers would hang it; this probe fails first. Returns the HTTP status
+    and whether the answer looks like a vSphere API (``urn:vim25``).
+    """
+    conn = http.client.HTTPSConnection(
+        target.server, target.port, timeout=target.connect_timeout_s, context=context
+    )
+    try:
+        conn.request("GET", SDK_PATH + "/vimServiceVersions.xml")
+        resp = conn.getresponse()
+        body = resp.read(65536)
+        return resp.status, resp.status == 200 and b"urn:vim25" in body
+    finally:
+        conn.close()
+
+
+@contextmanager
+def open_session(target: Target) -> Iterator[Any]:
+    """Log in to ``target`` and yield the ``ServiceInstance``; always log out afterwards.
+
+    Failures while connecting are raised as CollectionError subclasses.
+    """
+    context = build_ssl_context(target)
+    failure: CollectionError | None = None
+    status: int | None = None
+    si = None
+    try:
+        status, is_vsphere = probe(target, context)
+        si = SmartConnect(
+            host=target.server,
+            port=target.port,
+            user=target.user,
+            pwd=target.password,
+            sslContext=context,
+            httpConnectionTimeout=target.connect_timeout_s,
+        )
+    except Exception as exc:  # noqa: BLE001 - translated below, outside the except block
+        failure = translate_error(exc, target, phase="connect")
+        if isinstance(failure, ConnectionFailedError) and "not a VIM server" in str(exc):
+            failure = _not_vsphere(target, status)
+    if failure is not None:
+        raise failure
+    try:
+        set_request_timeout(si, target.request_timeout_s)
+        yield si
+    finally:
+        _logout(si, target.connect_timeout_s)
+
+
+def set_request_timeout(si: Any, timeout_s: float) -> None:
+    """Use ``timeout_s`` for every later request of this session (login used the connect one)."""
+    stub = si._stub
+    stub.schemeArgs["timeout"] = timeout_s
+    for conn, _ in list(stub.pool):
+        conn.timeout = timeout_s
+        if conn.sock is not None:
+            conn.sock.settimeout(timeout_s)
+
+
+def _logout(si: Any, timeout_s: float) -> None:
+    try:
+        set_request_timeout(si, timeout_s)
+        Disconnect(si)  # logs out; swallows errors of its own
+    except Exception:  # noqa: BLE001 - logging out is best effort
+        pass
+
+
+def _not_vsphere(target: Target, status: int | None) -> ConnectionFailedError:
+    answer = f"HTTP {status}" if status is not None else "an answer"
+    return ConnectionFailedError(
+        f"{target.label}: the server answered ({answer} for {SDK_PATH}/vimServiceVersions.xml) "
+        "but is not a vSphere API endpoint",
+        hint="check the host name and port: point --server at the vCenter or ESXi itself",
+    )
+
+
+def translate_error(exc: BaseException, target: Target, *, phase: str) -> CollectionError:
+    """Map a pyVmomi / socket / TLS exception to a project error with a hint.
+
+    ``phase`` is ``connect`` (before and during login) or ``collect``. Walks the
+    exception's cause/context chain, because pyVmomi wraps socket errors in
+    ``vim.fault.HostConnectFault``.
+    """
+    label = target.label
+    for cause in _chain(exc):
+        found = _translate_one(cause, target, label, phase)
+        if found is not None:
+            return found
+    detail = redact(_describe(exc), target.password)
+    return CollectionError(
+        f"{label}: {detail}",
+        hint="run again with the same options; if it persists, report it with this message",
+    )
+
+
+def _translate_one(
+    exc: BaseException, target: Target, label: str, phase: str
+) -> CollectionError | None:
+    if isinstance(exc, CollectionError):
+        return exc
+    if isinstance(exc, vim.fault.InvalidLogin):
+        who = f"user {target.user!r}" if target.user else "an empty user name"
+        return AuthenticationError(
+            f"{label}: login refused for {who} (wrong user name or password)",
+            hint="check --user and BALLOON_AUDIT_PASSWORD; SSO users look like name@vsphere.local",
+        )
+    if isinstance(exc, (vim.fault.NoPermission, vmodl.fault.SecurityError)):
+        privilege = getattr(exc, "privilegeId", None)
+        missing = f" (missing privilege {privilege})" if privilege else ""
+        return PermissionDeniedError(f"{label}: permission denied{missing}", hint=READ_ONLY_HINT)
+    if isinstance(exc, vim.fault.NotAuthenticated):
+        return PermissionDeniedError(
+            f"{label}: the session is not authenticated or has expired", hint=READ_ONLY_HINT
+        )
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        reason = getattr(exc, "verify_message", None) or "certificate verify failed"
+        return TLSVerificationError(
+            f"{label}: TLS certificate not trusted ({reason})",
+            hint="pass --ca-bundle with the vCenter's CA certificate (from "
+            f"https://{label}/certs/download.zip), or --insecure to skip verification",
+        )
+    if isinstance(exc, ssl.SSLError):
+        if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
+            return ConnectionFailedError(
+                f"{label}: the server does not speak TLS (a plain HTTP service?)",
+                hint="check the port: vCenter and ESXi serve the API over HTTPS, normally on 443",
+            )
+        return ConnectionFailedError(
+            f"{label}: TLS handshake failed ({exc.reason or 'SSL error'})",
+            hint="check the host and port, and that the server offers TLS 1.2 or later",
+        )
+    if isinstance(exc, (TimeoutError, socket.timeout)):
+        if phase == "connect":
+            return CollectionTimeoutError(
+                f"{label}: no answer within {target.connect_timeout_s:g}s while connecting",
+                hint="check that the host is reachable (firewall, VPN) or raise the "
+                "connect timeout",
+            )
+        return CollectionTimeoutError(
+            f"{label}: an API request took longer than {target.request_timeout_s:g}s",
+            hint="the vCenter may be overloaded: raise the request timeout or retry later",
+        )
+    if isinstance(exc, ConnectionRefusedError):
+        return ConnectionFailedError(
+            f"{label}: connection refused on port {target.port}",
+            hint="wrong port? vCenter and ESXi listen on 443; check the host too",
+        )
+    if isinstance(exc, socket.gaierror):
+        return ConnectionFailedError(
+            f"{label}: host name {target.server!r} could not be resolved (DNS)",
+            hint="check the spelling of --server, or use the IP address",
+        )
+    if isinstance(exc, (ConnectionResetError, http.client.RemoteDisconnected)):
+        return ConnectionFailedError(
+            f"{label}: the server closed the connection",
+            hint="check the host and port; a proxy or load balancer may be in the way",
+        )
+    if isinstance(exc, http.client.HTTPException):
+        return ConnectionFailedError(
+            f"{label}: unexpected HTTP answer ({redact(str(exc), target.password)[:80]}); "
+            "not a vSphere API endpoint?",
+            hint="check the host name and port: point --server at the vCenter or ESXi itself",
+        )
+    if isinstance(exc, OSError) and exc.errno in (
+        errno.EHOSTUNREACH,
+        errno.ENETUNREACH,
+        errno.EHOSTDOWN,
+        errno.ECONNABORTED,
+        errno.EADDRNOTAVAIL,
+    ):
+        return ConnectionFailedError(
+            f"{label}: host unreachable ({exc.strerror})",
+            hint="check the network path (routing, firewall, VPN) to the vCenter",
+        )
+    if type(exc).__name__ == "ExpatError" or "not a VIM server" in str(exc):
+        return _not_vsphere(target, None)
+    return None
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        yield current
+        current = current.__cause__ or current.__context__
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, vmodl.MethodFault):
+        text = exc.msg or ""
+        return f"{exc._wsdlName} fault" + (f": {text}" if text else "")
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    return f"{type(exc).__name__}" + (f": {text}" if text else "")
+
+
+def redact(text: str, secret: str) -> str:
+    """``text`` with every occurrence of ``secret`` replaced."""
+    return text.replace(secret, "***") if secret else text

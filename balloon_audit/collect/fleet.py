@@ -1,0 +1,76 @@
+"""Collect many endpoints concurrently; one failing endpoint never sinks the others."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+
+from balloon_audit.collect.connection import redact
+from balloon_audit.collect.source import collect_source
+from balloon_audit.collect.target import Target
+from balloon_audit.errors import BalloonAuditError
+from balloon_audit.model import SOURCE_FAILED, Snapshot, SourceInfo
+
+
+def collect_all(
+    targets: Sequence[Target],
+    *,
+    progress: Callable[[str], None] | None = None,
+    perf: bool = True,
+    max_workers: int = 4,
+    page_size: int = 1000,
+) -> Snapshot:
+    """Collect every target (``max_workers`` at a time) and merge the snapshots.
+
+    Never raises for a failing endpoint: it becomes a ``failed`` SourceInfo with the
+    error and hint, and the other endpoints' data is kept. ``progress`` is called from
+    worker threads. Results keep the order of ``targets``; a repeated endpoint
+    (same label) is collected once.
+    """
+    unique: dict[str, Target] = {}
+    for target in targets:
+        unique.setdefault(target.label, target)
+    if not unique:
+        return Snapshot()
+
+    def one(target: Target) -> Snapshot:
+        started = time.monotonic()
+        try:
+            return collect_source(target, progress=progress, perf=perf, page_size=page_size)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a failed source
+            source = _failed_source(target, exc, time.monotonic() - started)
+        if progress is not None:
+            progress(f"{target.label}: failed: {source.error}")
+        return Snapshot(sources=(source,))
+
+    workers = max(1, min(max_workers, len(unique)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
+        parts = list(pool.map(one, unique.values()))
+    return merge(parts)
+
+
+def _failed_source(target: Target, exc: BaseException, duration_s: float) -> SourceInfo:
+    if isinstance(exc, BalloonAuditError):
+        error, hint = str(exc), exc.hint
+    else:
+        first_line = str(exc).splitlines()[0] if str(exc) else ""
+        error = f"{target.label}: unexpected {type(exc).__name__}: {first_line}"
+        hint = "run again; if it persists, report it with this message"
+    return SourceInfo(
+        server=target.label,
+        status=SOURCE_FAILED,
+        error=redact(error, target.password),
+        hint=redact(hint, target.password) if hint else None,
+        duration_s=round(duration_s, 3),
+    )
+
+
+def merge(parts: Sequence[Snapshot]) -> Snapshot:
+    """One snapshot with the sources, clusters, hosts and VMs of ``parts``, in order."""
+    return Snapshot(
+        sources=tuple(s for part in parts for s in part.sources),
+        clusters=tuple(c for part in parts for c in part.clusters),
+        hosts=tuple(h for part in parts for h in part.hosts),
+        vms=tuple(v for part in parts for v in part.vms),
+    )

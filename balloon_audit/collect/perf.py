@@ -1,0 +1,112 @@
+"""Confirm host swapping with live counters: realtime mem.swapinRate / mem.swapoutRate.
+
+``swappedMemory`` in quickStats can be stale (swapped pages stay on disk until
+touched), so for the few VMs that report swapped memory we ask the
+PerformanceManager whether pages are moving right now. Best effort: any failure
+leaves the rates unknown and is reported through ``progress``, never raised.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from pyVmomi import vim
+
+from balloon_audit.model import VM
+
+SWAPIN = "mem.swapinRate.average"
+SWAPOUT = "mem.swapoutRate.average"
+REALTIME_INTERVAL_S = 20
+BATCH = 200
+"""QuerySpecs per QueryPerf call: one round trip per 200 swapping VMs."""
+
+
+def needs_swap_rates(vm: VM) -> bool:
+    return vm.powered_on and (vm.swapped_mb or 0) > 0
+
+
+def counter_ids(perf_counters: Sequence[Any], names: Sequence[str]) -> dict[str, int]:
+    """Counter ID per full name (``group.name.rollup``) for the names asked for."""
+    wanted = set(names)
+    found: dict[str, int] = {}
+    for info in perf_counters or ():
+        full = f"{info.groupInfo.key}.{info.nameInfo.key}.{info.rollupType}"
+        if full in wanted and full not in found:
+            found[full] = info.key
+    return found
+
+
+def latest_values(metrics: Sequence[Any]) -> dict[str, dict[int, float]]:
+    """{VM moid: {counter id: latest sample}} from a QueryPerf answer; -1 ("no data") dropped."""
+    out: dict[str, dict[int, float]] = {}
+    for entity_metric in metrics or ():
+        per_counter: dict[int, float] = {}
+        for series in getattr(entity_metric, "value", None) or ():
+            values = list(getattr(series, "value", None) or ())
+            if values and values[-1] >= 0:
+                per_counter[series.id.counterId] = float(values[-1])
+        out[entity_metric.entity._moId] = per_counter
+    return out
+
+
+def add_swap_rates(
+    content: Any,
+    vms: Sequence[VM],
+    refs: Mapping[str, Any],
+    *,
+    label: str,
+    progress: Callable[[str], None],
+    counters: tuple[str, str] = (SWAPIN, SWAPOUT),
+) -> list[VM]:
+    """``vms`` with swapin/swapout rates filled for swapping VMs (``refs``: moid -> reference).
+
+    ``counters`` names the (swap-in, swap-out) counters; tests swap in counters the
+    simulator has samples for.
+    """
+    swapin_name, swapout_name = counters
+    targets = [vm for vm in vms if needs_swap_rates(vm) and vm.moid in refs]
+    if not targets:
+        return list(vms)
+    try:
+        perf_manager = content.perfManager
+        ids = counter_ids(perf_manager.perfCounter, counters)
+        if not ids:
+            progress(f"{label}: swap rate counters not offered; swap activity not confirmed")
+            return list(vms)
+        metric_ids = [
+            vim.PerformanceManager.MetricId(counterId=i, instance="") for i in set(ids.values())
+        ]
+        rates: dict[str, dict[int, float]] = {}
+        for start in range(0, len(targets), BATCH):
+            specs = [
+                vim.PerformanceManager.QuerySpec(
+                    entity=refs[vm.moid],
+                    metricId=metric_ids,
+                    intervalId=REALTIME_INTERVAL_S,
+                    maxSample=1,
+                )
+                for vm in targets[start : start + BATCH]
+            ]
+            rates.update(latest_values(perf_manager.QueryPerf(querySpec=specs)))
+    except Exception as exc:  # noqa: BLE001 - confirmation is optional; the audit goes on
+        progress(f"{label}: could not read swap rates ({type(exc).__name__}); left unknown")
+        return list(vms)
+    swapin_id, swapout_id = ids.get(swapin_name), ids.get(swapout_name)
+    sampled = sum(1 for got in rates.values() if got)
+    progress(f"{label}: live swap rates: samples for {sampled:,} of {len(targets):,} swapping VMs")
+    result = []
+    for vm in vms:
+        got = rates.get(vm.moid)
+        if got is None:
+            result.append(vm)
+            continue
+        result.append(
+            dataclasses.replace(
+                vm,
+                swapin_rate_kbps=got.get(swapin_id) if swapin_id is not None else None,
+                swapout_rate_kbps=got.get(swapout_id) if swapout_id is not None else None,
+            )
+        )
+    return result

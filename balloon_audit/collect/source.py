@@ -1,0 +1,220 @@
+"""Collect one endpoint into a Snapshot: three PropertyCollector passes, no per-object calls.
+
+1. structure: Datacenter / Folder / ComputeResource / ClusterComputeResource names and
+   parents, and every HostSystem's properties (one container view, one paged pass);
+2. VMs: one container view, leaf paths only, paged;
+3. optional: realtime swap rates for the VMs that report swapped memory.
+Hosts and VMs are joined in Python.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from pyVmomi import vim, vmodl
+
+from balloon_audit.collect import properties as P
+from balloon_audit.collect.connection import open_session, translate_error
+from balloon_audit.collect.perf import add_swap_rates, needs_swap_rates
+from balloon_audit.collect.retrieve import container_view, filter_spec, retrieve_pages
+from balloon_audit.collect.target import Target
+from balloon_audit.errors import CollectionError
+from balloon_audit.model import SOURCE_OK, VM, Cluster, Host, Snapshot, SourceInfo
+
+Progress = Callable[[str], None]
+
+STRUCTURE_TYPES = (vim.Datacenter, vim.Folder, vim.ComputeResource, vim.ClusterComputeResource)
+
+
+def _quiet(_: str) -> None:
+    return None
+
+
+@dataclass(frozen=True)
+class _Node:
+    kind: str
+    name: str
+    parent: str | None
+
+
+def collect_source(
+    target: Target,
+    *,
+    progress: Progress | None = None,
+    perf: bool = True,
+    page_size: int = 1000,
+    keyed_extra_config: bool = True,
+) -> Snapshot:
+    """Collect VMs, hosts and clusters from one vCenter or ESXi endpoint.
+
+    Raises a :class:`~balloon_audit.errors.CollectionError` subclass (with a hint) when
+    the endpoint cannot be audited. ``keyed_extra_config=False`` forces the fallback
+    that reads the whole ``config.extraConfig`` (normally used only when the server
+    refuses the keyed path ``config.extraConfig["sched.mem.maxmemctl"]``).
+    """
+    report = progress or _quiet
+    label = target.label
+    started = time.monotonic()
+    report(f"{label}: connecting")
+    failure: CollectionError | None = None
+    snapshot: Snapshot | None = None
+    with open_session(target) as si:
+        try:
+            snapshot = _collect(si, target, report, perf, page_size, keyed_extra_config, started)
+        except Exception as exc:  # noqa: BLE001 - translated outside the except block
+            failure = translate_error(exc, target, phase="collect")
+    if failure is not None:
+        raise failure
+    assert snapshot is not None
+    return snapshot
+
+
+def _collect(
+    si: Any,
+    target: Target,
+    report: Progress,
+    perf: bool,
+    page_size: int,
+    keyed_extra_config: bool,
+    started: float,
+) -> Snapshot:
+    label = target.label
+    content = si.RetrieveContent()
+    about = content.about
+    report(f"{label}: connected to {about.fullName}")
+
+    clusters, hosts = _collect_hosts(content, label, page_size)
+    report(f"{label}: {len(hosts):,} hosts in {len(clusters):,} clusters")
+    hosts_by_moid = {h.moid: h for h in hosts}
+
+    try:
+        vms, refs = _collect_vms(
+            content, label, hosts_by_moid, page_size, keyed_extra_config, report
+        )
+    except vmodl.query.InvalidProperty as fault:
+        if not keyed_extra_config or not _rejects_keyed_path(fault):
+            raise
+        report(f"{label}: keyed extraConfig path refused; reading whole extraConfig instead")
+        vms, refs = _collect_vms(content, label, hosts_by_moid, page_size, False, report)
+
+    if perf:
+        vms = add_swap_rates(content, vms, refs, label=label, progress=report)
+
+    hint = None
+    if not vms and not hosts:
+        hint = "no VMs or hosts are visible to this account: " + _READ_ACCESS
+    source = SourceInfo(
+        server=label,
+        status=SOURCE_OK,
+        api_version=about.apiVersion,
+        api_type=about.apiType,
+        product=about.fullName,
+        hint=hint,
+        vm_count=len(vms),
+        host_count=len(hosts),
+        duration_s=round(time.monotonic() - started, 3),
+    )
+    report(f"{label}: done, {len(vms):,} VMs and {len(hosts):,} hosts in {source.duration_s:.1f}s")
+    vms.sort(key=lambda vm: (vm.name, vm.moid))
+    return Snapshot(
+        sources=(source,),
+        clusters=tuple(sorted(clusters, key=lambda c: (c.name, c.moid))),
+        hosts=tuple(sorted(hosts, key=lambda h: (h.name, h.moid))),
+        vms=tuple(vms),
+    )
+
+
+_READ_ACCESS = (
+    "check that its role (Read-only is enough) is granted on the vCenter root, propagated"
+)
+
+
+def _rejects_keyed_path(fault: Any) -> bool:
+    """True when an InvalidProperty fault is about the keyed extraConfig path."""
+    name = getattr(fault, "name", None) or ""
+    return name.startswith(P.EXTRA_CONFIG) or not name
+
+
+def _collect_hosts(content: Any, label: str, page_size: int) -> tuple[list[Cluster], list[Host]]:
+    nodes: dict[str, _Node] = {}
+    host_rows: list[tuple[str, dict[str, Any]]] = []
+    specs = [(t, P.STRUCTURE_PATHS) for t in STRUCTURE_TYPES] + [(vim.HostSystem, P.HOST_PATHS)]
+    with container_view(content, [*STRUCTURE_TYPES, vim.HostSystem]) as view:
+        for page in retrieve_pages(content, filter_spec(view, specs), page_size):
+            for ref, props in page:
+                moid = ref._moId
+                if isinstance(ref, vim.HostSystem):
+                    host_rows.append((moid, props))
+                    continue
+                nodes[moid] = _Node(
+                    kind=_kind(ref),
+                    name=str(props.get("name", moid)),
+                    parent=P.moid_of(props.get("parent")),
+                )
+
+    def datacenter_of(moid: str | None) -> str | None:
+        seen = 0
+        while moid is not None and moid in nodes and seen < 64:
+            node = nodes[moid]
+            if node.kind == "Datacenter":
+                return node.name
+            moid = node.parent
+            seen += 1
+        return None
+
+    clusters = [
+        Cluster(moid=moid, name=node.name, server=label, datacenter=datacenter_of(node.parent))
+        for moid, node in nodes.items()
+        if node.kind == "Cluster"
+    ]
+    hosts = []
+    for moid, props in host_rows:
+        parent_moid = P.moid_of(props.get("parent"))
+        parent = nodes.get(parent_moid) if parent_moid else None
+        cluster = parent.name if parent is not None and parent.kind == "Cluster" else None
+        hosts.append(
+            P.build_host(
+                moid, props, server=label, datacenter=datacenter_of(parent_moid), cluster=cluster
+            )
+        )
+    return clusters, hosts
+
+
+def _kind(ref: Any) -> str:
+    if isinstance(ref, vim.ClusterComputeResource):
+        return "Cluster"
+    if isinstance(ref, vim.ComputeResource):
+        return "ComputeResource"
+    if isinstance(ref, vim.Datacenter):
+        return "Datacenter"
+    return "Folder"
+
+
+def _collect_vms(
+    content: Any,
+    label: str,
+    hosts: Mapping[str, Host],
+    page_size: int,
+    keyed_extra_config: bool,
+    report: Progress,
+) -> tuple[list[VM], dict[str, Any]]:
+    """All VMs and templates; also the references of swapping VMs (for perf queries)."""
+    vms: list[VM] = []
+    refs: dict[str, Any] = {}
+    paths = P.vm_paths(keyed_extra_config)
+    with container_view(content, [vim.VirtualMachine]) as view:
+        spec = filter_spec(view, [(vim.VirtualMachine, paths)])
+        for page in retrieve_pages(content, spec, page_size):
+            for ref, props in page:
+                host_moid = P.moid_of(props.get("runtime.host"))
+                vm = P.build_vm(
+                    ref._moId, props, server=label, host=hosts.get(host_moid) if host_moid else None
+                )
+                vms.append(vm)
+                if needs_swap_rates(vm):
+                    refs[vm.moid] = ref
+            report(f"{label}: {len(vms):,} VMs collected")
+    return vms, refs

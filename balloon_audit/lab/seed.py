@@ -1,0 +1,260 @@
+"""Create and seed a scenario's VMs in a running vcsim over the vSphere API.
+
+One CreateVM_Task per VM carries everything: memory, allocation, annotation,
+guest id, real extraConfig keys, and the vcsim-only ``SET.<property.path>``
+keys that write read-only properties (quickStats, guest Tools state). The tasks
+are submitted together and waited for with one PropertyCollector poll per
+round; then power-on, suspend and MarkAsTemplate follow the same way.
+
+(pyVim's WaitForTasks is quadratic here: 300 power-on tasks took 35 s with it,
+0.3 s with a single RetrieveContents poll.)
+
+This module writes to the simulator only; it never talks to anything but the
+vcsim the lab started on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from pyVim.connect import Disconnect, SmartConnect
+from pyVmomi import vim, vmodl
+
+from balloon_audit.errors import LabError
+from balloon_audit.lab.scenario import Scenario, VmSpec
+
+DEFAULT_UPTIME_S = 12 * 24 * 3600
+_BATCH = 1000
+
+
+@dataclass(frozen=True)
+class _Placement:
+    folder: Any
+    pool: Any
+    host: Any | None
+    datastore: str
+
+
+def set_values(vm: VmSpec, host_connected: bool = True) -> list[tuple[str, int | str]]:
+    """The ``SET.`` property paths and values for one VM (ints stay ints, strings strings).
+
+    vcsim does not derive duplicated fields, so ``guest.*`` and ``summary.guest.*``
+    are both written. A powered-on VM on a connected host gets plausible
+    consumed/active memory and uptime unless the scenario sets them or asks for
+    ``no_quickstats``.
+    """
+    out: list[tuple[str, int | str]] = []
+
+    def guest_and_summary(prop: str, value: str) -> None:
+        out.append((f"guest.{prop}", value))
+        out.append((f"summary.guest.{prop}", value))
+
+    if vm.tools_version_status2:
+        guest_and_summary("toolsVersionStatus2", vm.tools_version_status2)
+    if vm.tools_version_status:
+        guest_and_summary("toolsVersionStatus", vm.tools_version_status)
+    guest_and_summary("toolsStatus", vm.effective_tools_status)
+    guest_and_summary("toolsRunningStatus", vm.effective_tools_running_status)
+    out.append(("guest.toolsVersion", vm.effective_tools_version))
+
+    tools_up = vm.powered_on and vm.effective_tools_running_status != "guestToolsNotRunning"
+    out.append(("guest.guestState", "running" if tools_up else "notRunning"))
+    if tools_up:
+        out.append(("guest.guestId", vm.guest_id))
+        out.append(("summary.quickStats.guestHeartbeatStatus", "green"))
+    if not host_connected:
+        out.append(("runtime.connectionState", "disconnected"))
+        out.append(("summary.runtime.connectionState", "disconnected"))
+
+    live = vm.powered_on and host_connected and not vm.no_quickstats
+    counters: list[tuple[str, int | None]] = [
+        ("balloonedMemory", vm.ballooned_mb),
+        ("swappedMemory", vm.swapped_mb),
+        ("compressedMemory", vm.compressed_kb),
+        ("hostMemoryUsage", _default(vm.host_memory_usage_mb, vm.memory_mb * 8 // 10, live)),
+        ("guestMemoryUsage", _default(vm.guest_memory_usage_mb, vm.memory_mb // 4, live)),
+        ("uptimeSeconds", _default(vm.uptime_seconds, DEFAULT_UPTIME_S, live)),
+    ]
+    for prop, value in counters:
+        if value:  # zero is what an unset counter reads as anyway
+            out.append((f"summary.quickStats.{prop}", int(value)))
+    return out
+
+
+def _default(value: int | None, default: int, live: bool) -> int | None:
+    if value is not None:
+        return value
+    return default if live else None
+
+
+def config_spec(vm: VmSpec, datastore: str, host_connected: bool = True) -> vim.vm.ConfigSpec:
+    extra = [vim.option.OptionValue(key=k, value=v) for k, v in vm.extra_config]
+    extra += [
+        vim.option.OptionValue(key=f"SET.{path}", value=value)
+        for path, value in set_values(vm, host_connected)
+    ]
+    allocation = vim.ResourceAllocationInfo(
+        reservation=vm.memory_reservation_mb,
+        limit=-1 if vm.memory_limit_mb is None else vm.memory_limit_mb,
+        shares=vim.SharesInfo(level="normal", shares=10 * vm.memory_mb),
+    )
+    spec = vim.vm.ConfigSpec(
+        name=vm.name,
+        memoryMB=vm.memory_mb,
+        numCPUs=2,
+        guestId=vm.guest_id,
+        files=vim.vm.FileInfo(vmPathName=f"[{datastore}]"),
+        memoryAllocation=allocation,
+        memoryReservationLockedToMax=vm.reservation_locked_to_max,
+        extraConfig=extra,
+    )
+    if vm.annotation:
+        spec.annotation = vm.annotation
+    return spec
+
+
+def seed(
+    host: str,
+    port: int,
+    scenario: Scenario,
+    progress: Callable[[str], None] | None = None,
+) -> int:
+    """Create the scenario's VMs in the vcsim at host:port; return how many were created."""
+    if not scenario.vms:
+        return 0
+    try:
+        si = SmartConnect(
+            host=host, port=port, user="lab", pwd="lab", disableSslCertValidation=True
+        )
+    except Exception as exc:  # pyVmomi raises many unrelated types here
+        raise LabError(f"cannot connect to vcsim at {host}:{port}: {type(exc).__name__}") from None
+    try:
+        return _seed(si, scenario, progress or (lambda _msg: None))
+    except vmodl.MethodFault as fault:
+        raise LabError(f"vcsim refused a seeding call: {_fault_text(fault)}") from None
+    finally:
+        Disconnect(si)
+
+
+def _seed(si: Any, scenario: Scenario, progress: Callable[[str], None]) -> int:
+    started = time.monotonic()
+    hosts, clusters = _inventory(si)
+    tasks: list[Any] = []
+    for vm in scenario.vms:
+        where = hosts.get(vm.host) if vm.host else clusters.get(vm.cluster or "")
+        if where is None:
+            raise LabError(f"VM {vm.name!r}: placement {vm.host or vm.cluster!r} not in vcsim")
+        spec = config_spec(vm, where.datastore, scenario.host_connected(vm.host))
+        if where.host is not None:
+            tasks.append(where.folder.CreateVM_Task(config=spec, pool=where.pool, host=where.host))
+        else:
+            tasks.append(where.folder.CreateVM_Task(config=spec, pool=where.pool))
+    created = wait_for_tasks(si, tasks, [f"create {vm.name!r}" for vm in scenario.vms])
+    progress(f"created {len(created)} VMs in {time.monotonic() - started:.1f}s")
+
+    by_name = dict(zip([vm.name for vm in scenario.vms], created, strict=True))
+    to_start = [vm for vm in scenario.vms if vm.power_state in ("poweredOn", "suspended")]
+    wait_for_tasks(
+        si,
+        [by_name[vm.name].PowerOnVM_Task() for vm in to_start],
+        [f"power on {vm.name!r}" for vm in to_start],
+    )
+    to_suspend = [vm for vm in scenario.vms if vm.power_state == "suspended"]
+    wait_for_tasks(
+        si,
+        [by_name[vm.name].SuspendVM_Task() for vm in to_suspend],
+        [f"suspend {vm.name!r}" for vm in to_suspend],
+    )
+    for vm in scenario.vms:
+        if vm.template:
+            by_name[vm.name].MarkAsTemplate()
+    progress(f"seeded {len(created)} VMs in {time.monotonic() - started:.1f}s")
+    return len(created)
+
+
+def _inventory(si: Any) -> tuple[dict[str, _Placement], dict[str, _Placement]]:
+    """Host name -> placement, cluster name -> placement (host left to vcsim)."""
+    content = si.RetrieveContent()
+    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.ComputeResource], True)
+    hosts: dict[str, _Placement] = {}
+    clusters: dict[str, _Placement] = {}
+    try:
+        for cr in view.view:
+            dc = cr.parent
+            while not isinstance(dc, vim.Datacenter):
+                dc = dc.parent
+            datastore = dc.datastore[0].name
+            pool = cr.resourcePool
+            folder = dc.vmFolder
+            if isinstance(cr, vim.ClusterComputeResource):
+                clusters[cr.name] = _Placement(folder, pool, None, datastore)
+            for host in cr.host:
+                hosts[host.name] = _Placement(folder, pool, host, datastore)
+    finally:
+        view.DestroyView()
+    return hosts, clusters
+
+
+def wait_for_tasks(
+    si: Any, tasks: Sequence[Any], labels: Sequence[str], timeout_s: float = 300.0
+) -> list[Any]:
+    """Wait for many tasks with one PropertyCollector poll per round; return their results."""
+    results: list[Any] = []
+    for offset in range(0, len(tasks), _BATCH):
+        results.extend(
+            _wait_batch(
+                si,
+                tasks[offset : offset + _BATCH],
+                labels[offset : offset + _BATCH],
+                timeout_s,
+            )
+        )
+    return results
+
+
+def _wait_batch(si: Any, tasks: Sequence[Any], labels: Sequence[str], timeout_s: float) -> list:
+    if not tasks:
+        return []
+    pc = si.content.propertyCollector
+    spec = vmodl.query.PropertyCollector.FilterSpec(
+        objectSet=[vmodl.query.PropertyCollector.ObjectSpec(obj=t) for t in tasks],
+        propSet=[
+            vmodl.query.PropertyCollector.PropertySpec(
+                type=vim.Task, pathSet=["info.state", "info.result", "info.error"]
+            )
+        ],
+    )
+    index = {t._moId: i for i, t in enumerate(tasks)}
+    deadline = time.monotonic() + timeout_s
+    delay = 0.01
+    while True:
+        states: dict[int, dict[str, Any]] = {}
+        for oc in pc.RetrieveContents([spec]):
+            states[index[oc.obj._moId]] = {p.name: p.val for p in oc.propSet}
+        pending = [i for i, s in states.items() if s.get("info.state") in ("queued", "running")]
+        if not pending and len(states) == len(tasks):
+            break
+        if time.monotonic() > deadline:
+            raise LabError(f"{len(pending)} vcsim tasks did not finish in {timeout_s:.0f}s")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+    failed = [i for i, s in states.items() if s.get("info.state") == "error"]
+    if failed:
+        first = failed[0]
+        raise LabError(
+            f"{len(failed)} seeding task(s) failed; first: {labels[first]}: "
+            f"{_fault_text(states[first].get('info.error'))}"
+        )
+    return [states[i].get("info.result") for i in range(len(tasks))]
+
+
+def _fault_text(fault: Any) -> str:
+    if fault is None:
+        return "unknown error"
+    inner = getattr(fault, "fault", None)
+    message = getattr(fault, "localizedMessage", None) or getattr(fault, "msg", None)
+    name = type(inner or fault).__name__
+    return f"{name}: {message}" if message else name

@@ -1,0 +1,504 @@
+"""The Excel workbook: one sheet per table, numbers as numbers, text that can never run.
+
+Written with openpyxl in write-only mode so a 10,000-VM fleet stays fast and
+small. Every text cell is stored as a literal string: openpyxl turns a value
+starting with ``=`` into a formula (and ``#N/A`` into an error), so such values
+get an explicit string cell with Excel's quote-prefix flag, and they read back
+exactly as the VM was named. Characters XML cannot carry are replaced, not the
+whole value.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
+from openpyxl.chart import BarChart, Reference
+from openpyxl.styles import Alignment, Font, PatternFill
+from openpyxl.utils import get_column_letter
+
+from balloon_audit.model import SOURCE_OK, VM, AuditResult, Finding, Host
+from balloon_audit.report import presentation as p
+from balloon_audit.report.files import atomic_write_bytes
+
+MAX_CELL_TEXT = 32767
+RISKY_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+INT_FORMAT = "#,##0"
+FLOAT_FORMAT = "#,##0.0"
+RATIO_FORMAT = "0.00"
+PERCENT_FORMAT = "0.0"
+
+HEADER_FONT = Font(bold=True, color="FFFFFF")
+HEADER_FILL = PatternFill("solid", fgColor="13294B")
+TITLE_FONT = Font(bold=True, size=14, color="13294B")
+SECTION_FONT = Font(bold=True, size=11, color="13294B")
+SEVERITY_STYLE = {
+    "critical": (PatternFill("solid", fgColor="FDE8E7"), Font(bold=True, color="B42318")),
+    "warning": (PatternFill("solid", fgColor="FEF0D7"), Font(bold=True, color="A15C07")),
+    "info": (PatternFill("solid", fgColor="E4EDFC"), Font(bold=True, color="175CD3")),
+}
+WRAP = Alignment(wrap_text=True, vertical="top")
+
+
+def write_xlsx(result: AuditResult, path: Path) -> None:
+    """Write the workbook for ``result`` to ``path`` atomically."""
+    atomic_write_bytes(Path(path), render_xlsx(result))
+
+
+def render_xlsx(result: AuditResult) -> bytes:
+    """The workbook as bytes."""
+    wb = Workbook(write_only=True)
+    _summary_sheet(wb, result)
+    _findings_sheet(wb, result)
+    if result.waived:
+        _waived_sheet(wb, result)
+    _vms_sheet(wb, result)
+    _hosts_sheet(wb, result)
+    _rules_sheet(wb, result)
+    _errors_sheet(wb, result)
+    buffer = io.BytesIO()
+    wb.save(buffer)
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- cells
+
+
+def clean_text(text: str) -> str:
+    """``text`` without the characters XML 1.0 cannot hold, cut to Excel's cell limit."""
+    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    if len(text) > MAX_CELL_TEXT:
+        text = text[: MAX_CELL_TEXT - 1] + "…"
+    return text
+
+
+def _text_cell(ws: Any, text: str, font: Font | None = None, wrap: bool = False) -> Any:
+    text = clean_text(text)
+    risky = text.startswith(RISKY_PREFIXES) or text in ERROR_CODES
+    if not (risky or font or wrap):
+        return text  # a plain str is written as an inline string
+    cell = WriteOnlyCell(ws, value=text)
+    if risky:
+        cell.data_type = "s"  # never a formula or an error value
+        cell.quotePrefix = True  # and Excel keeps it text if the user edits the cell
+    if font:
+        cell.font = font
+    if wrap:
+        cell.alignment = WRAP
+    return cell
+
+
+def _value(ws: Any, value: Any, number_format: str | None = None) -> Any:
+    """A cell value: None stays empty, numbers stay numbers, everything else is safe text."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, (int, float)):
+        if number_format is None:
+            return value
+        cell = WriteOnlyCell(ws, value=value)
+        cell.number_format = number_format
+        return cell
+    if not isinstance(value, str):
+        value = p.evidence_text(value)
+    return _text_cell(ws, value)
+
+
+def _severity_cell(ws: Any, severity: str) -> Any:
+    cell = WriteOnlyCell(ws, value=severity)
+    fill, font = SEVERITY_STYLE.get(severity, (None, None))
+    if fill:
+        cell.fill = fill
+        cell.font = font
+    return cell
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    width: float = 14
+    number_format: str | None = None
+    severity: bool = False
+    wrap: bool = False
+
+
+def _table(ws: Any, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> int:
+    """Header + rows with frozen header, autofilter and widths; returns the data row count."""
+    for index, column in enumerate(columns, 1):
+        ws.column_dimensions[get_column_letter(index)].width = column.width
+    ws.freeze_panes = "B2" if len(columns) > 6 else "A2"
+    header = []
+    for column in columns:
+        cell = WriteOnlyCell(ws, value=clean_text(column.header))
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        header.append(cell)
+    ws.append(header)
+    count = 0
+    for row in rows:
+        cells = []
+        for column, value in zip(columns, row, strict=False):
+            if column.severity and isinstance(value, str):
+                cells.append(_severity_cell(ws, value))
+            elif column.wrap and isinstance(value, str):
+                cells.append(_text_cell(ws, value, wrap=True))
+            else:
+                cells.append(_value(ws, value, column.number_format))
+        ws.append(cells)
+        count += 1
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
+    return count
+
+
+def _mb_format(value: Any) -> str:
+    return FLOAT_FORMAT if isinstance(value, float) and not value.is_integer() else INT_FORMAT
+
+
+# ---------------------------------------------------------------- sheets
+
+
+def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
+    from balloon_audit.summary import fleet_totals
+
+    ws = wb.create_sheet("Summary")
+    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["B"].width = 48
+    for letter in "CDEFGH":
+        ws.column_dimensions[letter].width = 12
+    prov = p.provenance(result)
+    row = 0
+
+    def put(*values: Any) -> int:
+        nonlocal row
+        ws.append(list(values))
+        row += 1
+        return row
+
+    put(_text_cell(ws, "vSphere memory reclamation audit", font=TITLE_FONT))
+    put()
+    for label, value in (
+        ("Generated (UTC)", prov.generated_utc),
+        ("Generated (local time of the rendering machine)", prov.generated_local),
+        ("Tool", f"balloon-audit {prov.tool_version} (read-only)"),
+        ("Run by", prov.user),
+        ("Machine", prov.machine),
+        ("Command", prov.command),
+        ("Rules in force", ", ".join(x.info.id for x in p.rules_in_force(result))),
+        ("Findings", len(result.findings)),
+        ("Waived findings", len(result.waived)),
+    ):
+        put(_text_cell(ws, label, font=Font(bold=True)), _value(ws, value))
+
+    put()
+    put(_text_cell(ws, "vCenters", font=SECTION_FONT))
+    put(*_header_cells(ws, ("Server", "Status", "Type", "API version", "Hosts", "VMs", "Error")))
+    for s in result.sources:
+        put(
+            _value(ws, s.server),
+            _value(ws, s.status),
+            _value(ws, s.api_type),
+            _value(ws, s.api_version),
+            s.host_count,
+            s.vm_count,
+            _value(ws, s.error),
+        )
+
+    put()
+    put(_text_cell(ws, "Fleet", font=SECTION_FONT))
+    fleet = fleet_totals(result.snapshot)
+    labels = {
+        "sources": "vCenters",
+        "sources_failed": "vCenters not audited",
+        "clusters": "Clusters",
+        "hosts": "Hosts",
+        "hosts_connected": "Hosts connected",
+        "host_memory_mb": "Physical host memory (MB)",
+        "vms": "VMs",
+        "templates": "Templates",
+        "vms_powered_on": "VMs powered on",
+        "configured_mb": "Configured memory of powered-on VMs (MB)",
+        "ballooned_mb": "Ballooned (MB)",
+        "swapped_mb": "Swapped (MB)",
+        "compressed_mb": "Compressed (MB)",
+        "vms_ballooning": "VMs ballooning",
+        "vms_swapping": "VMs swapping",
+    }
+    for key, value in fleet.items():
+        fmt = _mb_format(value) if key.endswith("_mb") else INT_FORMAT
+        put(_value(ws, labels.get(key, key)), _value(ws, value, fmt))
+
+    put()
+    put(_text_cell(ws, "Findings by severity", font=SECTION_FONT))
+    put(*_header_cells(ws, ("Severity", "Findings")))
+    counts = result.counts_by_severity()
+    first = row + 1
+    for severity in p.SEVERITIES:
+        put(_severity_cell(ws, severity.value), counts[severity.value])
+    sev_rows = (first, row)
+
+    put()
+    put(_text_cell(ws, "Findings by rule", font=SECTION_FONT))
+    put(
+        *_header_cells(
+            ws, ("Rule", "Name", "Critical", "Warning", "Info", "Findings", "Checked", "Worst")
+        )
+    )
+    first = row + 1
+    for g in p.group_findings(result):
+        put(
+            _value(ws, g.rule),
+            _value(ws, g.info.name),
+            g.counts["critical"],
+            g.counts["warning"],
+            g.counts["info"],
+            len(g.findings),
+            g.checked,
+            _severity_cell(ws, g.worst.value),
+        )
+    rule_rows = (first, row)
+
+    chart = BarChart()
+    chart.type = "bar"
+    chart.title = "Findings by severity"
+    chart.legend = None
+    chart.add_data(Reference(ws, min_col=2, min_row=sev_rows[0] - 1, max_row=sev_rows[1]), True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=sev_rows[0], max_row=sev_rows[1]))
+    chart.height, chart.width = 6, 14
+    ws.add_chart(chart, "D3")
+    if rule_rows[1] >= rule_rows[0]:
+        by_rule = BarChart()
+        by_rule.type = "col"
+        by_rule.grouping = "stacked"
+        by_rule.overlap = 100
+        by_rule.title = "Findings by rule and severity"
+        by_rule.add_data(
+            Reference(ws, min_col=3, max_col=5, min_row=rule_rows[0] - 1, max_row=rule_rows[1]),
+            titles_from_data=True,
+        )
+        by_rule.set_categories(Reference(ws, min_col=1, min_row=rule_rows[0], max_row=rule_rows[1]))
+        by_rule.height, by_rule.width = 8, 18
+        ws.add_chart(by_rule, "D17")
+
+
+def _header_cells(ws: Any, names: Iterable[str]) -> list[Any]:
+    cells = []
+    for name in names:
+        cell = WriteOnlyCell(ws, value=name)
+        cell.font = HEADER_FONT
+        cell.fill = HEADER_FILL
+        cells.append(cell)
+    return cells
+
+
+def _numeric_evidence_keys(findings: Sequence[Finding]) -> list[str]:
+    """Evidence keys whose values are numbers wherever they appear, for numeric columns."""
+    numeric: dict[str, bool] = {}
+    for f in findings:
+        for key, value in f.evidence.items():
+            if value is None:
+                numeric.setdefault(key, True)
+            else:
+                numeric[key] = numeric.get(key, True) and p.is_number(value)
+    return sorted(k for k, ok in numeric.items() if ok)[:40]
+
+
+ENTITY_COLUMNS = [
+    Column("Entity type", 15),
+    Column("Entity", 32),
+    Column("MOID", 11),
+    Column("vCenter", 22),
+    Column("Datacenter", 14),
+    Column("Cluster", 16),
+    Column("Host", 22),
+]
+
+
+def _entity_values(f: Finding) -> list[Any]:
+    e = f.entity
+    return [e.type, e.name, e.moid, e.server, e.datacenter, e.cluster, e.host]
+
+
+def _findings_sheet(wb: Workbook, result: AuditResult) -> None:
+    ws = wb.create_sheet("Findings")
+    numeric_keys = _numeric_evidence_keys(result.findings)
+    columns = [
+        Column("Rule", 8),
+        Column("Name", 24),
+        Column("Severity", 11, severity=True),
+        *ENTITY_COLUMNS,
+        Column("Message", 48),
+        *(Column(key, max(12, min(len(key) + 2, 30)), FLOAT_FORMAT) for key in numeric_keys),
+        Column("Evidence (JSON)", 40),
+        Column("Remediation", 50),
+        Column("PowerCLI", 50),
+        Column("govc", 50),
+    ]
+
+    def rows() -> Iterable[list[Any]]:
+        for f in result.findings:
+            yield [
+                f.rule,
+                f.name,
+                f.severity.value,
+                *_entity_values(f),
+                f.message,
+                *(_numeric(f.evidence.get(key)) for key in numeric_keys),
+                json.dumps(f.evidence, sort_keys=True, ensure_ascii=False, default=str),
+                f.remediation.summary,
+                f.remediation.powercli,
+                f.remediation.govc,
+            ]
+
+    _table(ws, columns, rows())
+
+
+def _numeric(value: Any) -> Any:
+    return value if p.is_number(value) else None
+
+
+def _waived_sheet(wb: Workbook, result: AuditResult) -> None:
+    ws = wb.create_sheet("Waived")
+    columns = [
+        Column("Rule", 8),
+        Column("Name", 24),
+        Column("Severity", 11, severity=True),
+        *ENTITY_COLUMNS,
+        Column("Message", 48),
+        Column("Waiver reason", 40),
+        Column("Owner", 18),
+        Column("Expires", 12),
+        Column("Waiver entity", 24),
+        Column("Waiver vCenter", 20),
+    ]
+    rows = (
+        [
+            w.finding.rule,
+            w.finding.name,
+            w.finding.severity.value,
+            *_entity_values(w.finding),
+            w.finding.message,
+            w.waiver.reason,
+            w.waiver.owner,
+            w.waiver.expires or "never",
+            w.waiver.entity,
+            w.waiver.server,
+        ]
+        for w in result.waived
+    )
+    _table(ws, columns, rows)
+
+
+def _field_column(name: str, sample: Any) -> Column:
+    if name.endswith("_mb"):
+        return Column(name, 14, FLOAT_FORMAT if name.startswith("compressed") else INT_FORMAT)
+    if name.endswith("_kbps"):
+        return Column(name, 14, FLOAT_FORMAT)
+    if name == "name":
+        return Column(name, 32)
+    return Column(name, 18 if name not in ("annotation", "guest_full_name") else 30)
+
+
+def _vms_sheet(wb: Workbook, result: AuditResult) -> None:
+    ws = wb.create_sheet("VMs")
+    names = [f.name for f in dataclasses.fields(VM)]
+    per_entity = p.findings_per_entity(result)
+    columns = [_field_column(n, None) for n in names]
+    columns += [Column("findings", 10, INT_FORMAT), Column("worst_severity", 14, severity=True)]
+
+    def rows() -> Iterable[list[Any]]:
+        for vm in result.snapshot.vms:
+            n, worst = per_entity.get((vm.server, vm.moid), (None, None))
+            values: list[Any] = [getattr(vm, name) for name in names]
+            yield [*values, n, worst.value if worst else None]
+
+    _table(ws, columns, rows())
+
+
+def _hosts_sheet(wb: Workbook, result: AuditResult) -> None:
+    ws = wb.create_sheet("Hosts")
+    names = [f.name for f in dataclasses.fields(Host)]
+    per_entity = p.findings_per_entity(result)
+    columns = [_field_column(n, None) for n in names]
+    columns += [
+        Column("memory_used_pct", 14, PERCENT_FORMAT),
+        Column("vms_powered_on", 12, INT_FORMAT),
+        Column("vm_configured_mb", 16, INT_FORMAT),
+        Column("overcommit_ratio", 14, RATIO_FORMAT),
+        Column("vm_ballooned_mb", 16, INT_FORMAT),
+        Column("vm_compressed_mb", 16, FLOAT_FORMAT),
+        Column("vm_swapped_mb", 14, INT_FORMAT),
+        Column("findings", 10, INT_FORMAT),
+        Column("worst_severity", 14, severity=True),
+    ]
+
+    def rows() -> Iterable[list[Any]]:
+        for load in p.host_loads(result.snapshot):
+            h = load.host
+            n, worst = per_entity.get((h.server, h.moid), (None, None))
+            yield [
+                *(getattr(h, name) for name in names),
+                None if load.usage_pct is None else round(load.usage_pct, 1),
+                load.vms_on,
+                load.configured_mb,
+                None if load.overcommit is None else round(load.overcommit, 2),
+                load.ballooned_mb,
+                load.compressed_mb,
+                load.swapped_mb,
+                n,
+                worst.value if worst else None,
+            ]
+
+    _table(ws, columns, rows())
+
+
+def _rules_sheet(wb: Workbook, result: AuditResult) -> None:
+    ws = wb.create_sheet("Rules")
+    columns = [
+        Column("Rule", 8),
+        Column("Name", 26),
+        Column("Max severity", 12, severity=True),
+        Column("Checks", 44, wrap=True),
+        Column("Scope", 30, wrap=True),
+        Column("Rationale", 60, wrap=True),
+        Column("Remediation", 60, wrap=True),
+        Column("References", 40, wrap=True),
+        Column("Thresholds in force", 30, wrap=True),
+        Column("Checked", 10, INT_FORMAT),
+        Column("Flagged", 10, INT_FORMAT),
+    ]
+    rows = (
+        [
+            x.info.id,
+            x.info.name,
+            x.info.severity,
+            x.info.checks,
+            x.info.scope,
+            x.info.rationale,
+            x.info.remediation,
+            "\n".join(x.info.references),
+            "\n".join(f"{k} = {p.evidence_text(v)}" for k, v in sorted(x.params.items())),
+            x.stat.checked if x.stat else None,
+            x.stat.flagged if x.stat else None,
+        ]
+        for x in p.rules_in_force(result)
+    )
+    _table(ws, columns, rows)
+
+
+def _errors_sheet(wb: Workbook, result: AuditResult) -> None:
+    ws = wb.create_sheet("Errors")
+    columns = [Column("Kind", 16), Column("Server", 26), Column("Problem", 60), Column("Hint", 60)]
+    rows: list[list[Any]] = [
+        ["collection", s.server, s.error, s.hint] for s in result.sources if s.status != SOURCE_OK
+    ]
+    rows += [["waiver", None, line, None] for line in result.waiver_problems]
+    _table(ws, columns, rows)

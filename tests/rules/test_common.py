@@ -1,0 +1,89 @@
+"""Scope, formatting and parsing helpers shared by the rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from balloon_audit.model import VM, Snapshot
+from balloon_audit.rules.common import (
+    at_least_pct,
+    config_vms,
+    fmt_mb,
+    fmt_pct,
+    fmt_threshold_pct,
+    parse_int,
+    pct,
+    runtime_vms,
+)
+from tests.rules.factory import CORE_RULE_IDS, make_vm, powered_off, run, snapshot, template
+
+
+def test_scope_helpers():
+    on = make_vm()
+    vms = [
+        on,
+        powered_off(),
+        template(),
+        make_vm(quickstats_available=False),
+        make_vm(host_connection_state="disconnected"),
+        make_vm(power_state="suspended"),
+        make_vm(is_template=True),
+    ]
+    snap = snapshot(*vms)
+    assert runtime_vms(snap) == [on]
+    assert config_vms(snap) == vms
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, "unknown"), (0, "0 MB"), (1024, "1,024 MB"), (0.5, "0.5 MB"), (2662.4, "2,662.4 MB")],
+)
+def test_fmt_mb(value, text):
+    assert fmt_mb(value) == text
+
+
+def test_percentages():
+    assert fmt_pct(pct(1024, 4096)) == "25.0 %"
+    assert pct(1, 0) is None and pct(None, 10) is None and fmt_pct(None) == "unknown"
+    assert fmt_threshold_pct(10) == "10 %" and fmt_threshold_pct(0.5) == "0.5 %"
+    # exact at the edge where float division would round: 10 % of 4096 is 409.6
+    assert at_least_pct(409.6, 4096, 10)
+    assert not at_least_pct(409.59, 4096, 10)
+    assert at_least_pct(7, 700, 1) and not at_least_pct(6.99, 700, 1)
+
+
+@pytest.mark.parametrize(
+    ("raw", "value"),
+    [("0", 0), (" 0 ", 0), ("1330", 1330), ("-1", -1), ("", None), ("abc", None), (None, None)],
+)
+def test_parse_int(raw, value):
+    assert parse_int(raw) == value
+
+
+@pytest.mark.parametrize("rule_id", CORE_RULE_IDS)
+def test_rules_survive_a_vm_that_says_nothing(rule_id):
+    bare = VM(
+        moid="vm-1",
+        name="bare",
+        server="vc",
+        datacenter=None,
+        cluster=None,
+        host=None,
+        host_moid=None,
+        power_state=None,
+    )
+    on_unknown = VM(
+        moid="vm-2",
+        name="on",
+        server="vc",
+        datacenter=None,
+        cluster=None,
+        host=None,
+        host_moid=None,
+        power_state="poweredOn",
+        quickstats_available=True,
+    )
+    outcome = run(rule_id, snap=Snapshot(vms=(bare, on_unknown)))
+    assert outcome.checked >= 0
+    for finding in outcome.findings:
+        assert finding.remediation.summary

@@ -1,0 +1,172 @@
+"""BA601 (macOS guests without a balloon driver) and BA602 (Kubernetes nodes reclaimed)."""
+
+from __future__ import annotations
+
+import pytest
+
+from balloon_audit.rules.guest import decode_tools_version, pattern_matches
+from tests.rules.factory import make_vm, only_severity, powered_off, run, template
+
+# --- Tools version encoding ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("11264", (11, 0, 0)),  # 11 << 10
+        ("12352", (12, 2, 0)),  # 12 << 10 | 2 << 5
+        ("10346", (10, 3, 10)),  # 10.3.10
+        (" 11333 ", (11, 2, 5)),
+        ("9354", (9, 4, 10)),
+        (None, None),
+        ("", None),
+        ("abc", None),
+        ("0", None),  # no Tools
+        ("-1", None),  # not available
+        ("2147483647", None),  # unmanaged Tools: version unknown
+    ],
+)
+def test_decode_tools_version(raw: str | None, expected: tuple[int, int, int] | None) -> None:
+    assert decode_tools_version(raw) == expected
+
+
+# --- BA601 --------------------------------------------------------------------------------
+
+
+def mac(**overrides):
+    values = dict(guest_id="darwin21_64Guest", tools_version="11264", memory_mb=8192)
+    values.update(overrides)
+    return make_vm(**values)
+
+
+def test_ba601_macos_with_tools_11_is_info() -> None:
+    vm = mac(memory_reservation_mb=4096)
+    outcome = run("BA601", vm, make_vm())  # the Linux VM is not a macOS guest
+    assert outcome.checked == 1
+    [finding] = outcome.findings
+    assert finding.severity.value == "info"
+    assert finding.evidence["guest.toolsVersion"] == "11264"
+    assert finding.evidence["tools_version_decoded"] == "11.0.0"
+    assert finding.evidence["config.guestId"] == "darwin21_64Guest"
+    assert "4,096 MB of 8,192 MB reserved" in finding.message
+    assert "-MemReservationGB 8" in finding.remediation.powercli
+    assert finding.remediation.govc.endswith("-memory-pin=true")
+
+
+@pytest.mark.parametrize(
+    ("tools_version", "severity"),
+    [("11263", None), ("11264", "info"), ("10346", None), ("12352", "info")],
+)
+def test_ba601_tools_version_edge(tools_version: str, severity: str | None) -> None:
+    assert only_severity("BA601", mac(tools_version=tools_version)) == severity
+
+
+def test_ba601_fully_reserved_is_protected() -> None:
+    assert only_severity("BA601", mac(memory_reservation_mb=8192)) is None
+    assert only_severity("BA601", mac(memory_reservation_mb=8191)) == "info"
+    assert only_severity("BA601", mac(reservation_locked_to_max=True)) is None
+
+
+def test_ba601_unknown_version_is_checked_not_flagged() -> None:
+    outcome = run("BA601", mac(tools_version=None), mac(tools_version="2147483647"))
+    assert outcome.checked == 2 and outcome.findings == ()
+
+
+def test_ba601_looks_at_templates_and_powered_off_vms() -> None:
+    outcome = run(
+        "BA601",
+        template(guest_id="darwin64Guest", tools_version="11264"),
+        powered_off(guest_id="DARWIN20_64Guest", tools_version="11264"),
+    )
+    assert outcome.checked == 2 and len(outcome.findings) == 2
+    tmpl = next(f for f in outcome.findings if f.evidence.get("config.template"))
+    assert "Convert to Virtual Machine" in tmpl.remediation.steps[0]
+
+
+def test_ba601_parameters() -> None:
+    assert only_severity("BA601", mac(), min_tools_major=12) is None
+    vm = make_vm(guest_id="other5xLinux64Guest", tools_version="11264")
+    assert only_severity("BA601", vm, guest_id_prefixes=["other5x"]) == "info"
+
+
+# --- BA602 --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "pattern", "expected"),
+    [
+        ("prod-K8S-worker-01", "k8s", True),  # substring, case-insensitive
+        ("prod-k8s-01", "PROD-K8S-*", True),  # glob over the whole name
+        ("x-prod-k8s-01", "prod-k8s-*", False),  # a glob is anchored
+        ("ocp4-infra-2", "ocp?-*", True),
+        ("db01", "k8s", False),
+    ],
+)
+def test_pattern_matching(text: str, pattern: str, expected: bool) -> None:
+    assert pattern_matches(text, pattern) is expected
+
+
+def node(**overrides):
+    values = dict(name="k8s-worker-01", memory_mb=8192, memory_reservation_mb=8192)
+    values.update(overrides)
+    return make_vm(**values)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "severity"),
+    [
+        ({}, None),  # fully reserved, not reclaimed
+        ({"ballooned_mb": 1}, "warning"),
+        ({"swapped_mb": 1}, "warning"),
+        ({"memory_reservation_mb": 8191}, "warning"),
+        ({"memory_reservation_mb": 0, "reservation_locked_to_max": True}, None),
+        ({"memory_reservation_mb": None}, "warning"),
+    ],
+)
+def test_ba602_edges(overrides: dict, severity: str | None) -> None:
+    assert only_severity("BA602", node(**overrides)) == severity
+
+
+def test_ba602_finding_content() -> None:
+    vm = node(name="ocp-master-0", ballooned_mb=512, memory_reservation_mb=0)
+    [finding] = run("BA602", vm).findings
+    assert "control-plane node" in finding.message
+    assert "512 MB ballooned" in finding.message and "0 MB of 8,192 MB reserved" in finding.message
+    assert finding.evidence["matched_pattern"] == "ocp"
+    assert finding.evidence["matched_in"] == "name"
+    assert finding.evidence["summary.quickStats.balloonedMemory"] == 512
+    assert "Reserve all guest memory of control-plane node" in finding.remediation.summary
+    assert any("sched.mem.maxmemctl" in step for step in finding.remediation.steps)
+
+
+def test_ba602_worker_advice() -> None:
+    [finding] = run("BA602", node(swapped_mb=10)).findings
+    assert finding.remediation.summary.startswith("Give worker node")
+    assert "never disable its balloon driver" in finding.remediation.summary
+
+
+def test_ba602_annotation_match_and_switch() -> None:
+    vm = node(name="node-17", annotation="OpenShift OCP 4.14 compute", ballooned_mb=5)
+    [finding] = run("BA602", vm).findings
+    assert finding.evidence["matched_in"] == "config.annotation"
+    assert only_severity("BA602", vm, match_annotation=False) is None
+
+
+def test_ba602_scope_and_checked_count() -> None:
+    outcome = run(
+        "BA602",
+        node(ballooned_mb=5),
+        make_vm(name="db01", ballooned_mb=5),  # not a Kubernetes node
+        powered_off(name="k8s-worker-02", memory_reservation_mb=0),  # not running
+        node(name="k8s-worker-03", quickstats_available=False),  # BA901's
+    )
+    assert outcome.checked == 1 and len(outcome.findings) == 1
+
+
+def test_ba602_parameters() -> None:
+    vm = node(name="rancher-node-1", memory_reservation_mb=4096)
+    assert only_severity("BA602", vm) is None  # no default pattern matches
+    assert only_severity("BA602", vm, name_patterns=["rancher-*"]) == "warning"
+    assert only_severity("BA602", vm, name_patterns=["rancher-*"], min_reservation_pct=50) is None
+    vm = node(name="rancher-node-1", memory_reservation_mb=4095)
+    assert only_severity("BA602", vm, name_patterns=["rancher-*"], min_reservation_pct=50)
