@@ -394,36 +394,41 @@ def list_rules(
     """List the rule catalogue with the thresholds in force."""
     import json
 
-    from balloon_audit.rules.registry import all_rules
+    from balloon_audit.config_file import describe_thresholds
+    from balloon_audit.rules.registry import get_rule
 
     try:
         config = _load_config(config_path)
     except BalloonAuditError as exc:
         raise fail(exc, EXIT_USAGE) from None
-    rows = []
-    for rule in all_rules():
-        meta = rule.meta
-        params = config.params_for(meta.id, meta.defaults)
-        override = config.severity_overrides.get(meta.id)
-        rows.append(
-            {
-                "id": meta.id,
-                "name": meta.name,
-                "severity": (override or meta.severity).value,
-                "enabled": meta.id not in config.disabled,
-                "checks": meta.checks,
-                "scope": meta.scope,
-                "thresholds": params,
-            }
-        )
+    settings = describe_thresholds(config)
     if as_json:
+        rows = [
+            {
+                "id": s.rule,
+                "name": s.name,
+                "severity": s.severity.value,
+                "enabled": s.enabled,
+                "checks": get_rule(s.rule).meta.checks,
+                "scope": get_rule(s.rule).meta.scope,
+                "thresholds": s.params,
+                "overridden": sorted(s.overridden),
+            }
+            for s in settings
+        ]
         typer.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
     table = Table(show_edge=False)
-    for column in ("ID", "name", "severity", "checks", "thresholds"):
+    for column in ("ID", "name", "severity"):
+        table.add_column(column, no_wrap=True)
+    for column in ("checks", "thresholds (* = from config)"):
         table.add_column(column, overflow="fold")
-    for row in rows:
-        thresholds = ", ".join(f"{k}={v}" for k, v in row["thresholds"].items())
-        name = row["name"] if row["enabled"] else f"{row['name']} [dim](disabled)[/]"
-        table.add_row(row["id"], name, row["severity"], escape(row["checks"]), escape(thresholds))
+    for s in settings:
+        thresholds = ", ".join(
+            f"{k}={v}{'*' if k in s.overridden else ''}" for k, v in s.params.items()
+        )
+        name = s.name if s.enabled else f"{s.name} [dim](disabled)[/]"
+        table.add_row(
+            s.rule, name, s.severity.value, escape(get_rule(s.rule).meta.checks), escape(thresholds)
+        )
     Console(highlight=False).print(table)

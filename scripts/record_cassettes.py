@@ -32,7 +32,8 @@ from balloon_audit.collect import Target, collect_all  # noqa: E402
 from balloon_audit.collect.capture import recording, replay_snapshot  # noqa: E402
 from balloon_audit.collect.capture_scrub import Scrubber  # noqa: E402
 from balloon_audit.engine import evaluate  # noqa: E402
-from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim  # noqa: E402
+from balloon_audit.lab import load_scenario, running_lab  # noqa: E402
+from balloon_audit.lab.vcsim import start_vcsim, stop_vcsim  # noqa: E402
 from balloon_audit.model import AuditResult, Snapshot  # noqa: E402
 
 USER = "auditor@vsphere.local"
@@ -87,22 +88,20 @@ def source_keys(snapshot: Snapshot, rename: Callable[[str], str]) -> list[dict[s
 
 
 @contextmanager
-def lab(recipe: Recipe, password: str) -> Iterator[VcsimEndpoint]:
-    """A running vcsim for ``recipe``; stopped afterwards."""
+def lab(recipe: Recipe, password: str) -> Iterator[tuple[str, int]]:
+    """(host, port) of a running vcsim for ``recipe``; stopped afterwards."""
     if recipe.scenario is None:
         args = list(recipe.vcsim_args)
         if recipe.refuse_login:
             args += ["-username", USER, "-password", password]
         endpoint = start_vcsim(args)
         try:
-            yield endpoint
+            yield endpoint.host, endpoint.port
         finally:
             stop_vcsim(endpoint.pid)
         return
-    from balloon_audit.lab import scenario_lab  # the lab's seeded vcsim
-
-    with scenario_lab(recipe.scenario) as endpoint:
-        yield endpoint
+    with running_lab(load_scenario(recipe.scenario)) as instance:
+        yield instance.host, instance.port
 
 
 def record(recipe: Recipe, out_dir: Path) -> tuple[Path, list[str]]:
@@ -110,8 +109,8 @@ def record(recipe: Recipe, out_dir: Path) -> tuple[Path, list[str]]:
     path = out_dir / f"{recipe.name}.yaml"
     password = "pw-" + secrets.token_urlsafe(12)
     login_password = "wrong-" + secrets.token_urlsafe(8) if recipe.refuse_login else password
-    with lab(recipe, password) as endpoint:
-        target = Target(endpoint.host, endpoint.port, USER, login_password, insecure=True)
+    with lab(recipe, password) as (host, port):
+        target = Target(host, port, USER, login_password, insecure=True)
         with recording(path, servers=[target]):
             live = collect_all([target], perf=True, page_size=recipe.page_size)
 

@@ -115,6 +115,8 @@ class FindingGroup:
     """Per finding: its summary says something the rule-level text does not."""
     own_steps: tuple[bool, ...]
     """Per finding: its steps or checks differ from the shared ones beyond the name."""
+    short_keys: dict[str, str]
+    """Evidence key (API property path) -> the short label rows show; full paths in a legend."""
 
     @property
     def rule(self) -> str:
@@ -133,6 +135,19 @@ def _pattern(text: str, name: str) -> str:
 
 def _generic(lines: tuple[str, ...], name: str) -> tuple[str, ...]:
     return tuple(line.replace(name, NAME_PLACEHOLDER) if name else line for line in lines)
+
+
+def _short_key(key: str) -> str:
+    if key.endswith("]") and "[" in key:  # config.extraConfig["sched.mem.maxmemctl"]
+        return key[key.rindex("[") + 1 : -1].strip("\"'")
+    return key.rsplit(".", 1)[-1]
+
+
+def short_keys(keys: Iterable[str]) -> dict[str, str]:
+    """Evidence keys shortened to their last part, kept whole where two would collide."""
+    keys = sorted(set(keys))
+    shorts = Counter(_short_key(k) for k in keys)
+    return {k: _short_key(k) if shorts[_short_key(k)] == 1 else k for k in keys}
 
 
 def _most_common(values: Iterable[Any], default: Any) -> Any:
@@ -182,6 +197,7 @@ def _group(info: RuleInfo, findings: list[Finding], checked: int | None) -> Find
         references=tuple(refs),
         own_summary=own_summary,
         own_steps=tuple(a != usual_advice for a in advice),
+        short_keys=short_keys({k for f in findings for k in f.evidence}),
     )
 
 
