@@ -16,6 +16,7 @@ Needs vcsim (scripts/provision.sh installs it); never run by the test suite.
 from __future__ import annotations
 
 import argparse
+import gzip
 import json
 import secrets
 import sys
@@ -51,6 +52,12 @@ class Recipe:
     page_size: int = 1000
     refuse_login: bool = False
     """Start vcsim with a fixed user and password, then log in with another password."""
+    gzip: bool = False
+    """Write ``NAME.yaml.gz``: for inventories whose plain cassette would be megabytes."""
+
+    @property
+    def filename(self) -> str:
+        return f"{self.name}.yaml.gz" if self.gzip else f"{self.name}.yaml"
 
 
 RECIPES = (
@@ -59,9 +66,9 @@ RECIPES = (
     Recipe("esx", "a standalone ESXi endpoint (vcsim -esx)", scenario="esx"),
     Recipe(
         "large",
-        "enough VMs for several RetrievePropertiesEx pages",
+        "2,500 VMs: several RetrievePropertiesEx pages of 1,000",
         scenario="large",
-        page_size=100,
+        gzip=True,
     ),
     Recipe("rejected-login", "a Login refused for a wrong password", refuse_login=True),
 )
@@ -106,7 +113,7 @@ def lab(recipe: Recipe, password: str) -> Iterator[tuple[str, int]]:
 
 def record(recipe: Recipe, out_dir: Path) -> tuple[Path, list[str]]:
     """Record one cassette and its expected results; returns the path and any problems."""
-    path = out_dir / f"{recipe.name}.yaml"
+    path = out_dir / recipe.filename
     password = "pw-" + secrets.token_urlsafe(12)
     login_password = "wrong-" + secrets.token_urlsafe(8) if recipe.refuse_login else password
     with lab(recipe, password) as (host, port):
@@ -138,11 +145,26 @@ def record(recipe: Recipe, out_dir: Path) -> tuple[Path, list[str]]:
         problems.append(f"{recipe.name}: replayed findings differ from the live run")
     if (len(replayed.vms), len(replayed.hosts)) != (expected["vms"], expected["hosts"]):
         problems.append(f"{recipe.name}: replayed inventory differs from the live run")
-    if password in path.read_text() or login_password in path.read_text():
+    text = capture_text(path)
+    if password in text or login_password in text:
         problems.append(f"{recipe.name}: the password reached the cassette")
     expected_path = out_dir / f"{recipe.name}.expected.json"
-    expected_path.write_text(json.dumps(expected, indent=2, sort_keys=False) + "\n")
+    expected_path.write_text(expected_json(expected))
     return path, problems
+
+
+def expected_json(expected: dict[str, object]) -> str:
+    """Indented JSON with one finding per line, so that a re-recording diffs well."""
+    findings = expected["findings"]
+    assert isinstance(findings, list)
+    text = json.dumps({**expected, "findings": "@FINDINGS@"}, indent=2)
+    rows = ",\n".join("    " + json.dumps(f) for f in findings)
+    return text.replace('"@FINDINGS@"', f"[\n{rows}\n  ]" if findings else "[]") + "\n"
+
+
+def capture_text(path: Path) -> str:
+    data = path.read_bytes()
+    return (gzip.decompress(data) if path.suffix == ".gz" else data).decode("utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -163,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
         problems += found
         size = path.stat().st_size
         print(f"{path.name:24} {size / 1024:8.1f} KiB  {time.monotonic() - started:5.1f}s")
-    total = sum(p.stat().st_size for p in args.out.glob("*.yaml"))
+    total = sum(p.stat().st_size for p in args.out.glob("*.yaml*"))
     print(f"{'total':24} {total / 1024:8.1f} KiB")
     if total > SIZE_BUDGET_BYTES:
         problems.append(f"cassettes total {total / 1024 / 1024:.1f} MiB, over the budget")

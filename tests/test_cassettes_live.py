@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from balloon_audit.collect import Target, collect_all
 from balloon_audit.collect.capture import capture_info, recording, replay_snapshot
 from balloon_audit.collect.capture_scrub import soap_operation
 from balloon_audit.engine import evaluate
+from balloon_audit.lab import LabInstance
 from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
 from balloon_audit.model import Snapshot
 from tests.conftest import require_vcsim
@@ -85,7 +87,24 @@ def test_record_then_replay_gives_the_same_snapshot_and_findings(
     assert comparable(replayed, {}) == comparable(live, names)
     assert finding_keys(replayed) == finding_keys(comparable(live, names))
     text = path.read_text()
-    assert PASSWORD not in text and str(vcsim_default.port) not in text
+    assert PASSWORD not in text and "127.0.0.1" not in text
+    assert f":{vcsim_default.port}/" not in text and f":{vcsim_default.port}<" not in text
+
+
+def test_re_recording_the_demo_lab_gives_the_committed_cassettes_findings(
+    demo_lab: LabInstance, tmp_path: Path
+) -> None:
+    path = tmp_path / "demo.yaml"
+    target = Target(demo_lab.host, demo_lab.port, "auditor", PASSWORD, insecure=True)
+    with recording(path, servers=[target]):
+        live = collect_all([target])
+    replayed = replay_snapshot(path, strict=True)
+    names = {target.label: "vcenter-1.invalid"}
+    assert comparable(replayed, {}) == comparable(live, names)
+    committed = json.loads((ROOT / "cassettes" / "demo.expected.json").read_text())
+    # if this fails after a change to the demo scenario, the collector or the rules:
+    # re-record with scripts/record_cassettes.py
+    assert [list(k) for k in finding_keys(replayed)] == committed["findings"]
 
 
 def test_two_sources_recorded_in_parallel_replay_in_order(
@@ -138,7 +157,7 @@ def _interactions(path: Path) -> list[dict]:
     return yaml.safe_load(path.read_text())["interactions"]
 
 
-def test_cli_record_then_replay(vcsim_default: VcsimEndpoint, tmp_path: Path) -> None:
+def test_cli_record_then_replay_on_the_demo_lab(demo_lab: LabInstance, tmp_path: Path) -> None:
     capture = tmp_path / "capture.yaml"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BALLOON_AUDIT_")}
     env["BALLOON_AUDIT_PASSWORD"] = PASSWORD
@@ -155,7 +174,7 @@ def test_cli_record_then_replay(vcsim_default: VcsimEndpoint, tmp_path: Path) ->
         )
 
     live_json, replay_json = tmp_path / "live.json", tmp_path / "replay.json"
-    server = f"{vcsim_default.host}:{vcsim_default.port}"
+    server = demo_lab.server
     recorded = run("-s", server, "-u", "auditor", "-k", "--record", str(capture))
     recorded_json = run("-s", server, "-u", "auditor", "-k", "--json", str(live_json))
     assert recorded.returncode == recorded_json.returncode == 0, recorded.stderr
@@ -168,6 +187,32 @@ def test_cli_record_then_replay(vcsim_default: VcsimEndpoint, tmp_path: Path) ->
         return sorted((f["rule"], f["severity"], f["entity"]["name"]) for f in data["findings"])
 
     assert keys(replay_json) == keys(live_json)
+    assert len(keys(live_json)) > 20  # the demo fleet has something for every rule
     assert json.loads(replay_json.read_text())["sources"][0]["server"] == "vcenter-1.invalid"
     text = capture.read_text()
     assert PASSWORD not in text and "127.0.0.1" not in text
+
+
+def test_a_server_that_never_answered_replays_as_failed(
+    vcsim_default: VcsimEndpoint, tmp_path: Path
+) -> None:
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        closed_port = sock.getsockname()[1]
+    path = tmp_path / "partial.yaml"
+    targets = [
+        Target("127.0.0.1", closed_port, "auditor", PASSWORD, insecure=True),
+        target_for(vcsim_default),
+    ]
+    with recording(path, servers=targets):
+        live = collect_all(targets)
+    assert [s.status for s in live.sources] == ["failed", "ok"]
+    info = capture_info(path)
+    assert (info.sources, info.unreachable) == (("vcenter-2.invalid",), ("vcenter-1.invalid",))
+    replayed = replay_snapshot(path, strict=True)
+    assert [(s.server, s.status) for s in replayed.sources] == [
+        ("vcenter-1.invalid", "failed"),
+        ("vcenter-2.invalid", "ok"),
+    ]
+    assert [f.rule for f in evaluate(replayed).findings if f.entity.type == "vCenter"] == ["BA902"]
+    assert "127.0.0.1" not in path.read_text()

@@ -7,6 +7,7 @@ need no simulator and open no socket.
 
 from __future__ import annotations
 
+import gzip
 import json
 import os
 import re
@@ -38,9 +39,16 @@ from balloon_audit.model import AuditResult, Snapshot
 from balloon_audit.report.json_result import result_from_json
 from balloon_audit.report.writers import write_reports
 
+LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 ROOT = Path(__file__).resolve().parents[1]
 CASSETTES = ROOT / "cassettes"
 NAMES = ("demo", "empty", "esx", "large", "rejected-login")
+
+
+def cassette(name: str) -> Path:
+    """``NAME.yaml``, or ``NAME.yaml.gz`` for the large one."""
+    plain = CASSETTES / f"{name}.yaml"
+    return plain if plain.exists() else CASSETTES / f"{name}.yaml.gz"
 
 
 def expected(name: str) -> dict[str, Any]:
@@ -80,7 +88,7 @@ def no_network(monkeypatch: pytest.MonkeyPatch) -> None:
 def replayed() -> dict[str, tuple[Snapshot, AuditResult]]:
     out = {}
     for name in NAMES:
-        snapshot = replay_snapshot(CASSETTES / f"{name}.yaml", strict=True)
+        snapshot = replay_snapshot(cassette(name), strict=True)
         out[name] = (snapshot, evaluate(snapshot))
     return out
 
@@ -121,10 +129,10 @@ def test_each_kind_of_capture_is_what_its_name_says(
     assert refused.status == "failed" and "login refused" in (refused.error or "")
     assert [f.rule for f in replayed["rejected-login"][1].findings] == ["BA902"]
     # the large capture pages: one RetrievePropertiesEx plus several continuations
-    document = yaml.safe_load((CASSETTES / "large.yaml").read_text())
+    document = yaml.load(gzip.decompress(cassette("large").read_bytes()), Loader=LOADER)
     operations = Counter(soap_operation(i["request"]["body"]) for i in document["interactions"])
     assert operations["ContinueRetrievePropertiesEx"] >= 2
-    assert capture_info(CASSETTES / "large.yaml").page_size == expected("large")["page_size"]
+    assert capture_info(cassette("large")).page_size == expected("large")["page_size"]
 
 
 @pytest.mark.parametrize("name", ["demo", "large", "esx"])
@@ -166,7 +174,7 @@ def _html_text(html: str) -> str:
 
 
 def test_other_page_size_fails_replay_with_a_clear_error() -> None:
-    path = CASSETTES / "demo.yaml"
+    path = cassette("demo")
     with pytest.raises(CaptureMismatchError) as caught, replaying(path):
         collect_source(replay_targets(path)[0], page_size=7)
     message = str(caught.value)
@@ -179,7 +187,7 @@ def test_an_extra_property_fails_replay(monkeypatch: pytest.MonkeyPatch) -> None
     from balloon_audit.collect import properties
 
     monkeypatch.setattr(properties, "VM_PATHS", (*properties.VM_PATHS, "config.uuid"))
-    path = CASSETTES / "demo.yaml"
+    path = cassette("demo")
     with pytest.raises(CaptureMismatchError, match=r"config\.uuid"), replaying(path):
         collect_source(replay_targets(path)[0])
 
@@ -188,7 +196,7 @@ def test_mismatch_is_raised_even_when_the_collector_swallows_it() -> None:
     """collect_all turns errors into failed sources; the replay context still fails."""
     from balloon_audit.collect import collect_all
 
-    path = CASSETTES / "demo.yaml"
+    path = cassette("demo")
     with pytest.raises(CaptureMismatchError), replaying(path):
         snapshot = collect_all(replay_targets(path), page_size=7)
         assert snapshot.sources[0].status == "failed"
@@ -197,7 +205,7 @@ def test_mismatch_is_raised_even_when_the_collector_swallows_it() -> None:
 def test_a_server_the_capture_does_not_hold() -> None:
     import dataclasses
 
-    path = CASSETTES / "demo.yaml"
+    path = cassette("demo")
     target = dataclasses.replace(replay_targets(path)[0], server="vc01.example.com")
     refused = pytest.raises(CaptureMismatchError, match="holds no requests for vc01.example.com")
     with refused, replaying(path):
@@ -205,7 +213,7 @@ def test_a_server_the_capture_does_not_hold() -> None:
 
 
 def test_strict_replay_notices_requests_never_asked() -> None:
-    path = CASSETTES / "demo.yaml"
+    path = cassette("demo")
     strict = pytest.raises(CaptureMismatchError, match="never asked for")
     with strict, replaying(path, strict=True), open_session(replay_targets(path)[0]) as si:
         assert si.RetrieveContent().about.apiType == "VirtualCenter"
@@ -221,7 +229,7 @@ def test_not_a_capture(tmp_path: Path) -> None:
 
 
 def test_replay_targets_name_the_placeholders_only() -> None:
-    targets = replay_targets(CASSETTES / "demo.yaml")
+    targets = replay_targets(cassette("demo"))
     assert [t.server for t in targets] == ["vcenter-1.invalid"]
     assert targets[0].password == "scrubbed-password"
 
@@ -233,7 +241,7 @@ def test_cli_scan_replay_writes_the_same_findings(tmp_path: Path) -> None:
     out = tmp_path / "result.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BALLOON_AUDIT_")}
     proc = subprocess.run(
-        [sys.executable, "-m", "balloon_audit", "scan", "--replay", str(CASSETTES / "demo.yaml")]
+        [sys.executable, "-m", "balloon_audit", "scan", "--replay", str(cassette("demo"))]
         + ["--json", str(out), "--quiet", "--fail-on", "critical"],
         capture_output=True,
         text=True,
@@ -254,7 +262,7 @@ def test_cli_replay_of_a_refused_login_exits_3(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("BALLOON_AUDIT_")}
     proc = subprocess.run(
         [sys.executable, "-m", "balloon_audit", "scan", "--quiet"]
-        + ["--replay", str(CASSETTES / "rejected-login.yaml")],
+        + ["--replay", str(cassette("rejected-login"))],
         capture_output=True,
         text=True,
         env=env,

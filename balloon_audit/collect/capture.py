@@ -24,8 +24,10 @@ raises :class:`CaptureMismatchError`.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import functools
+import gzip
 import http.client
 import logging
 import os
@@ -51,8 +53,8 @@ from balloon_audit.collect.capture_scrub import (
     soap_operation,
 )
 from balloon_audit.collect.target import Target
-from balloon_audit.errors import CollectionError, ConfigError
-from balloon_audit.model import Snapshot
+from balloon_audit.errors import CollectionError, ConfigError, ReportError
+from balloon_audit.model import SOURCE_FAILED, Snapshot, SourceInfo
 
 CAPTURE_FORMAT = 1
 META_KEY = "balloon_audit"
@@ -80,6 +82,8 @@ class CaptureInfo:
     interactions: int
     page_size: int | None = None
     """Objects per PropertyCollector page the recording used (replay must ask the same)."""
+    unreachable: tuple[str, ...] = ()
+    """Sources that never answered while recording (refused, unresolvable, TLS failure)."""
 
 
 @dataclass
@@ -189,12 +193,31 @@ def replay_snapshot(
     from balloon_audit.collect.fleet import collect_all
 
     with replaying(path, strict=strict) as info:
-        return collect_all(
+        snapshot = collect_all(
             replay_targets(path),
             progress=progress,
             perf=perf,
             page_size=info.page_size or DEFAULT_PAGE_SIZE,
         )
+    # A server that never answered left no traffic to replay: report it as it failed then.
+    failed = [
+        SourceInfo(
+            server=name,
+            status=SOURCE_FAILED,
+            error=f"{name}: did not answer while the capture was recorded",
+            hint="the capture holds no traffic for this server; the recording run's "
+            "own report says why it could not be reached",
+        )
+        for name in info.unreachable
+    ]
+    if not failed:
+        return snapshot
+    return dataclasses.replace(
+        snapshot,
+        sources=tuple(
+            sorted((*snapshot.sources, *failed), key=lambda s: placeholder_index(s.server))
+        ),
+    )
 
 
 # ----------------------------------------------------------------------- file format
@@ -215,9 +238,11 @@ def write_capture(path: Path, data: Sequence[tuple[Any, dict]], scrubber: Scrubb
     # re-recording several parallel sources does not shuffle the file.
     items.sort(key=lambda item: placeholder_index(item[0].placeholder))
     interactions = [_scrub_interaction(ep, req, resp, scrubber) for ep, req, resp in items]
-    declared = [ep.placeholder for ep in scrubber.endpoints]
+    answered = {ep.placeholder for ep, _, _ in items}
+    declared = sorted({ep.placeholder for ep in scrubber.endpoints}, key=placeholder_index)
     info = CaptureInfo(
-        sources=tuple(sorted(set(declared), key=placeholder_index)),
+        sources=tuple(p for p in declared if p in answered),
+        unreachable=tuple(p for p in declared if p not in answered),
         recorded_at=datetime.now(timezone.utc).replace(microsecond=0).isoformat(),
         tool_version=__version__,
         interactions=len(interactions),
@@ -228,6 +253,7 @@ def write_capture(path: Path, data: Sequence[tuple[Any, dict]], scrubber: Scrubb
             "tool_version": info.tool_version,
             "recorded_at": info.recorded_at,
             "sources": list(info.sources),
+            "unreachable": list(info.unreachable),
             "scrubbed": "login user name and password, session cookies and keys, "
             "server host names, addresses and ports",
         },
@@ -235,13 +261,26 @@ def write_capture(path: Path, data: Sequence[tuple[Any, dict]], scrubber: Scrubb
         "interactions": interactions,
     }
     text = yaml.dump(document, Dumper=_dumper(yaml), sort_keys=False, allow_unicode=True, width=120)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    except OSError as exc:
+        raise ReportError(
+            f"cannot write capture {path}: {exc.strerror or exc}",
+            hint="choose a writable place for --record",
+        ) from None
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            data = text.encode("utf-8")
+            handle.write(gzip.compress(data, mtime=0) if _gzipped(path) else data)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise ReportError(
+            f"cannot write capture {path}: {exc.strerror or exc}",
+            hint="choose a writable place for --record",
+        ) from None
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -253,7 +292,7 @@ def _scrub_interaction(ep: Endpoint, request: Any, response: dict, scrubber: Scr
     body = _text(request.body)
     req_headers = {
         name: [scrubber.scrub_text(str(_first(value)), ep)]
-        for name, value in dict(request.headers).items()
+        for name, value in sorted(dict(request.headers).items())
         if name.lower() in _KEEP_REQUEST_HEADERS
     }
     resp_headers = {
@@ -261,7 +300,7 @@ def _scrub_interaction(ep: Endpoint, request: Any, response: dict, scrubber: Scr
             scrubber.scrub_text(str(v), ep)
             for v in (values if isinstance(values, list) else [values])
         ]
-        for name, values in (response.get("headers") or {}).items()
+        for name, values in sorted((response.get("headers") or {}).items())
         if name.lower() in _KEEP_RESPONSE_HEADERS
     }
     return {
@@ -284,10 +323,11 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
     from vcr.request import Request
 
     try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
+        raw = path.read_bytes()
+        text = (gzip.decompress(raw) if _gzipped(path) else raw).decode("utf-8")
+    except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise ConfigError(
-            f"cannot read capture {path}: {exc.strerror or exc}",
+            f"cannot read capture {path}: {getattr(exc, 'strerror', None) or exc}",
             hint="pass the file written by 'balloon-audit scan --record FILE'",
         ) from None
     try:
@@ -331,6 +371,7 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
         tool_version=meta.get("tool_version"),
         interactions=len(requests),
         page_size=_page_size(requests),
+        unreachable=tuple(str(s) for s in meta.get("unreachable") or ()),
     )
     return info, requests, responses
 
@@ -361,7 +402,7 @@ def _import_vcr() -> Any:
     except ImportError:
         raise ConfigError(
             "recording and replaying captures needs the vcrpy package",
-            hint="pip install vcrpy (or install balloon-audit with its 'capture' extra)",
+            hint="install it next to balloon-audit: pip install vcrpy",
         ) from None
     return vcr
 
@@ -441,7 +482,7 @@ def _connection_classes() -> tuple[type, type]:
             real.request(
                 method=request.method,
                 url=self._url(request.uri),
-                body=request.body_bytes,
+                body=getattr(request, "body_bytes", request.body),
                 headers=dict(request.headers),
             )
             answer = real.getresponse()
@@ -565,6 +606,11 @@ def _quiet_vcr_logs() -> Iterator[None]:
 
 
 # ------------------------------------------------------------------------------- helpers
+
+
+def _gzipped(path: Path) -> bool:
+    """``.gz`` captures are gzip-compressed (a large fleet's capture shrinks about 20-fold)."""
+    return path.suffix.lower() == ".gz"
 
 
 def _umask() -> int:

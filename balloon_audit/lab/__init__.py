@@ -10,6 +10,7 @@ Public API (used by ``balloon-audit lab`` and the live tests)::
     lab_up(scenario_or_name, state_dir, progress=None) -> LabInstance   # detached
     lab_status(state_dir) -> LabInstance | None
     lab_down(state_dir) -> bool
+    default_state_dir() -> Path                  # $XDG_STATE_HOME/balloon-audit/lab
 
 The lab only ever talks to a vcsim it started itself on 127.0.0.1.
 """
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 from balloon_audit.lab.instance import (
     LabInstance,
+    default_state_dir,
     lab_down,
     lab_status,
     lab_up,
@@ -49,6 +51,7 @@ __all__ = [
     "ScenarioError",
     "VmSpec",
     "api_name",
+    "default_state_dir",
     "lab_down",
     "lab_status",
     "lab_up",

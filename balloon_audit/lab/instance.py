@@ -140,6 +140,12 @@ def running_lab(scenario: Scenario, **kwargs: object) -> Iterator[LabInstance]:
 # ------------------------------------------------------------- detached: lab up / down
 
 
+def default_state_dir() -> Path:
+    """Where ``lab up`` records its lab: $XDG_STATE_HOME/balloon-audit/lab (~/.local/state/...)."""
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "balloon-audit" / "lab"
+
+
 def lab_up(
     scenario: Scenario | str | Path, state_dir: Path, progress: Progress | None = None
 ) -> LabInstance:

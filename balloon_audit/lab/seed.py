@@ -186,16 +186,30 @@ def _inventory(si: Any) -> tuple[dict[str, _Placement], dict[str, _Placement]]:
             dc = cr.parent
             while not isinstance(dc, vim.Datacenter):
                 dc = dc.parent
-            datastore = dc.datastore[0].name
             pool = cr.resourcePool
             folder = dc.vmFolder
-            if isinstance(cr, vim.ClusterComputeResource):
-                clusters[cr.name] = _Placement(folder, pool, None, datastore)
-            for host in cr.host:
-                hosts[host.name] = _Placement(folder, pool, host, datastore)
+            members = list(cr.host)
+            for host in members:
+                hosts[host.name] = _Placement(folder, pool, host, _datastore(host))
+            if isinstance(cr, vim.ClusterComputeResource) and members:
+                clusters[cr.name] = _Placement(folder, pool, None, _datastore(members[0]))
     finally:
         view.DestroyView()
     return hosts, clusters
+
+
+def _datastore(host: Any) -> str:
+    """Name of the host's first datastore that exists.
+
+    A model loaded from ``-esx`` keeps a reference to the static ESX template's
+    datastore, which the saved inventory does not contain; skip such references.
+    """
+    for ds in host.datastore:
+        try:
+            return str(ds.name)
+        except vmodl.fault.ManagedObjectNotFound:
+            continue
+    raise LabError(f"host {host.name!r} has no datastore to create VMs on")
 
 
 def wait_for_tasks(

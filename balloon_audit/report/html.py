@@ -71,7 +71,20 @@ def _environment() -> jinja2.Environment:
     env.filters["pct"] = _pct
     env.filters["ratio"] = _ratio
     env.filters["ev"] = p.evidence_text
+    env.filters["body"] = _body
     return env
+
+
+def _body(value: object) -> Markup:
+    """Escape for element content only (``&``, ``<``, ``>``): quotes need no escaping there.
+
+    Keeps big reports lean (commands are full of quotes). Never use it inside an
+    attribute value: use the default autoescape there.
+    """
+    if isinstance(value, Markup):
+        return value
+    text = str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return Markup(text)
 
 
 def _asset(env: jinja2.Environment, name: str) -> Markup:
@@ -229,8 +242,14 @@ def _context(result: AuditResult) -> dict[str, Any]:
     worst = result.worst_severity()
     from balloon_audit.summary import fleet_totals
 
+    servers = {vm.server for vm in result.snapshot.vms} | {h.server for h in result.snapshot.hosts}
+    datacenters = {vm.datacenter for vm in result.snapshot.vms}
+    datacenters |= {h.datacenter for h in result.snapshot.hosts}
     return {
         "r": result,
+        # Columns that would repeat one value on every row are left out of big tables.
+        "one_server": len(servers) <= 1,
+        "one_dc": len(datacenters) <= 1,
         "prov": p.provenance(result),
         "fleet": fleet_totals(result.snapshot),
         "counts": counts,

@@ -117,10 +117,29 @@ class FindingGroup:
     """Per finding: its steps or checks differ from the shared ones beyond the name."""
     short_keys: dict[str, str]
     """Evidence key (API property path) -> the short label rows show; full paths in a legend."""
+    common_evidence: dict[str, Any]
+    """Evidence every finding of the rule has with the same value: shown once, not per row."""
 
     @property
     def rule(self) -> str:
         return self.info.id
+
+    def row_evidence(self, finding: Finding) -> list[tuple[str, Any]]:
+        """(short key, value) of the evidence a row shows: what is not common to all rows."""
+        return [
+            (self.short_keys[key], value)
+            for key, value in sorted(finding.evidence.items())
+            if key not in self.common_evidence
+        ]
+
+    @property
+    def key_legend(self) -> list[tuple[str, str]]:
+        """(short, full) for every shortened key that rows show."""
+        return [
+            (short, full)
+            for full, short in sorted(self.short_keys.items())
+            if short != full and full not in self.common_evidence
+        ]
 
 
 _NUMBER = re.compile(r"\d[\d,.]*")
@@ -135,6 +154,17 @@ def _pattern(text: str, name: str) -> str:
 
 def _generic(lines: tuple[str, ...], name: str) -> tuple[str, ...]:
     return tuple(line.replace(name, NAME_PLACEHOLDER) if name else line for line in lines)
+
+
+def _common_evidence(findings: list[Finding]) -> dict[str, Any]:
+    if len(findings) < 2:
+        return {}
+    first = findings[0].evidence
+    return {
+        key: value
+        for key, value in sorted(first.items())
+        if all(key in f.evidence and f.evidence[key] == value for f in findings[1:])
+    }
 
 
 def _short_key(key: str) -> str:
@@ -198,6 +228,7 @@ def _group(info: RuleInfo, findings: list[Finding], checked: int | None) -> Find
         own_summary=own_summary,
         own_steps=tuple(a != usual_advice for a in advice),
         short_keys=short_keys({k for f in findings for k in f.evidence}),
+        common_evidence=_common_evidence(findings),
     )
 
 

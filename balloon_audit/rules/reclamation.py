@@ -80,8 +80,8 @@ BA301 = RuleMeta(
         "Some is normal; sustained or large ballooning means the host or cluster is short of "
         "memory and the guest is pushed into its own paging. Near the balloon's effective cap "
         "(the smallest of the host's 65 %, sched.mem.maxmemctl and unreserved memory) the next "
-        "step is compression and host swapping. A zero cap is not judged here: BA201 and BA402 "
-        "report those VMs."
+        "step is compression and host swapping. With a zero cap (balloon disabled or all memory "
+        "reserved) any ballooning is past the cap: a setting not yet applied, or a limit."
     ),
     remediation=(
         "Rule out a memory limit (BA401) and check the host's memory state (BA501); then "
@@ -141,7 +141,11 @@ def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
         configured = vm.memory_mb
         cap, cap_terms = effective_balloon_cap_mb(vm, ctl_max_pct)
         severity = Severity.INFO
-        near_cap = bool(cap and at_least_pct(ballooned, cap, cap_critical_pct))
+        # A zero cap (balloon disabled, or all memory reserved) means any ballooning is past it:
+        # typically a maxmemctl change not yet applied by a power cycle, or a limit at work.
+        near_cap = cap is not None and (
+            cap <= 0 or at_least_pct(ballooned, cap, cap_critical_pct)
+        )
         if configured:
             if at_least_pct(ballooned, configured, critical_pct) or near_cap:
                 severity = Severity.CRITICAL
@@ -152,7 +156,12 @@ def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
                 f"{fmt_mb(configured)} configured (warning at {fmt_threshold_pct(warning_pct)}, "
                 f"critical at {fmt_threshold_pct(critical_pct)})"
             )
-            if cap:
+            if cap is not None and cap <= 0:
+                message += (
+                    "; the effective balloon cap is 0 MB (balloon disabled or memory fully "
+                    "reserved), so any ballooning is beyond it"
+                )
+            elif cap:
                 message += (
                     f"; {fmt_pct(pct(ballooned, cap))} of the {fmt_mb(cap)} effective balloon "
                     f"cap (critical at {fmt_threshold_pct(cap_critical_pct)})"

@@ -57,6 +57,8 @@ def test_loads_without_errors_and_nothing_injected(page: Browser):
     assert page.evaluate("document.querySelectorAll('script').length") == 1
     assert page.evaluate("document.querySelectorAll('img, iframe, object, embed').length") == 0
     assert not [e for e in page.events if e["method"] == "Page.javascriptDialogOpening"]
+    buttons = page.evaluate("document.querySelectorAll('div.cmd > button.cp').length")
+    assert buttons == page.evaluate("document.querySelectorAll('div.cmd').length") > 0
     names = page.evaluate(
         "Array.from(document.querySelectorAll('#vmtab tbody tr td:first-child'))"
         ".map(td => td.textContent)"

@@ -162,8 +162,8 @@ def test_rule_advice_and_commands(hostile):
     assert "KB 1002586" in text
     for f in result.findings:
         assert f.remediation.govc in text
-    codes = [attrs for tag, attrs in page.tags if tag == "button" and attrs.get("class") == "cp"]
-    assert len(codes) == 2 * len(result.findings)
+    commands = [attrs for tag, attrs in page.tags if tag == "div" and attrs.get("class") == "cmd"]
+    assert len(commands) == 2 * len(result.findings)  # the script adds a Copy button to each
 
 
 def test_no_findings_state():

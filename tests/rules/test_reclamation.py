@@ -67,6 +67,21 @@ def test_ba301_cap_from_reservation():
     assert "of the 396 MB effective balloon cap" in finding.message
 
 
+@pytest.mark.parametrize(
+    "settings",
+    [
+        {"maxmemctl": "0"},  # balloon disabled, change not yet applied by a power cycle
+        {"memory_reservation_mb": 4096},  # all memory reserved
+    ],
+)
+def test_ba301_any_ballooning_past_a_zero_cap_is_critical(settings):
+    vm = make_vm(memory_mb=4096, ballooned_mb=8, **settings)
+    assert only_severity("BA301", vm) == "critical"
+    (finding,) = run("BA301", vm).findings
+    assert "cap is 0 MB" in finding.message
+    assert finding.evidence["effective_balloon_cap_mb"] == 0
+
+
 def test_ba301_message_and_evidence():
     vm = make_vm(memory_mb=4096, ballooned_mb=1024)
     [finding] = run("BA301", vm).findings
