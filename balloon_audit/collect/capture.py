@@ -271,8 +271,8 @@ def write_capture(path: Path, data: Sequence[tuple[Any, dict]], scrubber: Scrubb
         ) from None
     try:
         with os.fdopen(fd, "wb") as handle:
-            data = text.encode("utf-8")
-            handle.write(gzip.compress(data, mtime=0) if _gzipped(path) else data)
+            payload = text.encode("utf-8")
+            handle.write(gzip.compress(payload, mtime=0) if _gzipped(path) else payload)
         os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except OSError as exc:
@@ -288,7 +288,9 @@ def write_capture(path: Path, data: Sequence[tuple[Any, dict]], scrubber: Scrubb
 
 
 def _scrub_interaction(ep: Endpoint, request: Any, response: dict, scrubber: Scrubber) -> dict:
-    query = f"?{request.parsed_uri.query}" if request.parsed_uri.query else ""
+    query = (
+        f"?{scrubber.scrub_text(request.parsed_uri.query, ep)}" if request.parsed_uri.query else ""
+    )
     body = _text(request.body)
     req_headers = {
         name: [scrubber.scrub_text(str(_first(value)), ep)]
@@ -609,7 +611,7 @@ def _quiet_vcr_logs() -> Iterator[None]:
 
 
 def _gzipped(path: Path) -> bool:
-    """``.gz`` captures are gzip-compressed (a large fleet's capture shrinks about 20-fold)."""
+    """``.gz`` captures are gzip-compressed: SOAP XML of thousands of VMs shrinks a lot."""
     return path.suffix.lower() == ".gz"
 
 
