@@ -1,0 +1,111 @@
+"""End to end: seed vcsim from a scenario, run `balloon-audit scan`, compare with the scenario.
+
+Each scenario lists, per VM, host and cluster, the findings RULES.md predicts for the
+values it seeds. The audit must report exactly those: nothing missing, nothing extra
+(healthy, powered-off and out-of-scope VMs stay silent), with the seeded numbers.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from balloon_audit.lab import LabInstance, load_scenario, start_lab, stop_lab
+from tests.conftest import require_vcsim
+from tests.test_cli import run_cli
+
+
+def scan_json(lab: LabInstance, tmp_path: Path, *extra: str) -> tuple[int, dict]:
+    out_file = tmp_path / "result.json"
+    out = run_cli(
+        "scan", "-s", lab.server, "-u", "lab", "--insecure", "--json", str(out_file), *extra
+    )
+    assert "Traceback" not in out.stderr, out.stderr
+    return out.returncode, json.loads(out_file.read_text(encoding="utf-8"))
+
+
+def finding_keys(data: dict) -> set[tuple[str, str, str, str]]:
+    return {
+        (f["entity"]["type"], f["entity"]["name"], f["rule"], f["severity"])
+        for f in data["findings"]
+    }
+
+
+def expected_keys(lab: LabInstance) -> set[tuple[str, str, str, str]]:
+    return {(e.entity_type, e.entity_name, e.rule, e.severity) for e in lab.scenario.expectations()}
+
+
+@pytest.fixture(scope="module")
+def demo_result(demo_lab: LabInstance, tmp_path_factory) -> tuple[int, dict]:
+    return scan_json(demo_lab, tmp_path_factory.mktemp("demo"))
+
+
+def test_demo_reports_exactly_the_expected_findings(demo_lab, demo_result) -> None:
+    code, data = demo_result
+    got, want = finding_keys(data), expected_keys(demo_lab)
+    assert not want - got, f"missing findings: {sorted(want - got)}"
+    assert not got - want, f"unexpected findings: {sorted(got - want)}"
+    assert code == 1, "demo has warnings and criticals: exit 1 with the default --fail-on"
+
+
+def test_demo_covers_every_rule(demo_result) -> None:
+    _, data = demo_result
+    fired = {f["rule"] for f in data["findings"]}
+    catalogue = {r["rule"] for r in data["summary"]["rules"]}
+    assert catalogue - fired <= {"BA902"}, "every rule but collection-error fires on demo"
+
+
+def test_demo_healthy_powered_off_and_template_vms_are_silent(demo_lab, demo_result) -> None:
+    _, data = demo_result
+    flagged = {f["entity"]["name"] for f in data["findings"]}
+    silent = [v for v in demo_lab.scenario.vms if not v.expect]
+    assert silent, "demo has VMs that must produce no finding"
+    assert any(v.power_state == "poweredOff" for v in silent)
+    assert not flagged & {v.api_name for v in silent}
+
+
+def test_demo_numbers_are_the_seeded_numbers(demo_lab, demo_result) -> None:
+    _, data = demo_result
+    vms = {v["name"]: v for v in data["vms"]}
+    for spec in demo_lab.scenario.vms:
+        vm = vms[spec.api_name]
+        assert vm["memory_mb"] == spec.memory_mb
+        assert vm["is_template"] == spec.template
+        if spec.power_state == "poweredOn" and not spec.no_quickstats:
+            assert (vm["ballooned_mb"] or 0) == spec.ballooned_mb, spec.name
+            assert (vm["swapped_mb"] or 0) == spec.swapped_mb, spec.name
+            # compressedMemory is KB on the wire, MB in the result
+            assert (vm["compressed_mb"] or 0) == pytest.approx(spec.compressed_kb / 1024)
+        assert vm["memory_limit_mb"] == spec.memory_limit_mb, spec.name
+    by_rule_entity = {(f["rule"], f["entity"]["name"]): f for f in data["findings"]}
+    for spec in demo_lab.scenario.vms:
+        finding = by_rule_entity.get(("BA301", spec.api_name))
+        if finding:
+            assert finding["evidence"]["summary.quickStats.balloonedMemory"] == spec.ballooned_mb
+            assert f"{spec.ballooned_mb:,} MB ballooned" in finding["message"]
+
+
+def test_demo_fail_on_levels(demo_lab, tmp_path: Path) -> None:
+    assert scan_json(demo_lab, tmp_path, "--fail-on", "critical")[0] == 1
+    assert scan_json(demo_lab, tmp_path, "--fail-on", "never")[0] == 0
+
+
+@pytest.fixture(params=["healthy", "empty", "esx"])
+def other_lab(request) -> Iterator[LabInstance]:
+    require_vcsim(govc=True)
+    lab = start_lab(load_scenario(request.param))
+    yield lab
+    stop_lab(lab)
+
+
+def test_other_scenarios_match_their_expectations(other_lab: LabInstance, tmp_path: Path) -> None:
+    code, data = scan_json(other_lab, tmp_path)
+    assert finding_keys(data) == expected_keys(other_lab)
+    assert data["sources"][0]["status"] == "ok"
+    if other_lab.scenario.name == "healthy":
+        assert data["findings"] == [] and code == 0
+    if other_lab.scenario.name == "esx":
+        assert data["sources"][0]["api_type"] == "HostAgent"
