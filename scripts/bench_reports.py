@@ -72,8 +72,13 @@ def synthetic_fleet(vms: int, hosts: int, seed: int = 1) -> Snapshot:
         swapped = int(memory * rng.uniform(0.001, 0.05)) if roll < 0.03 else 0
         compressed = round(rng.uniform(1, 900), 1) if roll < 0.05 else 0.0
         tools = rng.choices(
-            ("guestToolsCurrent", "guestToolsNotInstalled", "guestToolsTooOld",
-             "guestToolsUnmanaged", "guestToolsSupportedOld"),
+            (
+                "guestToolsCurrent",
+                "guestToolsNotInstalled",
+                "guestToolsTooOld",
+                "guestToolsUnmanaged",
+                "guestToolsSupportedOld",
+            ),
             weights=(90, 1, 2, 5, 2),
         )[0]
         vm_list.append(
@@ -108,11 +113,21 @@ def synthetic_fleet(vms: int, hosts: int, seed: int = 1) -> Snapshot:
             )
         )
     source = SourceInfo(
-        server, "ok", "8.0.3.0", "VirtualCenter", "VMware vCenter Server 8.0.3",
-        vm_count=vms, host_count=hosts, duration_s=12.5,
+        server,
+        "ok",
+        "8.0.3.0",
+        "VirtualCenter",
+        "VMware vCenter Server 8.0.3",
+        vm_count=vms,
+        host_count=hosts,
+        duration_s=12.5,
     )
-    failed = SourceInfo("vcsa-02.bench.test", "failed", error="connection timed out",
-                        hint="check the network path to port 443")
+    failed = SourceInfo(
+        "vcsa-02.bench.test",
+        "failed",
+        error="connection timed out",
+        hint="check the network path to port 443",
+    )
     return Snapshot((source, failed), tuple(clusters), tuple(host_list), tuple(vm_list))
 
 
@@ -170,9 +185,21 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         for kind in ("html", "xlsx"):
             run = subprocess.run(
-                [sys.executable, __file__, "--child", kind, "--vms", str(args.vms),
-                 "--hosts", str(args.hosts), "--out", str(out)],
-                check=True, capture_output=True, text=True,
+                [
+                    sys.executable,
+                    __file__,
+                    "--child",
+                    kind,
+                    "--vms",
+                    str(args.vms),
+                    "--hosts",
+                    str(args.hosts),
+                    "--out",
+                    str(out),
+                ],
+                check=True,
+                capture_output=True,
+                text=True,
             )
             r = json.loads(run.stdout)
             print(

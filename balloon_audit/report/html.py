@@ -142,7 +142,7 @@ class Chart:
     legend: tuple[tuple[str, str], ...]
     """(css class, label)."""
     width: int = 460
-    label_width: int = 150
+    label_width: int = 165
     bar_height: int = 20
 
     @property
@@ -154,7 +154,7 @@ class Chart:
         return self.width - self.label_width - 60
 
 
-def _short(label: str, limit: int = 22) -> str:
+def _short(label: str, limit: int = 21) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
@@ -261,6 +261,7 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "top_vms": vms_top,
         "top_hosts": hosts_top,
         "loads": loads,
+        "vms": p.inventory_vms(result.snapshot),
         "charts": _charts(result, vms_top, hosts_top),
         "per_entity": per_entity,
         "unknown": UNKNOWN,

@@ -282,8 +282,17 @@ class HostLoad:
         return self.ballooned_mb + self.swapped_mb + self.compressed_mb
 
 
+def by_identity(item: Any) -> tuple:
+    """Inventory order: vCenter, name, managed object ID (the JSON archive's order too)."""
+    return (item.server, item.name, item.moid)
+
+
+def inventory_vms(snapshot: Snapshot) -> list[VM]:
+    return sorted(snapshot.vms, key=by_identity)
+
+
 def host_loads(snapshot: Snapshot) -> list[HostLoad]:
-    """One HostLoad per host, in snapshot order."""
+    """One HostLoad per host, in inventory order."""
     sums: dict[tuple[str, str], list[float]] = {}
     for vm in snapshot.vms:
         if not vm.powered_on or vm.is_template or vm.host_moid is None:
@@ -295,7 +304,7 @@ def host_loads(snapshot: Snapshot) -> list[HostLoad]:
         acc[3] += vm.swapped_mb or 0
         acc[4] += vm.compressed_mb or 0
     loads = []
-    for host in snapshot.hosts:
+    for host in sorted(snapshot.hosts, key=by_identity):
         n, cfg, bal, swp, cmp_ = sums.get((host.server, host.moid), [0, 0, 0, 0, 0.0])
         loads.append(HostLoad(host, int(n), int(cfg), int(bal), int(swp), float(cmp_)))
     return loads

@@ -415,7 +415,7 @@ def _vms_sheet(wb: Workbook, result: AuditResult) -> None:
     columns += [Column("findings", 10, INT_FORMAT), Column("worst_severity", 14, severity=True)]
 
     def rows() -> Iterable[list[Any]]:
-        for vm in result.snapshot.vms:
+        for vm in p.inventory_vms(result.snapshot):
             n, worst = per_entity.get((vm.server, vm.moid), (None, None))
             values: list[Any] = [getattr(vm, name) for name in names]
             yield [*values, n, worst.value if worst else None]

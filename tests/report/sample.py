@@ -138,6 +138,25 @@ def _finding(rule: str, name: str, sev: Severity, vm: VM, message: str, **eviden
     )
 
 
+def hostile_snapshot() -> Snapshot:
+    """The hostile fleet alone, for the real rules (balloon_audit.engine.evaluate)."""
+    vms = [
+        _vm(
+            i,
+            name,
+            ballooned_mb=700 * (i + 1),
+            swapped_mb=i * 3,
+            compressed_mb=i * 1.5,
+            maxmemctl="0" if i % 3 == 0 else None,
+            memory_limit_mb=2048 if i % 4 == 0 else None,
+            tools_version_status2="guestToolsNotInstalled" if i == 5 else "guestToolsCurrent",
+        )
+        for i, name in enumerate(HOSTILE_NAMES)
+    ]
+    vms.append(_vm(50, ILLEGAL_XML_NAME, ballooned_mb=7))
+    return _snapshot(vms)
+
+
 def hostile_result() -> AuditResult:
     """Every hostile name is a ballooning VM with one finding; one more finding is waived."""
     vms = [

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from html import unescape
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -126,8 +127,11 @@ def test_nothing_is_loaded_from_the_network(hostile):
     csp = [m for m in page.elements("meta") if m.get("http-equiv") == "Content-Security-Policy"]
     assert csp and "default-src 'none'" in csp[0]["content"]
     # The only absolute URLs are the SVG namespace and what vCenter data said.
-    for url in re.findall(r"https?://[^\s\"'<>)]+", html):
-        assert url.startswith(("http://www.w3.org/2000/svg", "http://ev")), url
+    for url in re.findall(r"https?://[^\s\"'<>)]+", unescape(html)):
+        shown = url.rstrip("…")  # chart labels cut long names
+        assert shown == "http://www.w3.org/2000/svg" or "http://evil.example/x".startswith(shown), (
+            url
+        )
 
 
 def test_provenance_header(hostile):
