@@ -197,6 +197,26 @@ def vm_evidence(vm: VM, **values: Any) -> dict[str, Any]:
     return evidence
 
 
+def make_finding(
+    meta: RuleMeta,
+    entity: Entity,
+    severity: Severity,
+    message: str,
+    evidence: Mapping[str, Any],
+    remediation: Remediation,
+) -> Finding:
+    """A finding of rule ``meta`` about ``entity``."""
+    return Finding(
+        rule=meta.id,
+        name=meta.name,
+        severity=severity,
+        entity=entity,
+        message=message,
+        evidence=dict(evidence),
+        remediation=remediation,
+    )
+
+
 def vm_finding(
     meta: RuleMeta,
     vm: VM,
@@ -206,15 +226,7 @@ def vm_finding(
     remediation: Remediation,
 ) -> Finding:
     """A finding about one VM."""
-    return Finding(
-        rule=meta.id,
-        name=meta.name,
-        severity=severity,
-        entity=Entity.of_vm(vm),
-        message=message,
-        evidence=dict(evidence),
-        remediation=remediation,
-    )
+    return make_finding(meta, Entity.of_vm(vm), severity, message, evidence, remediation)
 
 
 def vm_label(vm: VM) -> str:

@@ -22,6 +22,7 @@ from balloon_audit.rules.common import (
     P_POWER_STATE,
     host_unreachable,
     lacks_runtime_data,
+    make_finding,
     vm_evidence,
     vm_finding,
     vm_label,
@@ -220,14 +221,13 @@ def check_collection_error(snapshot: Snapshot, params: Params) -> RuleOutcome:
             "duration_s": source.duration_s,
         }
         findings.append(
-            Finding(
-                rule=BA902.id,
-                name=BA902.name,
-                severity=Severity.CRITICAL,
-                entity=source_entity(source),
-                message=message,
-                evidence=evidence,
-                remediation=_ba902_remediation(source),
+            make_finding(
+                BA902,
+                source_entity(source),
+                Severity.CRITICAL,
+                message,
+                evidence,
+                _ba902_remediation(source),
             )
         )
     return RuleOutcome(checked=len(snapshot.sources), findings=tuple(findings))

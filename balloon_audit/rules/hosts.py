@@ -38,6 +38,7 @@ from balloon_audit.rules.common import (
     REF_RM_SWAP,
     fmt_mb,
     fmt_num,
+    make_finding,
     runtime_vms,
 )
 from balloon_audit.rules.registry import RuleMeta, rule
@@ -236,15 +237,7 @@ def _host_finding(
     evidence: Mapping[str, Any],
     remediation: Remediation,
 ) -> Finding:
-    return Finding(
-        rule=meta.id,
-        name=meta.name,
-        severity=severity,
-        entity=Entity.of_host(host),
-        message=message,
-        evidence=dict(evidence),
-        remediation=remediation,
-    )
+    return make_finding(meta, Entity.of_host(host), severity, message, evidence, remediation)
 
 
 def _vms_by_host(vms: Iterable[VM]) -> dict[tuple[str, str], list[VM]]:
@@ -656,11 +649,9 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
             "overcommit_ratio": round(ratio, 3),
         }
         findings.append(
-            Finding(
-                rule=BA503.id,
-                name=BA503.name,
-                severity=severity,
-                entity=Entity(
+            make_finding(
+                BA503,
+                Entity(
                     "ClusterComputeResource",
                     name,
                     cluster.moid or None,
@@ -668,9 +659,10 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
                     datacenter,
                     cluster=name,
                 ),
-                message=_overcommit_message("Cluster", name, configured, physical),
-                evidence=evidence,
-                remediation=_ba503_cluster_remediation(cluster),
+                severity,
+                _overcommit_message("Cluster", name, configured, physical),
+                evidence,
+                _ba503_cluster_remediation(cluster),
             )
         )
     return RuleOutcome(checked=checked, findings=tuple(findings))

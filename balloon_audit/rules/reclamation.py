@@ -143,9 +143,7 @@ def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
         severity = Severity.INFO
         # A zero cap (balloon disabled, or all memory reserved) means any ballooning is past it:
         # typically a maxmemctl change not yet applied by a power cycle, or a limit at work.
-        near_cap = cap is not None and (
-            cap <= 0 or at_least_pct(ballooned, cap, cap_critical_pct)
-        )
+        near_cap = cap is not None and (cap <= 0 or at_least_pct(ballooned, cap, cap_critical_pct))
         if configured:
             if at_least_pct(ballooned, configured, critical_pct) or near_cap:
                 severity = Severity.CRITICAL
