@@ -109,3 +109,66 @@ def test_other_scenarios_match_their_expectations(other_lab: LabInstance, tmp_pa
         assert data["findings"] == [] and code == 0
     if other_lab.scenario.name == "esx":
         assert data["sources"][0]["api_type"] == "HostAgent"
+
+
+WAIVER_CONFIG = """
+[[waivers]]
+rule = "BA201"
+entity = "app-nomemctl-*"
+reason = "vendor appliance; approved in CHG0042"
+owner = "platform-team"
+expires = 2999-12-31
+
+[[waivers]]
+rule = "BA401"
+entity = "limit-warn-01"
+reason = "old exception"
+owner = "ops"
+expires = 2020-01-01
+
+[[waivers]]
+rule = "BA301"
+entity = "no-such-vm"
+reason = "typo in a name"
+owner = "ops"
+"""
+
+
+def test_waivers_in_every_output(demo_lab: LabInstance, tmp_path: Path) -> None:
+    from openpyxl import load_workbook
+
+    config = tmp_path / "config.toml"
+    config.write_text(WAIVER_CONFIG, encoding="utf-8")
+    out = run_cli(
+        "scan",
+        "-s",
+        demo_lab.server,
+        "-u",
+        "lab",
+        "--insecure",
+        "--config",
+        str(config),
+        "--output-dir",
+        str(tmp_path / "reports"),
+    )
+    assert out.returncode == 1, out.stderr
+    # console: the waived finding is listed with its owner, and both waiver problems are said
+    assert "Waived findings" in out.stdout and "platform-team" in out.stdout
+    assert "expired" in out.stdout and "no-such-vm" in out.stdout
+
+    data = json.loads(next((tmp_path / "reports").glob("*.json")).read_text(encoding="utf-8"))
+    waived = {(w["finding"]["rule"], w["finding"]["entity"]["name"]) for w in data["waived"]}
+    assert waived == {("BA201", "app-nomemctl-01")}
+    active = {(f["rule"], f["entity"]["name"]) for f in data["findings"]}
+    assert ("BA201", "app-nomemctl-01") not in active, "waived findings leave the active list"
+    assert ("BA401", "limit-warn-01") in active, "an expired waiver no longer applies"
+    assert len(data["waiver_problems"]) == 2
+
+    html = next((tmp_path / "reports").glob("*.html")).read_text(encoding="utf-8")
+    assert "CHG0042" in html and "no-such-vm" in html
+
+    book = load_workbook(next((tmp_path / "reports").glob("*.xlsx")), read_only=True)
+    cells = [
+        str(c) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row
+    ]
+    assert any("CHG0042" in c for c in cells) and any("no-such-vm" in c for c in cells)

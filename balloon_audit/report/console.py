@@ -59,6 +59,22 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
     )
     for problem in result.waiver_problems:
         console.print(f"[yellow]waiver:[/] {escape(problem)}")
+    if result.waived:
+        waived = Table(title="Waived findings", title_justify="left", show_edge=False)
+        for column in ("rule", "entity", "severity", "owner", "expires", "reason"):
+            waived.add_column(column, overflow="fold")
+        for item in result.waived:
+            f, w = item.finding, item.waiver
+            waived.add_row(
+                f.rule,
+                escape(f.entity.name),
+                f.severity.value,
+                escape(w.owner),
+                w.expires or "never",
+                escape(w.reason),
+            )
+        console.print()
+        console.print(waived)
 
     if not result.findings:
         console.print("\n[green]No findings.[/]")
