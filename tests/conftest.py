@@ -29,7 +29,7 @@ def require_vcsim(*, govc: bool = False) -> None:
 
 @pytest.fixture(scope="session")
 def vcsim_default() -> Iterator[VcsimEndpoint]:
-    """vcsim with its default model (1 DC, 1 cluster of 3 hosts, 1 standalone host, 8 VMs).
+    """vcsim with its default model (1 DC, 1 cluster of 3 hosts, 1 standalone host, 4 VMs).
 
     Read-only tests only: never reconfigure anything on this shared instance.
     """

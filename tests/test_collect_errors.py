@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pyVim.connect import Disconnect, SmartConnect
 
 from balloon_audit.collect import Target, collect_all, collect_source
 from balloon_audit.errors import (
@@ -204,6 +205,19 @@ def test_slow_api_hits_the_request_timeout() -> None:
             CollectionTimeoutError,
         )
         assert time.monotonic() - started < 2.5
+        # the failed run still logged out: only the checking session is left
+        si = SmartConnect(
+            host=endpoint.host,
+            port=endpoint.port,
+            user="checker",
+            pwd="p",
+            disableSslCertValidation=True,
+        )
+        try:
+            sessions = si.RetrieveContent().sessionManager.sessionList
+            assert [s.userName for s in sessions] == ["checker"]
+        finally:
+            Disconnect(si)
     finally:
         stop_vcsim(endpoint.pid)
     assert "longer than 0.5s" in str(err)

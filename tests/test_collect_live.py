@@ -271,3 +271,33 @@ def test_standalone_esxi_endpoint() -> None:
     assert snap.hosts[0].datacenter == "ha-datacenter"
     assert snap.vms and all(vm.host == snap.hosts[0].name for vm in snap.vms)
     assert all(vm.datacenter == "ha-datacenter" for vm in snap.vms)
+
+
+def test_swap_rate_failure_leaves_rates_unknown(seeded: Seeded) -> None:
+    """A failing PerformanceManager (here: the session has ended) must not fail the audit."""
+    snap = collect_source(target_for(seeded.endpoint), perf=False)
+    ep = seeded.endpoint
+    si = SmartConnect(host=ep.host, port=ep.port, user="u", pwd="p", disableSslCertValidation=True)
+    content = si.RetrieveContent()
+    refs = {vm.moid: vim.VirtualMachine(vm.moid, si._stub) for vm in snap.vms}
+    content.sessionManager.Logout()
+    try:
+        messages: list[str] = []
+        vms = add_swap_rates(content, snap.vms, refs, label="sim", progress=messages.append)
+    finally:
+        Disconnect(si)
+    assert list(vms) == list(snap.vms)
+    assert len(messages) == 1 and "could not read swap rates" in messages[0]
+
+
+def test_sessions_are_logged_out(seeded: Seeded) -> None:
+    ep = seeded.endpoint
+    si = SmartConnect(
+        host=ep.host, port=ep.port, user="checker", pwd="p", disableSslCertValidation=True
+    )
+    try:
+        manager = si.RetrieveContent().sessionManager
+        collect_source(target_for(seeded.endpoint))
+        assert [s.userName for s in manager.sessionList] == ["checker"]
+    finally:
+        Disconnect(si)
