@@ -123,15 +123,17 @@ def _write_reports(
     xlsx_path: Path | None,
     output_dir: Path | None,
     quiet: bool,
+    kinds: tuple[str, ...] = ("json", "html", "xlsx"),
 ) -> None:
     from balloon_audit.report.writers import dated_paths, write_reports
 
-    targets: dict[str, Path] = {}
+    targets: list[tuple[str, Path]] = []
     if output_dir is not None:
-        targets.update(dated_paths(output_dir, result.generated_at))
+        dated = dated_paths(output_dir, result.generated_at)
+        targets.extend((kind, dated[kind]) for kind in kinds)
     for kind, path in (("json", json_path), ("html", html_path), ("xlsx", xlsx_path)):
         if path is not None:
-            targets[kind] = path
+            targets.append((kind, path))
     written = write_reports(result, targets)
     if not quiet:
         for path in written:
@@ -371,6 +373,12 @@ def report(
         raise typer.Exit(EXIT_USAGE)
     try:
         result = result_from_json(result_file.read_text(encoding="utf-8"))
+    except UnicodeDecodeError:
+        err.print("[bold red]error:[/] the result file is not UTF-8 text")
+        raise typer.Exit(EXIT_USAGE) from None
+    except BalloonAuditError as exc:
+        raise fail(exc, EXIT_USAGE) from None
+    try:
         _write_reports(
             result,
             json_path=None,
@@ -378,10 +386,8 @@ def report(
             xlsx_path=xlsx_path,
             output_dir=output_dir,
             quiet=quiet,
+            kinds=("html", "xlsx"),
         )
-    except UnicodeDecodeError:
-        err.print("[bold red]error:[/] the result file is not UTF-8 text")
-        raise typer.Exit(EXIT_FAILED) from None
     except BalloonAuditError as exc:
         raise fail(exc, EXIT_FAILED) from None
 

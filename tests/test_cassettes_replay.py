@@ -141,7 +141,7 @@ def test_reports_from_a_replay(
 ) -> None:
     _, result = replayed[name]
     paths = {kind: tmp_path / f"report.{kind}" for kind in ("json", "html", "xlsx")}
-    write_reports(result, paths)
+    write_reports(result, list(paths.items()))
 
     again = result_from_json(paths["json"].read_text())
     assert finding_keys(again) == expected(name)["findings"]

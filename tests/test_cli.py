@@ -142,8 +142,16 @@ def test_unreachable_server_exits_3() -> None:
 
 def test_wrong_port_exits_3(plain_http_port: int) -> None:
     out = run_cli(
-        "scan", "-s", f"127.0.0.1:{plain_http_port}", "-u", "x", "--insecure",
-        "--connect-timeout", "5", "--timeout", "5",
+        "scan",
+        "-s",
+        f"127.0.0.1:{plain_http_port}",
+        "-u",
+        "x",
+        "--insecure",
+        "--connect-timeout",
+        "5",
+        "--timeout",
+        "5",
     )
     assert out.returncode == 3
     assert "Traceback" not in out.stderr
@@ -180,8 +188,13 @@ def test_one_dead_vcenter_does_not_hide_the_other(
 ) -> None:
     dead = f"127.0.0.1:{free_port()}"
     out = run_cli(
-        *server_args(vcsim_with_login), "-s", dead, "--json", str(tmp_path / "r.json"),
-        "--fail-on", "never",
+        *server_args(vcsim_with_login),
+        "-s",
+        dead,
+        "--json",
+        str(tmp_path / "r.json"),
+        "--fail-on",
+        "never",
     )
     assert out.returncode == 3, "a failed vCenter is a failed audit, whatever --fail-on says"
     data = json.loads((tmp_path / "r.json").read_text())
@@ -190,3 +203,51 @@ def test_one_dead_vcenter_does_not_hide_the_other(
     assert status[f"127.0.0.1:{vcsim_with_login.port}"] == "ok"
     assert data["vms"], "the healthy vCenter's VMs are still reported"
     assert any(f["rule"] == "BA902" and f["entity"]["name"] == dead for f in data["findings"])
+
+
+def test_one_unwritable_report_does_not_stop_the_others(
+    vcsim_with_login: VcsimEndpoint, tmp_path: Path
+) -> None:
+    (tmp_path / "taken.html").mkdir()  # a directory where the HTML file should go
+    out = run_cli(
+        *server_args(vcsim_with_login),
+        "--fail-on",
+        "never",
+        "--html",
+        str(tmp_path / "taken.html"),
+        "--json",
+        str(tmp_path / "r.json"),
+        "--xlsx",
+        str(tmp_path / "r.xlsx"),
+    )
+    assert out.returncode == 3
+    assert "taken.html" in out.stderr and "directory" in out.stderr
+    assert "Traceback" not in out.stderr
+    assert json.loads((tmp_path / "r.json").read_text())["schema"] == "balloon-audit/1"
+    assert (tmp_path / "r.xlsx").stat().st_size > 0
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")], "no temp files left"
+
+
+def test_report_rerenders_from_json(vcsim_with_login: VcsimEndpoint, tmp_path: Path) -> None:
+    scan = run_cli(*server_args(vcsim_with_login), "--json", str(tmp_path / "r.json"), "-q")
+    assert scan.returncode == 0
+    out = run_cli(
+        "report",
+        str(tmp_path / "r.json"),
+        "--html",
+        str(tmp_path / "r.html"),
+        "--xlsx",
+        str(tmp_path / "r.xlsx"),
+    )
+    assert out.returncode == 0, out.stderr
+    assert "<html" in (tmp_path / "r.html").read_text(encoding="utf-8")[:500].lower()
+    assert (tmp_path / "r.xlsx").read_bytes()[:2] == b"PK"
+
+
+def test_report_refuses_a_file_that_is_not_a_result(tmp_path: Path) -> None:
+    bogus = tmp_path / "bogus.json"
+    bogus.write_text('{"hello": 1}')
+    out = run_cli("report", str(bogus), "--html", str(tmp_path / "r.html"))
+    assert out.returncode == 2
+    assert "not a balloon-audit result" in out.stderr
+    assert not (tmp_path / "r.html").exists()

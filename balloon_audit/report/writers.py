@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -28,26 +28,50 @@ def dated_paths(directory: Path, generated_at: datetime) -> dict[str, Path]:
     return {kind: directory / f"balloon-audit-{stamp}.{kind}" for kind in KINDS}
 
 
-def write_reports(result: AuditResult, targets: Mapping[str, Path]) -> list[Path]:
-    """Write each kind in ``targets``; returns the paths written."""
-    from balloon_audit.report.files import atomic_write_bytes
+def write_reports(result: AuditResult, targets: Sequence[tuple[str, Path]]) -> list[Path]:
+    """Write each (kind, path); returns the paths written.
 
+    One report that cannot be written does not stop the others: every target is
+    tried, then a ReportError names all that failed.
+    """
     written: list[Path] = []
-    for kind in KINDS:
-        path = targets.get(kind)
-        if path is None:
-            continue
-        if kind == "json":
-            from balloon_audit.report.json_result import result_to_json
-
-            atomic_write_bytes(path, result_to_json(result).encode("utf-8"))
-        elif kind == "html":
-            from balloon_audit.report.html import write_html
-
-            write_html(result, path)
+    failures: list[ReportError] = []
+    for kind, path in targets:
+        try:
+            _WRITERS[kind](result, path)
+        except ReportError as exc:
+            failures.append(exc)
         else:
-            from balloon_audit.report.xlsx import write_xlsx
-
-            write_xlsx(result, path)
-        written.append(path)
+            written.append(path)
+    if failures:
+        message = "; ".join(str(f) for f in failures)
+        if written:
+            message += " (written: " + ", ".join(str(p) for p in written) + ")"
+        raise ReportError(message, hint=failures[0].hint)
     return written
+
+
+def _write_json(result: AuditResult, path: Path) -> None:
+    from balloon_audit.report.files import atomic_write_text
+    from balloon_audit.report.json_result import result_to_json
+
+    atomic_write_text(path, result_to_json(result))
+
+
+def _write_html(result: AuditResult, path: Path) -> None:
+    from balloon_audit.report.html import write_html
+
+    write_html(result, path)
+
+
+def _write_xlsx(result: AuditResult, path: Path) -> None:
+    from balloon_audit.report.xlsx import write_xlsx
+
+    write_xlsx(result, path)
+
+
+_WRITERS: dict[str, Callable[[AuditResult, Path], None]] = {
+    "json": _write_json,
+    "html": _write_html,
+    "xlsx": _write_xlsx,
+}
