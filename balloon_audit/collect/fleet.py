@@ -52,10 +52,11 @@ def collect_all(
 
 def _failed_source(target: Target, exc: BaseException, duration_s: float) -> SourceInfo:
     if isinstance(exc, BalloonAuditError):
-        error, hint = str(exc), exc.hint
+        # SourceInfo names the server already: keep the error free of the "label: " prefix
+        error, hint = str(exc).removeprefix(f"{target.label}: "), exc.hint
     else:
         first_line = str(exc).splitlines()[0] if str(exc) else ""
-        error = f"{target.label}: unexpected {type(exc).__name__}: {first_line}"
+        error = f"unexpected {type(exc).__name__}: {first_line}"
         hint = "run again; if it persists, report it with this message"
     return SourceInfo(
         server=target.label,

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from rich.console import Console
 from rich.markup import escape
+from rich.padding import Padding
 from rich.table import Table
+from rich.text import Text
 
-from balloon_audit.model import AuditResult, Severity
+from balloon_audit.model import AuditResult, Finding, Severity
 from balloon_audit.summary import fleet_totals
 
 SEVERITY_STYLE = {
@@ -18,6 +20,33 @@ SEVERITY_STYLE = {
 
 def _mb(value: float) -> str:
     return f"{value:,.0f} MB"
+
+
+WIDE = 120
+"""Console width from which findings are shown as a table."""
+
+
+def _where(finding: Finding) -> str:
+    e = finding.entity
+    return (e.host if e.host and e.type == "VirtualMachine" else e.server) or ""
+
+
+def _findings_table(findings: tuple[Finding, ...]) -> Table:
+    table = Table(show_edge=False, pad_edge=False, expand=False)
+    table.add_column("severity", no_wrap=True)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("entity", overflow="fold")
+    table.add_column("host / vCenter", overflow="fold")
+    table.add_column("finding", overflow="fold")
+    for finding in findings:
+        table.add_row(
+            f"[{SEVERITY_STYLE[finding.severity]}]{finding.severity.value}[/]",
+            f"{finding.rule} {finding.name}",
+            escape(finding.entity.name),
+            escape(_where(finding)),
+            escape(finding.message),
+        )
+    return table
 
 
 def render_console(result: AuditResult, console: Console, *, max_findings: int = 200) -> None:
@@ -80,24 +109,18 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
         console.print("\n[green]No findings.[/]")
         return
 
-    table = Table(show_edge=False, pad_edge=False, expand=False)
-    table.add_column("severity")
-    table.add_column("rule")
-    table.add_column("entity", overflow="fold")
-    table.add_column("host / vCenter", overflow="fold")
-    table.add_column("finding", overflow="fold")
-    for finding in result.findings[:max_findings]:
-        e = finding.entity
-        where = e.host if e.host and e.type == "VirtualMachine" else e.server
-        table.add_row(
-            f"[{SEVERITY_STYLE[finding.severity]}]{finding.severity.value}[/]",
-            f"{finding.rule} {finding.name}",
-            escape(e.name),
-            escape(where or ""),
-            escape(finding.message),
-        )
     console.print()
-    console.print(table)
+    shown = result.findings[:max_findings]
+    if console.width >= WIDE:
+        console.print(_findings_table(shown))
+    else:  # narrow terminals and cron mail: one finding per paragraph reads better
+        for finding in shown:
+            console.print(
+                f"[{SEVERITY_STYLE[finding.severity]}]{finding.severity.value:<8}[/] "
+                f"{finding.rule} {finding.name}  [bold]{escape(finding.entity.name)}[/] "
+                f"[dim]({escape(_where(finding))})[/]"
+            )
+            console.print(Padding(Text(finding.message), (0, 0, 0, 9)))
     hidden = len(result.findings) - max_findings
     if hidden > 0:
         console.print(f"… and {hidden:,} more findings: write a report with --html/--xlsx/--json")

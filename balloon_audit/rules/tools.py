@@ -259,7 +259,7 @@ _BA103_SEVERITY = {
     "guestToolsSupportedOld": Severity.INFO,
 }
 _BA103_MEANING = {
-    "guestToolsBlacklisted": "a version with known problems that VMware says must be replaced",
+    "guestToolsBlacklisted": "blacklisted: a version with known problems that must be replaced",
     "guestToolsTooOld": "too old for this host: not supported",
     "guestToolsNeedUpgrade": "older than the version the host ships",
     "guestToolsTooNew": "newer than this host supports",
