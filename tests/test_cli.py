@@ -251,3 +251,38 @@ def test_report_refuses_a_file_that_is_not_a_result(tmp_path: Path) -> None:
     assert out.returncode == 2
     assert "not a balloon-audit result" in out.stderr
     assert not (tmp_path / "r.html").exists()
+
+
+def test_invalid_config_fails_before_connecting(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("[rules.BA301]\nwarning_pct = -5\n", encoding="utf-8")
+    # The server is a closed port: had the scan connected first, it would exit 3.
+    out = run_cli(
+        "scan",
+        "-s",
+        f"127.0.0.1:{free_port()}",
+        "-u",
+        "x",
+        "--insecure",
+        "--config",
+        str(config),
+    )
+    assert out.returncode == 2, out.stderr
+    assert "rules.BA301.warning_pct" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
+def test_config_from_environment_variable_is_used_by_rules(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[rules]\ndisabled = ["BA104"]\n[rules.BA301]\nwarning_pct = 15\n')
+    env_out = subprocess.run(
+        [sys.executable, "-m", "balloon_audit", "rules", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "BALLOON_AUDIT_CONFIG": str(config)},
+    )
+    assert env_out.returncode == 0, env_out.stderr
+    rows = {row["id"]: row for row in json.loads(env_out.stdout)}
+    assert rows["BA301"]["thresholds"]["warning_pct"] == 15
+    assert rows["BA104"]["enabled"] is False
