@@ -1,3 +1,3 @@
-from balloon_audit.cli import app
+from balloon_audit.cli import run
 
-app(prog_name="balloon-audit")
+run()

@@ -63,6 +63,26 @@ def main(
     """balloon-audit: a read-only vSphere memory auditor. It never changes anything."""
 
 
+def run() -> None:
+    """Console-script entry point: an unexpected error exits 3, never 1 ("findings").
+
+    The traceback is hidden (it could show values from the user's inventory or
+    environment); set BALLOON_AUDIT_DEBUG=1 to see it.
+    """
+    try:
+        app(prog_name="balloon-audit")
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if os.environ.get("BALLOON_AUDIT_DEBUG"):
+            raise
+        first_line = (str(exc).splitlines() or [""])[0][:300]
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(first_line)}")
+        err.print(
+            "[dim]hint:[/] this is a bug in balloon-audit; run again with BALLOON_AUDIT_DEBUG=1 "
+            "for the traceback and report it"
+        )
+        sys.exit(EXIT_FAILED)
+
+
 def fail(error: BalloonAuditError, code: int) -> typer.Exit:
     """Print a project error (one line plus hint) to stderr and return the Exit to raise."""
     err.print(f"[bold red]error:[/] {escape(str(error))}")

@@ -18,6 +18,7 @@ from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
 from tests.conftest import require_vcsim
 
 SECRET = "Sup3r-S3cret!pw"
+DEMO_CASSETTE = Path(__file__).resolve().parents[1] / "cassettes" / "demo.yaml"
 
 
 def run_cli(*args: str, password: str | None = SECRET, stdin: str | None = None):
@@ -286,3 +287,23 @@ def test_config_from_environment_variable_is_used_by_rules(tmp_path: Path) -> No
     rows = {row["id"]: row for row in json.loads(env_out.stdout)}
     assert rows["BA301"]["thresholds"]["warning_pct"] == 15
     assert rows["BA104"]["enabled"] is False
+
+
+def test_an_unexpected_error_exits_3_not_1(tmp_path: Path, monkeypatch, capsys) -> None:
+    """A bug must never look like "findings found" (exit 1) to a cron job."""
+    from balloon_audit import cli
+    from balloon_audit.report import writers
+
+    result = tmp_path / "r.json"
+    result.write_text(run_cli("scan", "--replay", str(DEMO_CASSETTE), "--json", "-").stdout)
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("renderer exploded")
+
+    monkeypatch.setattr(writers, "write_reports", broken)
+    monkeypatch.delenv("BALLOON_AUDIT_DEBUG", raising=False)
+    monkeypatch.setattr(sys, "argv", ["balloon-audit", "report", str(result), "--html", "x.html"])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.run()
+    assert exit_info.value.code == 3
+    assert "internal error: RuntimeError: renderer exploded" in capsys.readouterr().err
