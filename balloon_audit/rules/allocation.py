@@ -37,7 +37,12 @@ from balloon_audit.rules.common import (
     vm_label,
 )
 from balloon_audit.rules.registry import Params, RuleMeta, rule
-from balloon_audit.rules.shell import govc_vm_change, govc_vm_json, powercli_pipeline
+from balloon_audit.rules.shell import (
+    govc_reconfigure,
+    govc_vm_json,
+    powercli_pipeline,
+    powercli_reconfigure,
+)
 
 
 def _reclaimed(vm: VM) -> tuple[int | float, int | float]:
@@ -100,10 +105,10 @@ def _ba401_remediation(vm: VM) -> Remediation:
             CONFIRM_MCTL,
             CONFIRM_SWAP,
         ),
-        powercli=powercli_pipeline(
+        powercli=powercli_reconfigure(
             vm, "Get-VMResourceConfiguration", "Set-VMResourceConfiguration -MemLimitGB $null"
         ),
-        govc=govc_vm_change(vm, "-mem.limit", "-1"),
+        govc=govc_reconfigure(vm, "-mem.limit", "-1"),
         references=BA401.references,
     )
 

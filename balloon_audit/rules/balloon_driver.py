@@ -35,7 +35,7 @@ from balloon_audit.rules.common import (
     vm_label,
 )
 from balloon_audit.rules.registry import Params, RuleMeta, rule
-from balloon_audit.rules.shell import govc_vm_change, powercli_pipeline, powershell_quote
+from balloon_audit.rules.shell import govc_reconfigure, powercli_reconfigure, powershell_quote
 
 _KEY = "sched.mem.maxmemctl"
 _ADVANCED_STEP = "VM Options › Advanced › Edit Configuration Parameters: find sched.mem.maxmemctl"
@@ -43,13 +43,13 @@ _TAKES_EFFECT = "The change takes effect at the VM's next power cycle (power off
 
 
 def _remove_setting_powercli(vm: VM) -> str:
-    return powercli_pipeline(
+    return powercli_reconfigure(
         vm, f"Get-AdvancedSetting -Name {powershell_quote(_KEY)}", "Remove-AdvancedSetting"
     )
 
 
-def _remove_setting_govc(vm: VM) -> str:
-    return govc_vm_change(vm, "-e", f"{_KEY}=")
+def _remove_setting_govc(vm: VM) -> str | None:
+    return govc_reconfigure(vm, "-e", f"{_KEY}=")
 
 
 def swapped_now_mb(vm: VM) -> int | float | None:

@@ -67,8 +67,8 @@ CONFIRM_SWAP = (
     "from / written to the swap file (non-zero means swapping now)"
 )
 CONFIRM_ZIP = (
-    "esxtop: CACHEUSD = MB held in the compression cache, ZIP/s and UNZIP/s = MB/s "
-    "compressed / decompressed now"
+    "esxtop (memory view, f to add the ZIP fields): CACHEUSD = MB held in the compression "
+    "cache, ZIP/s and UNZIP/s = MB/s compressed / decompressed now"
 )
 CONFIRM_GUEST_BALLOON = "Inside the guest: vmware-toolbox-cmd stat balloon (MB held by the balloon)"
 CONFIRM_LINUX_DRIVER = (

@@ -74,7 +74,8 @@ def _ba901_remediation(vm: VM) -> Remediation:
             host_args = ["govc", "host.reconnect"]
             if vm.datacenter:
                 host_args += ["-dc", govc_name(vm.datacenter)]
-            host_args += ["-host", govc_name(vm.host)]
+            # host.reconnect takes the host as an argument: it ignores -host ("no argument").
+            host_args += ["--", govc_name(vm.host)]
             govc = " ".join(posix_quote(a) for a in host_args)
         else:
             govc = govc_vm_json(vm, " | .runtime | {host, connectionState, powerState}")
@@ -179,6 +180,15 @@ def _connect_viserver(server: str) -> str:
     return command
 
 
+def _sdk_url(server: str) -> str:
+    """``https://host[:port]/sdk``; an IPv6 address goes in brackets."""
+    host, port = split_server(server)
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None:
+        netloc += f":{port}"
+    return f"https://{netloc}/sdk"
+
+
 def _ba902_remediation(source: SourceInfo) -> Remediation:
     server = source.server
     hint = source.hint or "check the network path, the certificate and the credentials"
@@ -200,7 +210,7 @@ def _ba902_remediation(source: SourceInfo) -> Remediation:
             "in the environment first).",
         ),
         powercli=_connect_viserver(server),
-        govc=f"govc about -u {posix_quote('https://' + server + '/sdk')}",
+        govc=f"govc about -u {posix_quote(_sdk_url(server))}",
         references=BA902.references,
     )
 

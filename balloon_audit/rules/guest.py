@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
@@ -31,7 +32,7 @@ from balloon_audit.rules.common import (
     vm_label,
 )
 from balloon_audit.rules.registry import RuleMeta, rule
-from balloon_audit.rules.shell import govc_vm_change, powercli_pipeline
+from balloon_audit.rules.shell import govc_reconfigure, powercli_reconfigure
 
 TOOLS_VERSION_UNMANAGED = 0x7FFFFFFF
 """guest.toolsVersion reported for Tools whose lifecycle vSphere does not manage."""
@@ -90,21 +91,23 @@ def _reserve_all_remediation(vm: VM, summary: str, references: tuple[str, ...]) 
             "admission-controlled, and with HA it also counts against failover capacity",
         ),
         confirm=(f"{ESXTOP_MEMORY_VIEW}; MCTLSZ and SWCUR of this VM stay at 0", CONFIRM_SWAP),
-        powercli=powercli_pipeline(
+        powercli=powercli_reconfigure(
             vm,
             "Get-VMResourceConfiguration",
             f"Set-VMResourceConfiguration -MemReservationGB {_gb(vm.memory_mb)}",
         )
         if vm.memory_mb
         else None,
-        govc=govc_vm_change(vm, "-memory-pin=true"),
+        govc=govc_reconfigure(vm, "-memory-pin=true"),
         references=references,
     )
 
 
 def _gb(memory_mb: int | None) -> str:
-    gb = (memory_mb or 0) / 1024
-    return f"{gb:g}"
+    """MB as an exact decimal number of GB (1000 MB -> ``0.9765625``), so the reservation is
+    neither short of nor above the configured memory."""
+    gb = Decimal(memory_mb or 0) / 1024
+    return f"{gb.normalize():f}"
 
 
 # --- BA601 guest-without-balloon-driver ---------------------------------------------

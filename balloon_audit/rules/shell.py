@@ -28,6 +28,10 @@ commands select the VM by its managed object ID instead
 keep it only if its name is still the expected one (``Where-Object``
 ``-ceq``): pasted against the wrong vCenter, the pipeline matches nothing
 instead of changing another VM that happens to have the same ID.
+
+vSphere does not reconfigure templates, and ``Get-VM`` does not return them:
+changes to a template go through :func:`govc_reconfigure` and
+:func:`powercli_reconfigure`, which convert it to a VM and back.
 """
 
 from __future__ import annotations
@@ -137,6 +141,29 @@ def govc_vm_change(vm: VM, *args: str) -> str:
     return govc_command("vm.change", vm, *args)
 
 
+def govc_reconfigure(vm: VM, *args: str) -> str | None:
+    """``govc vm.change`` for a VM or a template.
+
+    vSphere refuses to reconfigure a template (NotSupported), so a template is
+    marked as a VM on its host, changed, and marked as a template again.
+    ``None`` for a template whose host is unknown (``vm.markasvm`` needs one).
+    """
+    if not vm.is_template:
+        return govc_vm_change(vm, *args)
+    if not vm.host:
+        return None
+    dc = ["-dc", govc_name(vm.datacenter)] if vm.datacenter else []
+    to_vm = ["govc", "vm.markasvm", *dc, "-host", govc_name(vm.host), "--", govc_name(vm.name)]
+    back = ["govc", "vm.markastemplate", *dc, "--", govc_name(vm.name)]
+    return " && ".join(
+        [
+            " ".join(posix_quote(w) for w in to_vm),
+            govc_vm_change(vm, *args),
+            " ".join(posix_quote(w) for w in back),
+        ]
+    )
+
+
 def split_server(server: str) -> tuple[str, int | None]:
     """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address -> (host, port)."""
     if server.startswith("["):
@@ -167,3 +194,27 @@ def powercli_vm(vm: VM) -> str:
 def powercli_pipeline(vm: VM, *stages: str) -> str:
     """``powercli_vm(vm) | STAGE | STAGE ...``; stages must already quote their own values."""
     return " | ".join([powercli_vm(vm), *stages])
+
+
+def powercli_template(vm: VM) -> str:
+    """Like :func:`powercli_vm` for a template (``Get-VM`` does not return templates)."""
+    return (
+        f"Get-Template -Server {powershell_quote(powercli_server(vm.server))}"
+        f" -Id {powershell_quote('VirtualMachine-' + vm.moid)}"
+        f" | Where-Object {{ $_.Name -ceq {powershell_quote(vm.name)} }}"
+    )
+
+
+def powercli_reconfigure(vm: VM, *stages: str) -> str:
+    """:func:`powercli_pipeline` for a change that may target a template.
+
+    A template cannot be reconfigured: it is converted to a VM (``Set-Template
+    -ToVM``), the stages run on that VM, and it is converted back.
+    """
+    if not vm.is_template:
+        return powercli_pipeline(vm, *stages)
+    change = " | ".join(["$_", *stages])
+    return (
+        f"{powercli_template(vm)} | Set-Template -ToVM"
+        f" | ForEach-Object {{ {change}; $_ | Set-VM -ToTemplate -Confirm:$false }}"
+    )

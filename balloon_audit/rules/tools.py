@@ -289,7 +289,8 @@ BA103 = RuleMeta(
 
 
 def _ba103_remediation(vm: VM, status: str) -> Remediation:
-    if status == "guestToolsTooNew":
+    too_new = status == "guestToolsTooNew"
+    if too_new:
         steps: tuple[str, ...] = (
             "Check the host's ESXi version against the VMware product interoperability matrix "
             "for this Tools version.",
@@ -313,8 +314,13 @@ def _ba103_remediation(vm: VM, status: str) -> Remediation:
             "vSphere Client › VM › Summary: VMware Tools version status is Current.",
             CONFIRM_MCTL,
         ),
-        powercli=powercli_pipeline(vm, "Update-Tools -NoReboot"),
-        govc=govc_positional("vm.guest.tools", vm, "-upgrade"),
+        # Upgrading cannot fix too-new Tools: then the commands only show the versions.
+        powercli=powercli_pipeline(vm, _TOOLS_SELECT)
+        if too_new
+        else powercli_pipeline(vm, "Update-Tools -NoReboot"),
+        govc=govc_vm_json(vm, _TOOLS_JQ)
+        if too_new
+        else govc_positional("vm.guest.tools", vm, "-upgrade"),
         references=BA103.references,
     )
 

@@ -140,3 +140,62 @@ def test_change_builder_with_extra_args(govc_env, vms):
     assert done.returncode == 0, done.stderr
     marked = {m for m, (_, extra) in inventory(govc_env).items() if "guestinfo.mark" in extra}
     assert marked == {vm.moid}
+
+
+def _object_value(env: dict[str, str], ref: str, prop: str) -> str:
+    return govc(env, "object.collect", "-s", ref, prop).strip()
+
+
+def _host_name_of(env: dict[str, str], vm_moid: str) -> str:
+    host_ref = _object_value(env, f"VirtualMachine:{vm_moid}", "runtime.host")
+    return _object_value(env, host_ref, "name")
+
+
+def test_template_fix_converts_changes_and_converts_back(govc_env):
+    """vSphere refuses to reconfigure a template (NotSupported): the BA201 and BA401 commands
+    convert it to a VM, change it and mark it as a template again."""
+    name = "tpl 'golden' -01"
+    govc(govc_env, "vm.create", "-on=false", "-net", "VM Network", "-pool", POOL, "--", name)
+    [moid] = [m for m, (n, _) in inventory(govc_env).items() if n == name]
+    govc(govc_env, "vm.change", "-vm", moid, "-e", "sched.mem.maxmemctl=0", "-mem.limit", "16")
+    govc(govc_env, "vm.markastemplate", "--", name)
+    assert _object_value(govc_env, f"VirtualMachine:{moid}", "config.template") == "true"
+    tpl = make_vm(
+        moid=moid,
+        name=name,
+        datacenter="DC0",
+        host=_host_name_of(govc_env, moid),
+        power_state="poweredOff",
+        is_template=True,
+        quickstats_available=False,
+        maxmemctl="0",
+        memory_mb=32,
+        memory_limit_mb=16,
+    )
+    for rule_id in ("BA201", "BA401"):
+        [finding] = run(rule_id, tpl).findings
+        done = bash(govc_env, finding.remediation.govc)
+        assert done.returncode == 0, (rule_id, finding.remediation.govc, done.stderr)
+        ref = f"VirtualMachine:{moid}"
+        assert _object_value(govc_env, ref, "config.template") == "true", rule_id
+    assert moid not in has_maxmemctl(govc_env)
+    [change] = json.loads(
+        govc(
+            govc_env, "object.collect", "-json", f"VirtualMachine:{moid}", "config.memoryAllocation"
+        )
+    )
+    assert change["val"]["limit"] == -1
+
+
+def test_ba901_govc_reconnects_the_host(govc_env):
+    host = "DC0_C0_H1"
+    govc(govc_env, "host.disconnect", "-dc", "DC0", "--", host)
+    path = f"/DC0/host/DC0_C0/{host}"
+    assert _object_value(govc_env, path, "runtime.connectionState") == "disconnected"
+    vm = make_vm(
+        datacenter="DC0", host=host, host_moid="host-x", host_connection_state="disconnected"
+    )
+    [finding] = run("BA901", vm).findings
+    done = bash(govc_env, finding.remediation.govc)
+    assert done.returncode == 0, (finding.remediation.govc, done.stderr)
+    assert _object_value(govc_env, path, "runtime.connectionState") == "connected"

@@ -32,7 +32,7 @@ def test_ba901_flags_missing_quickstats_and_unreachable_hosts():
     assert "no quickStats" in outcome.findings[0].message
     assert "disconnected" in outcome.findings[1].message
     rem = outcome.findings[1].remediation
-    assert shlex.split(rem.govc) == ["govc", "host.reconnect", "-dc", "DC1", "-host", "esx 9"]
+    assert shlex.split(rem.govc) == ["govc", "host.reconnect", "-dc", "DC1", "--", "esx 9"]
     assert "'HostSystem-host-9'" in rem.powercli
 
 
@@ -86,3 +86,14 @@ def test_ba902_failed_sources_are_critical():
 def test_ba902_nothing_failed():
     outcome = run("BA902", snap=Snapshot(sources=(SourceInfo(server="vc", status="ok"),)))
     assert (outcome.checked, outcome.findings) == (1, ())
+
+
+def test_ba902_govc_url_for_ipv6_and_ports():
+    for server, url in [
+        ("fd00::10", "https://[fd00::10]/sdk"),
+        ("[fd00::10]:8443", "https://[fd00::10]:8443/sdk"),
+        ("vc.example.test", "https://vc.example.test/sdk"),
+    ]:
+        snap = Snapshot(sources=(SourceInfo(server=server, status="failed", error="x"),))
+        [finding] = run("BA902", snap=snap).findings
+        assert shlex.split(finding.remediation.govc) == ["govc", "about", "-u", url]

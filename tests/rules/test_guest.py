@@ -81,6 +81,20 @@ def test_ba601_looks_at_templates_and_powered_off_vms() -> None:
     assert outcome.checked == 2 and len(outcome.findings) == 2
     tmpl = next(f for f in outcome.findings if f.evidence.get("config.template"))
     assert "Convert to Virtual Machine" in tmpl.remediation.steps[0]
+    # a template cannot be reconfigured: the commands convert it to a VM and back
+    assert tmpl.remediation.powercli.startswith("Get-Template ")
+    assert "Set-Template -ToVM" in tmpl.remediation.powercli
+    assert tmpl.remediation.powercli.endswith("Set-VM -ToTemplate -Confirm:$false }")
+    assert " vm.markasvm " in tmpl.remediation.govc
+    assert "vm.markastemplate" in tmpl.remediation.govc
+
+
+def test_ba601_reservation_command_is_exact_in_gb() -> None:
+    """6000 MB is 5.859375 GB exactly; a rounded 5.85938 GB would exceed configured memory."""
+    [finding] = run("BA601", mac(memory_mb=6000)).findings
+    assert "-MemReservationGB 5.859375 " in finding.remediation.powercli + " "
+    [finding] = run("BA601", mac(memory_mb=1024000)).findings
+    assert "-MemReservationGB 1000 " in finding.remediation.powercli + " "
 
 
 def test_ba601_parameters() -> None:

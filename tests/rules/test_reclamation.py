@@ -184,6 +184,8 @@ def test_ba303_compressed_is_reported_in_mb_with_raw_kb_evidence():
     assert finding.evidence["summary.quickStats.compressedMemory"] == 512
     assert finding.evidence["compressed_mb"] == 0.5
     assert any("ZIP/s" in c for c in finding.remediation.confirm)
+    # esxtop shows CACHEUSD, ZIP/s and UNZIP/s only once the ZIP field group is added (f)
+    assert any("ZIP fields" in c for c in finding.remediation.confirm)
 
 
 def test_ba303_large_value_not_mistaken_for_kb():

@@ -75,6 +75,36 @@ def test_config_rule_advice_for_templates(rule_id):
     assert "template" in finding.remediation.summary
 
 
+@pytest.mark.parametrize("name", HOSTILE_NAMES)
+@pytest.mark.parametrize("rule_id", ["BA201", "BA202", "BA401"])
+def test_config_rule_commands_for_templates(rule_id, name):
+    """vSphere refuses to reconfigure a template and Get-VM does not return one: the commands
+    convert the template to a VM, change it, and convert it back."""
+    tpl = template(name=name, host="esx 1", **TRIGGERS[rule_id])
+    [finding] = run(rule_id, tpl).findings
+    rem = finding.remediation
+    _check_finding(finding, name)
+    assert rem.powercli.startswith("Get-Template -Server ")
+    assert " | Set-Template -ToVM | ForEach-Object { $_ | " in rem.powercli
+    assert rem.powercli.endswith("; $_ | Set-VM -ToTemplate -Confirm:$false }")
+    to_vm, change, back = rem.govc.split(" && ")
+    assert shlex.split(to_vm) == [
+        "govc",
+        "vm.markasvm",
+        "-dc",
+        "DC1",
+        "-host",
+        "esx 1",
+        "--",
+        govc_name(name),
+    ]
+    assert shlex.split(change)[:2] == ["govc", "vm.change"]
+    assert shlex.split(back) == ["govc", "vm.markastemplate", "-dc", "DC1", "--", govc_name(name)]
+    # without a host, govc cannot mark the template as a VM: no command rather than a wrong one
+    [finding] = run(rule_id, template(name=name, host=None, **TRIGGERS[rule_id])).findings
+    assert finding.remediation.govc is None
+
+
 def test_ba902_advice_is_complete():
     snap = Snapshot(sources=(SourceInfo(server="vc 'x'", status="failed", error="timed out"),))
     [finding] = run("BA902", snap=snap).findings

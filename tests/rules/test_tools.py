@@ -123,6 +123,14 @@ def test_ba103_upgrade_commands():
     assert "-upgrade" in rem.govc
 
 
+def test_ba103_too_new_tools_get_no_upgrade_command():
+    """Upgrading cannot fix Tools newer than the host supports: the commands only read."""
+    vm = make_vm(tools_version_status2="guestToolsTooNew")
+    rem = run("BA103", vm).findings[0].remediation
+    assert "Update-Tools" not in rem.powercli and "ToolsVersionStatus2" in rem.powercli
+    assert "-upgrade" not in rem.govc and "toolsVersionStatus2" in rem.govc
+
+
 def test_ba104_unmanaged_is_info():
     vm = make_vm(tools_version_status2="guestToolsUnmanaged")
     old_field = make_vm(tools_version_status2=None, tools_version_status="guestToolsUnmanaged")
