@@ -254,6 +254,7 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "fleet": fleet_totals(result.snapshot),
         "counts": counts,
         "severities": [s.value for s in p.SEVERITIES],
+        "ranks": {s.value: s.rank for s in p.SEVERITIES},
         "worst": worst.value if worst else None,
         "groups": p.group_findings(result),
         "rules": p.rules_in_force(result),

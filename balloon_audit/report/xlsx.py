@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import json
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,7 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ERROR_CODES, ILLEGAL_CHARACTERS_RE
 from openpyxl.chart import BarChart, Reference
+from openpyxl.chart.marker import DataPoint
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
@@ -33,6 +35,9 @@ MAX_CELL_TEXT = 32767
 RISKY_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 INT_FORMAT = "#,##0"
 FLOAT_FORMAT = "#,##0.0"
+EVIDENCE_FORMAT = "#,##0.0#"
+AUTO_FORMAT = "auto"
+"""Per cell: whole numbers as INT_FORMAT, others as EVIDENCE_FORMAT (evidence columns mix both)."""
 RATIO_FORMAT = "0.00"
 PERCENT_FORMAT = "0.0"
 
@@ -105,6 +110,9 @@ def _value(ws: Any, value: Any, number_format: str | None = None) -> Any:
     if isinstance(value, (int, float)):
         if number_format is None:
             return value
+        if number_format == AUTO_FORMAT:
+            whole = isinstance(value, int) or value.is_integer()
+            number_format = INT_FORMAT if whole else EVIDENCE_FORMAT
         cell = WriteOnlyCell(ws, value=value)
         cell.number_format = number_format
         return cell
@@ -134,8 +142,12 @@ class Column:
 def _table(ws: Any, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> int:
     """Header + rows with frozen header, autofilter and widths; returns the data row count."""
     for index, column in enumerate(columns, 1):
-        ws.column_dimensions[get_column_letter(index)].width = column.width
+        # Never narrower than the header (and its filter button).
+        width = max(column.width, min(len(column.header) + 4, 34))
+        ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = "B2" if len(columns) > 6 else "A2"
+    _print_setup(ws, fit_width=False)
+    ws.print_title_rows = "1:1"  # the header on every printed page
     header = []
     for column in columns:
         cell = WriteOnlyCell(ws, value=clean_text(column.header))
@@ -159,6 +171,15 @@ def _table(ws: Any, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) ->
     return count
 
 
+def _print_setup(ws: Any, fit_width: bool) -> None:
+    """Landscape; ``fit_width`` scales the sheet to one page wide (not for wide tables)."""
+    ws.page_setup.orientation = "landscape"
+    if fit_width:
+        ws.sheet_properties.pageSetUpPr.fitToPage = True
+        ws.page_setup.fitToWidth = 1
+        ws.page_setup.fitToHeight = 0
+
+
 def _mb_format(value: Any) -> str:
     return FLOAT_FORMAT if isinstance(value, float) and not value.is_integer() else INT_FORMAT
 
@@ -170,10 +191,11 @@ def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
     from balloon_audit.summary import fleet_totals
 
     ws = wb.create_sheet("Summary")
-    ws.column_dimensions["A"].width = 34
+    ws.column_dimensions["A"].width = 46
     ws.column_dimensions["B"].width = 48
     for letter in "CDEFGH":
         ws.column_dimensions[letter].width = 12
+    _print_setup(ws, fit_width=True)
     prov = p.provenance(result)
     row = 0
 
@@ -212,8 +234,10 @@ def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
             _value(ws, s.error),
         )
 
+    # The charts sit beside the two-column Fleet and severity blocks, never over a table.
     put()
     put(_text_cell(ws, "Fleet", font=SECTION_FONT))
+    charts_top = row
     fleet = fleet_totals(result.snapshot)
     labels = {
         "sources": "vCenters",
@@ -245,7 +269,17 @@ def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
         put(_severity_cell(ws, severity.value), counts[severity.value])
     sev_rows = (first, row)
 
+    groups = p.group_findings(result)
+    severity_chart = _severity_chart(ws, sev_rows, counts)
+    ws.add_chart(severity_chart, f"D{charts_top}")
+    charts_end = charts_top + _rows_spanned(severity_chart.height)
+    by_rule_top = charts_end + 1
+    if groups:
+        charts_end = by_rule_top + _rows_spanned(CHART_BY_RULE_SIZE[0])
+
     put()
+    while row < charts_end:
+        put()
     put(_text_cell(ws, "Findings by rule", font=SECTION_FONT))
     put(
         *_header_cells(
@@ -253,7 +287,7 @@ def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
         )
     )
     first = row + 1
-    for g in p.group_findings(result):
+    for g in groups:
         put(
             _value(ws, g.rule),
             _value(ws, g.info.name),
@@ -264,29 +298,74 @@ def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
             g.checked,
             _severity_cell(ws, g.worst.value),
         )
-    rule_rows = (first, row)
+    if groups:
+        ws.add_chart(_by_rule_chart(ws, (first, row), groups), f"D{by_rule_top}")
+    else:
+        waived = f" ({len(result.waived)} waived: see the Waived sheet)" if result.waived else ""
+        put(_text_cell(ws, f"No findings: every rule in force passed{waived}."))
 
+
+ROW_HEIGHT_CM = 15 / 72 * 2.54
+"""Excel's default row height (15 points) in centimetres, to place charts between tables."""
+CHART_SEVERITY_SIZE = (6.0, 14.0)
+CHART_BY_RULE_SIZE = (8.0, 18.0)
+"""(height, width) in cm."""
+CHART_COLOURS = {"critical": "B42318", "warning": "E9A23B", "info": "5B8DEF"}
+
+
+def _rows_spanned(height_cm: float) -> int:
+    return math.ceil(height_cm / ROW_HEIGHT_CM)
+
+
+def _axes_visible(chart: BarChart, biggest: int) -> None:
+    # openpyxl 3.1 leaves out <c:delete val="0"/>, and Excel then hides both axes.
+    chart.x_axis.delete = False
+    chart.y_axis.delete = False
+    if biggest < 10:
+        chart.y_axis.majorUnit = 1  # counts: no 0.2 steps on a small axis
+
+
+def _severity_chart(ws: Any, rows: tuple[int, int], counts: dict[str, int]) -> BarChart:
+    """One bar per severity (critical on top), each in its severity's colour."""
     chart = BarChart()
     chart.type = "bar"
     chart.title = "Findings by severity"
     chart.legend = None
-    chart.add_data(Reference(ws, min_col=2, min_row=sev_rows[0] - 1, max_row=sev_rows[1]), True)
-    chart.set_categories(Reference(ws, min_col=1, min_row=sev_rows[0], max_row=sev_rows[1]))
-    chart.height, chart.width = 6, 14
-    ws.add_chart(chart, "D3")
-    if rule_rows[1] >= rule_rows[0]:
-        by_rule = BarChart()
-        by_rule.type = "col"
-        by_rule.grouping = "stacked"
-        by_rule.overlap = 100
-        by_rule.title = "Findings by rule and severity"
-        by_rule.add_data(
-            Reference(ws, min_col=3, max_col=5, min_row=rule_rows[0] - 1, max_row=rule_rows[1]),
-            titles_from_data=True,
-        )
-        by_rule.set_categories(Reference(ws, min_col=1, min_row=rule_rows[0], max_row=rule_rows[1]))
-        by_rule.height, by_rule.width = 8, 18
-        ws.add_chart(by_rule, "D17")
+    first, last = rows
+    chart.add_data(Reference(ws, min_col=2, min_row=first - 1, max_row=last), titles_from_data=True)
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    series = chart.series[0]
+    for index, severity in enumerate(p.SEVERITIES):
+        point = DataPoint(idx=index)
+        point.graphicalProperties.solidFill = CHART_COLOURS[severity.value]
+        point.graphicalProperties.line.solidFill = CHART_COLOURS[severity.value]
+        series.dPt.append(point)
+    chart.x_axis.scaling.orientation = "maxMin"  # a horizontal bar chart lists bottom-up
+    chart.y_axis.crosses = "max"  # and keep the value axis below the bars
+    _axes_visible(chart, max(counts.values(), default=0))
+    chart.height, chart.width = CHART_SEVERITY_SIZE
+    return chart
+
+
+def _by_rule_chart(ws: Any, rows: tuple[int, int], groups: list[p.FindingGroup]) -> BarChart:
+    """Findings per rule, stacked by severity (columns C:E of the by-rule table)."""
+    chart = BarChart()
+    chart.type = "col"
+    chart.grouping = "stacked"
+    chart.overlap = 100
+    chart.title = "Findings by rule and severity"
+    first, last = rows
+    chart.add_data(
+        Reference(ws, min_col=3, max_col=5, min_row=first - 1, max_row=last),
+        titles_from_data=True,
+    )
+    chart.set_categories(Reference(ws, min_col=1, min_row=first, max_row=last))
+    for series, severity in zip(chart.series, p.SEVERITIES, strict=True):
+        series.graphicalProperties.solidFill = CHART_COLOURS[severity.value]
+        series.graphicalProperties.line.solidFill = CHART_COLOURS[severity.value]
+    _axes_visible(chart, max((len(g.findings) for g in groups), default=0))
+    chart.height, chart.width = CHART_BY_RULE_SIZE
+    return chart
 
 
 def _header_cells(ws: Any, names: Iterable[str]) -> list[Any]:
@@ -312,7 +391,7 @@ def _numeric_evidence_keys(findings: Sequence[Finding]) -> list[str]:
 
 
 ENTITY_COLUMNS = [
-    Column("Entity type", 15),
+    Column("Entity type", 22),
     Column("Entity", 32),
     Column("MOID", 11),
     Column("vCenter", 22),
@@ -332,11 +411,11 @@ def _findings_sheet(wb: Workbook, result: AuditResult) -> None:
     numeric_keys = _numeric_evidence_keys(result.findings)
     columns = [
         Column("Rule", 8),
-        Column("Name", 24),
+        Column("Name", 30),
         Column("Severity", 11, severity=True),
         *ENTITY_COLUMNS,
         Column("Message", 48),
-        *(Column(key, max(12, min(len(key) + 2, 30)), FLOAT_FORMAT) for key in numeric_keys),
+        *(Column(key, max(12, min(len(key) + 2, 30)), AUTO_FORMAT) for key in numeric_keys),
         Column("Evidence (JSON)", 40),
         Column("Remediation", 50),
         Column("PowerCLI", 50),
@@ -369,7 +448,7 @@ def _waived_sheet(wb: Workbook, result: AuditResult) -> None:
     ws = wb.create_sheet("Waived")
     columns = [
         Column("Rule", 8),
-        Column("Name", 24),
+        Column("Name", 30),
         Column("Severity", 11, severity=True),
         *ENTITY_COLUMNS,
         Column("Message", 48),

@@ -147,3 +147,84 @@ def test_clean_report_loads_without_errors(browser: Browser, tmp_path: Path):
     browser.open(path)
     assert browser.errors() == []
     assert "No findings." in browser.evaluate("document.getElementById('findings').textContent")
+
+
+A4_LANDSCAPE_PX = (1032, 703)
+"""The printable area of A4 landscape with the report's 12 mm margins, in CSS pixels."""
+
+
+def test_printed_tables_fit_the_page(page: Browser):
+    """No column is cut off at the right edge, and no row is taller than a page."""
+    width, height = A4_LANDSCAPE_PX
+    page.send("Emulation.setEmulatedMedia", media="print")
+    page.send(
+        "Emulation.setDeviceMetricsOverride",
+        width=width,
+        height=height,
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+    try:
+        too_wide = page.evaluate(
+            "Array.from(document.querySelectorAll('table'))"
+            ".filter(t => t.getBoundingClientRect().width > t.parentElement.clientWidth + 1)"
+            ".map(t => t.id || t.className)"
+        )
+        tallest = page.evaluate(
+            "Math.max(...Array.from(document.querySelectorAll('tbody tr'))"
+            ".map(r => r.getBoundingClientRect().height))"
+        )
+    finally:
+        page.send("Emulation.clearDeviceMetricsOverride")
+        page.send("Emulation.setEmulatedMedia", media="")
+    assert too_wide == []
+    assert tallest < height
+
+
+def test_no_sideways_scrolling_on_a_narrow_window(page: Browser):
+    page.send(
+        "Emulation.setDeviceMetricsOverride",
+        width=800,
+        height=900,
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+    try:
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+    finally:
+        page.send("Emulation.clearDeviceMetricsOverride")
+    assert overflow <= 0  # wide tables scroll inside their own box
+
+
+def test_rules_sort_by_severity_rank(page: Browser):
+    index = header_index(page, "ruletab", "Max severity")
+    click_header(page, "ruletab", index)
+    ranks = page.evaluate(
+        f"Array.from(document.querySelectorAll('#ruletab tbody tr'))"
+        f".map(r => Number(r.cells[{index}].getAttribute('data-v')))"
+    )
+    assert ranks == sorted(ranks) and ranks[0] == -1  # the unknown rule's severity first
+
+
+def test_a_lone_chart_keeps_its_text_size(browser: Browser, tmp_path: Path):
+    """With one chart (a clean fleet) the SVG must not stretch to the full width."""
+    path = tmp_path / "clean.html"
+    write_html(clean_result(), path)
+    browser.open(path)
+    browser.send(
+        "Emulation.setDeviceMetricsOverride",
+        width=1400,
+        height=900,
+        deviceScaleFactor=1,
+        mobile=False,
+    )
+    try:
+        assert browser.evaluate("document.querySelectorAll('figure.chart').length") == 1
+        label_height = browser.evaluate(
+            "document.querySelector('figure.chart svg text').getBoundingClientRect().height"
+        )
+    finally:
+        browser.send("Emulation.clearDeviceMetricsOverride")
+    assert label_height < 20

@@ -190,3 +190,24 @@ def test_templates_come_from_source_tree_in_a_checkout():
     # tests/report/test_packaging.py covers the installed wheel.
     location = Path(templates_location())
     assert (location / "report.html.j2").is_file()
+
+
+def test_entity_line_has_no_dangling_separator():
+    """A vCenter finding has no MOID and no datacenter: its line is just the type."""
+    import dataclasses
+
+    from balloon_audit.model import Entity, Finding, Remediation, Severity
+
+    vcenter = Finding(
+        rule="BA902",
+        name="collection-error",
+        severity=Severity.CRITICAL,
+        entity=Entity("vCenter", FAILED, None, FAILED),
+        message=f"could not audit {FAILED}",
+        evidence={"status": "failed"},
+        remediation=Remediation(summary="Fix the connection and run the audit again."),
+    )
+    html = render_html(dataclasses.replace(clean_result(), findings=(vcenter,)))
+    assert re.search(r"<small>vCenter</small>", html)
+    assert not re.search(r"<small>[^<]*· </small>", html)
+    assert " · </small>" not in render_html(hostile_result())

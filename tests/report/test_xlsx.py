@@ -148,3 +148,60 @@ def test_clean_fleet_has_no_waived_sheet_and_empty_findings():
 
 def test_long_text_is_cut_to_the_cell_limit():
     assert len(clean_text("x" * 40000)) == 32767
+
+
+def _chart_xml(workbook_path: Path) -> list[str]:
+    with zipfile.ZipFile(workbook_path) as archive:
+        names = sorted(n for n in archive.namelist() if re.match(r"xl/charts/chart\d+\.xml", n))
+        return [archive.read(n).decode("utf-8") for n in names]
+
+
+def test_severity_chart_is_one_series_of_three_coloured_bars(workbook_path):
+    severity, by_rule = _chart_xml(workbook_path)
+    assert severity.count("<ser>") == 1  # not one series per row
+    assert severity.count("<dPt>") == 3
+    assert by_rule.count("<ser>") == 3
+    for chart in (severity, by_rule):
+        # Without <delete val="0"/> Excel hides the axes, and with them the labels.
+        assert chart.count('<delete val="0"') == 2, chart
+
+
+def test_charts_never_cover_a_table(wb):
+    """Charts sit beside the two-column blocks: no cell right of column B shares their rows."""
+    ws = wb["Summary"]
+    row_cm = 15 / 72 * 2.54
+    assert len(ws._charts) == 2
+    for chart in ws._charts:
+        top = chart.anchor._from.row + 1
+        height_cm = chart.anchor.ext.height / 360_000  # EMU
+        bottom = top + int(height_cm / row_cm) + 1
+        for row in ws.iter_rows(min_row=top, max_row=bottom, min_col=3):
+            assert all(cell.value is None for cell in row), (top, bottom, row)
+
+
+def test_no_findings_is_said_on_the_summary():
+    import io
+
+    wb = load_workbook(io.BytesIO(render_xlsx(clean_result())))
+    flat = [v for row in wb["Summary"].iter_rows(values_only=True) for v in row if v]
+    assert any(isinstance(v, str) and v.startswith("No findings") for v in flat)
+
+
+def test_whole_evidence_numbers_show_no_decimals(wb):
+    ws = wb["Findings"]
+    header = [c.value for c in ws[1]]
+    memory = ws.cell(row=2, column=header.index("config.hardware.memoryMB") + 1)
+    assert memory.value == 4096 and memory.number_format == "#,##0"
+    compressed_col = header.index("summary.quickStats.compressedMemory") + 1
+    formats = {c.number_format for c in ws.iter_cols(compressed_col, compressed_col, 2).__next__()}
+    assert "#,##0.0#" in formats  # 1.5 MB keeps its fraction
+
+
+def test_columns_are_at_least_as_wide_as_their_headers(wb):
+    from openpyxl.utils import get_column_letter
+
+    for title in ("Findings", "VMs", "Hosts", "Rules", "Errors", "Waived"):
+        ws = wb[title]
+        for index, cell in enumerate(ws[1], 1):
+            width = ws.column_dimensions[get_column_letter(index)].width
+            assert width >= min(len(cell.value), 30), (title, cell.value, width)
