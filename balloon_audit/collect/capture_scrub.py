@@ -15,6 +15,7 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
+from xml.sax import saxutils
 
 PLACEHOLDER_SUFFIX = ".invalid"
 """RFC 2606 reserves ``.invalid``: a placeholder can never resolve to a real machine."""
@@ -263,20 +264,8 @@ def _sub_word(word: str, replacement: str, text: str) -> str:
 
 
 def _xml_escape(text: str) -> str:
-    return (
-        text.replace("&", "&amp;")
-        .replace("<", "&lt;")
-        .replace(">", "&gt;")
-        .replace('"', "&quot;")
-        .replace("'", "&apos;")
-    )
+    return saxutils.escape(text, {'"': "&quot;", "'": "&apos;"})
 
 
 def _xml_unescape(text: str) -> str:
-    return (
-        text.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", '"')
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
-    )
+    return saxutils.unescape(text, {"&quot;": '"', "&apos;": "'"})

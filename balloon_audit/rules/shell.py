@@ -182,13 +182,17 @@ def powercli_server(server: str) -> str:
     return split_server(server)[0]
 
 
-def powercli_vm(vm: VM) -> str:
-    """A PowerShell expression yielding exactly ``vm`` (see the module docstring)."""
+def _powercli_get(cmdlet: str, vm: VM) -> str:
     return (
-        f"Get-VM -Server {powershell_quote(powercli_server(vm.server))}"
+        f"{cmdlet} -Server {powershell_quote(powercli_server(vm.server))}"
         f" -Id {powershell_quote('VirtualMachine-' + vm.moid)}"
         f" | Where-Object {{ $_.Name -ceq {powershell_quote(vm.name)} }}"
     )
+
+
+def powercli_vm(vm: VM) -> str:
+    """A PowerShell expression yielding exactly ``vm`` (see the module docstring)."""
+    return _powercli_get("Get-VM", vm)
 
 
 def powercli_pipeline(vm: VM, *stages: str) -> str:
@@ -198,11 +202,7 @@ def powercli_pipeline(vm: VM, *stages: str) -> str:
 
 def powercli_template(vm: VM) -> str:
     """Like :func:`powercli_vm` for a template (``Get-VM`` does not return templates)."""
-    return (
-        f"Get-Template -Server {powershell_quote(powercli_server(vm.server))}"
-        f" -Id {powershell_quote('VirtualMachine-' + vm.moid)}"
-        f" | Where-Object {{ $_.Name -ceq {powershell_quote(vm.name)} }}"
-    )
+    return _powercli_get("Get-Template", vm)
 
 
 def powercli_reconfigure(vm: VM, *stages: str) -> str:
