@@ -48,6 +48,15 @@ class LabInstance:
         """``host:port``, the form the auditor's ``--server``/``--port`` pair describes."""
         return join_hostport(self.host, self.port)
 
+    def govc_env(self) -> dict[str, str]:
+        """Environment for govc against this lab (vcsim accepts any credentials)."""
+        return {
+            "GOVC_URL": self.url,
+            "GOVC_USERNAME": "lab",
+            "GOVC_PASSWORD": "lab",
+            "GOVC_INSECURE": "1",
+        }
+
     def to_json(self) -> dict[str, object]:
         return {
             "scenario": self.scenario.name,
