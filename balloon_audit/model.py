@@ -47,8 +47,14 @@ class Severity(str, enum.Enum):
 
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
-SOURCE_OK = "ok"
-SOURCE_FAILED = "failed"
+class SourceStatus(str, enum.Enum):
+    """Whether a source could be audited; the value is what the JSON result says."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -57,7 +63,7 @@ class SourceInfo:
 
     server: str
     """Host name (and port when not 443) as the user gave it."""
-    status: str
+    status: SourceStatus
     """``ok`` or ``failed``."""
     api_version: str | None = None
     """``about.apiVersion`` of the endpoint, e.g. ``8.0.3.0``."""
@@ -75,6 +81,10 @@ class SourceInfo:
     """Wall time of the collection from this endpoint."""
     instance_uuid: str | None = None
     """``about.instanceUuid``: the vCenter's identity across renames (history keys on it)."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == SourceStatus.OK
 
 
 @dataclass(frozen=True)
