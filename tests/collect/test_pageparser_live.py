@@ -24,8 +24,8 @@ from balloon_audit.collect.properties import vm_paths
 from balloon_audit.collect.retrieve import container_view, filter_spec, retrieve_pages
 from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
 from balloon_audit.model import Snapshot
-from tests.conftest import require_vcsim
-from tests.test_pageparser import normal
+from tests.collect.test_pageparser import normal
+from tests.live import require_vcsim
 
 pytestmark = pytest.mark.live
 

@@ -24,12 +24,10 @@ from balloon_audit.collect.capture import replay_snapshot
 from balloon_audit.collect.pagecall import PARSER_ENV
 from balloon_audit.collect.pageparser import Record, parse_page
 from balloon_audit.model import Snapshot
+from tests.paths import CASSETTES
 
-ROOT = Path(__file__).resolve().parents[1]
-CASSETTES = sorted(
-    p for p in (ROOT / "cassettes").iterdir() if p.name.endswith((".yaml", ".yaml.gz"))
-)
-PAGES = ROOT / "tests" / "data" / "pages"
+CASSETTE_FILES = sorted(p for p in CASSETTES.iterdir() if p.name.endswith((".yaml", ".yaml.gz")))
+PAGES = Path(__file__).resolve().parent / "data" / "pages"
 RESULT = vmodl.query.PropertyCollector.RetrieveResult
 PC = vmodl.query.PropertyCollector
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -103,7 +101,7 @@ def replay(path: Path, monkeypatch: pytest.MonkeyPatch, parser: str | None) -> S
 # ------------------------------------------------------------------------------- cassettes
 
 
-@pytest.mark.parametrize("path", CASSETTES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CASSETTE_FILES, ids=lambda p: p.name)
 def test_every_cassette_page_parses_identically(path: Path) -> None:
     pages = cassette_pages(path)
     for body in pages:
@@ -112,7 +110,7 @@ def test_every_cassette_page_parses_identically(path: Path) -> None:
         assert streamed_rows(body, chunk=997) == expected  # split anywhere, as it arrives
 
 
-@pytest.mark.parametrize("path", CASSETTES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", CASSETTE_FILES, ids=lambda p: p.name)
 def test_every_cassette_replays_to_the_same_snapshot(
     path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -122,7 +120,7 @@ def test_every_cassette_replays_to_the_same_snapshot(
 
 def test_the_cassettes_hold_pages_of_every_kind() -> None:
     """The comparison above is not empty: VMs, hosts, several pages, keyed extraConfig."""
-    bodies = [b for p in CASSETTES for b in cassette_pages(p)]
+    bodies = [b for p in CASSETTE_FILES for b in cassette_pages(p)]
     text = b"".join(bodies)
     assert len(bodies) >= 8
     for needle in (b'type="VirtualMachine"', b'type="HostSystem"', b"<token>", b"OptionValue"):
