@@ -112,6 +112,7 @@ def _collect(
         api_version=about.apiVersion,
         api_type=about.apiType,
         product=about.fullName,
+        instance_uuid=getattr(about, "instanceUuid", None) or None,
         hint=hint,
         vm_count=len(vms),
         host_count=len(hosts),

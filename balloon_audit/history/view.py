@@ -11,16 +11,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+from balloon_audit import vsphere
 from balloon_audit.history import identity
 from balloon_audit.model import AuditResult, Finding, Severity
 
 ISO_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 
-RECLAIMED_EVIDENCE = (
-    "summary.quickStats.balloonedMemory",
-    "summary.quickStats.swappedMemory",
-    "summary.quickStats.compressedMemory",
-)
+RECLAIMED_EVIDENCE = (vsphere.VM_BALLOONED.key, vsphere.VM_SWAPPED.key, vsphere.VM_COMPRESSED.key)
 """Evidence keys whose sum is a finding's magnitude (reclaimed memory)."""
 
 
