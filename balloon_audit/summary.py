@@ -5,7 +5,26 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from balloon_audit.model import AuditResult, Snapshot
+from balloon_audit.model import SOURCE_OK, AuditResult, Snapshot
+
+FLEET_LABELS: dict[str, str] = {
+    "sources": "vCenters",
+    "sources_failed": "vCenters not audited",
+    "clusters": "Clusters",
+    "hosts": "Hosts",
+    "hosts_connected": "Hosts connected",
+    "host_memory_mb": "Physical host memory (MB)",
+    "vms": "VMs",
+    "templates": "Templates",
+    "vms_powered_on": "VMs powered on",
+    "configured_mb": "Configured memory of powered-on VMs (MB)",
+    "ballooned_mb": "Ballooned (MB)",
+    "swapped_mb": "Swapped (MB)",
+    "compressed_mb": "Compressed (MB)",
+    "vms_ballooning": "VMs ballooning",
+    "vms_swapping": "VMs swapping",
+}
+"""How every output names the keys of :func:`fleet_totals` (the JSON keeps the keys)."""
 
 
 def fleet_totals(snapshot: Snapshot) -> dict[str, Any]:
@@ -16,7 +35,7 @@ def fleet_totals(snapshot: Snapshot) -> dict[str, Any]:
     powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
     return {
         "sources": len(snapshot.sources),
-        "sources_failed": sum(1 for s in snapshot.sources if s.status != "ok"),
+        "sources_failed": sum(1 for s in snapshot.sources if s.status != SOURCE_OK),
         "clusters": len(snapshot.clusters),
         "hosts": len(snapshot.hosts),
         "hosts_connected": sum(1 for h in snapshot.hosts if h.connected),
