@@ -15,7 +15,7 @@ from balloon_audit.report.html import render_html
 from balloon_audit.report.presentation import TOOLS_COLUMN
 from balloon_audit.report.xlsx import render_xlsx
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
-from tests.rules.factory import make_vm, snapshot
+from tests.factories import make_vm, snapshot
 
 
 def _legacy_server_vm():

@@ -9,7 +9,6 @@ must stay quiet on an empty snapshot.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -18,8 +17,8 @@ from balloon_audit.collect.capture import replay_snapshot
 from balloon_audit.engine import evaluate
 from balloon_audit.model import AuditResult, Snapshot
 from balloon_audit.rules.registry import Rule, all_rules
+from tests.paths import CASSETTES
 
-CASSETTES = Path(__file__).resolve().parents[2] / "cassettes"
 RULES = all_rules()
 
 
