@@ -139,6 +139,16 @@ def dotted(loc: Loc, label: Callable[[Loc], str] | None = None) -> str:
     return out
 
 
+def lookup(data: Any, loc: Loc) -> Any:
+    """The value at ``loc`` in parsed input, or ``None`` when there is none."""
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
+
+
 def suggest(word: str, choices: Collection[str]) -> str:
     """`` (did you mean 'x'?)``, or the short list of choices, or nothing."""
     ordered = sorted(choices)
