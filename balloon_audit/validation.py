@@ -32,7 +32,7 @@ class InputModel(BaseModel):
     by overriding the three class methods.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
     @classmethod
     def unknown_key(cls, key: str) -> str:
