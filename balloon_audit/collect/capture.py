@@ -32,7 +32,6 @@ import http.client
 import logging
 import os
 import re
-import tempfile
 import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -55,6 +54,7 @@ from balloon_audit.collect.capture_scrub import (
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import CollectionError, ConfigError, ReportError
 from balloon_audit.model import SOURCE_FAILED, Snapshot, SourceInfo
+from balloon_audit.report.files import atomic_write_bytes
 
 CAPTURE_FORMAT = 1
 META_KEY = "balloon_audit"
@@ -116,10 +116,34 @@ def recording(path: Path, *, servers: Sequence[str | Target] = ()) -> Iterator[N
         cassette = cm.__enter__()
         try:
             yield
-        finally:
-            data = list(cassette.data)
+        except Exception:
+            _stop_recording(cm, cassette, path, scrubber)
+            raise
+        except BaseException:  # interrupted: stop, write nothing
             cm.__exit__(None, None, None)
-            write_capture(path, data, scrubber)
+            raise
+        _stop_recording(cm, cassette, path, scrubber)
+
+
+def _stop_recording(cm: Any, cassette: Any, path: Path, scrubber: Scrubber) -> None:
+    data = list(cassette.data)
+    cm.__exit__(None, None, None)
+    write_capture(path, data, scrubber)
+
+
+def check_capture_path(path: Path) -> None:
+    """Refuse a --record path that cannot be written, before any vCenter is contacted."""
+    parent = Path(path).parent
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"cannot write capture {path}: {parent} is not a writable directory",
+            hint="choose a writable place for --record (the directory must exist)",
+        )
+    if Path(path).is_dir():
+        raise ConfigError(
+            f"cannot write capture {path}: it is a directory",
+            hint="give --record a file name, e.g. capture.yaml.gz",
+        )
 
 
 @contextmanager
@@ -261,29 +285,14 @@ def write_capture(path: Path, data: Sequence[tuple[Any, dict]], scrubber: Scrubb
         "interactions": interactions,
     }
     text = yaml.dump(document, Dumper=_dumper(yaml), sort_keys=False, allow_unicode=True, width=120)
+    payload = text.encode("utf-8")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    except OSError as exc:
+        atomic_write_bytes(path, gzip.compress(payload, mtime=0) if _gzipped(path) else payload)
+    except ReportError as exc:
         raise ReportError(
-            f"cannot write capture {path}: {exc.strerror or exc}",
+            str(exc).replace("cannot write ", "cannot write capture ", 1),
             hint="choose a writable place for --record",
         ) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            payload = text.encode("utf-8")
-            handle.write(gzip.compress(payload, mtime=0) if _gzipped(path) else payload)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ReportError(
-            f"cannot write capture {path}: {exc.strerror or exc}",
-            hint="choose a writable place for --record",
-        ) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
     return info
 
 
@@ -613,12 +622,6 @@ def _quiet_vcr_logs() -> Iterator[None]:
 def _gzipped(path: Path) -> bool:
     """``.gz`` captures are gzip-compressed: SOAP XML of thousands of VMs shrinks a lot."""
     return path.suffix.lower() == ".gz"
-
-
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
 
 
 def _server_spec(server: str | Target) -> str:

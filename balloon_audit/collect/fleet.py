@@ -6,7 +6,6 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from balloon_audit.collect.connection import redact
 from balloon_audit.collect.source import collect_source
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import BalloonAuditError
@@ -61,8 +60,8 @@ def _failed_source(target: Target, exc: BaseException, duration_s: float) -> Sou
     return SourceInfo(
         server=target.label,
         status=SOURCE_FAILED,
-        error=redact(error, target.password),
-        hint=redact(hint, target.password) if hint else None,
+        error=error,
+        hint=hint,
         duration_s=round(duration_s, 3),
     )
 

@@ -4,6 +4,12 @@ The data goes to a temporary file in the destination directory (so the final
 rename stays on one filesystem), is flushed to disk, then replaces the target
 with ``os.replace``. On any failure the temporary file is removed and the
 previous report, if any, is left untouched.
+
+Atomic replacement is right for regular files only. A symbolic link is followed and
+its target replaced (the link stays a link); character devices and FIFOs
+(``/dev/null``, ``/dev/stdout``, a named pipe) are written straight through, so that
+errors such as ``/dev/full``'s "no space left" are seen; anything else (a block
+device, a socket) is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,6 +44,11 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     If the body raises, the temporary file is deleted and ``path`` is unchanged.
     """
     path = Path(path)
+    if _is_stream(path):
+        with _write_through(path) as fh:
+            yield fh
+        return
+    path = _follow_links(path)
     _check_target(path)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -62,6 +74,47 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
     _fsync_dir(path.parent)
 
 
+_STREAM_PREFIXES = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")
+
+
+def _is_stream(path: Path) -> bool:
+    """A character device, a FIFO, or one of the process's own file descriptors."""
+    if str(path).startswith(_STREAM_PREFIXES):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+@contextlib.contextmanager
+def _write_through(path: Path) -> Iterator[IO[bytes]]:
+    try:
+        fh = open(path, "wb")  # noqa: SIM115 - closed below, errors translated
+    except OSError as exc:
+        raise _report_error(path, exc) from None
+    try:
+        with fh:
+            yield fh
+            fh.flush()
+    except OSError as exc:
+        raise _report_error(path, exc) from None
+
+
+def _follow_links(path: Path) -> Path:
+    """The file a (chain of) symbolic link(s) points to; ``path`` itself otherwise."""
+    if not path.is_symlink():
+        return path
+    try:
+        return Path(os.path.realpath(path, strict=False))
+    except (OSError, RuntimeError) as exc:
+        raise ReportError(
+            f"cannot write {path}: cannot follow the symbolic link ({exc})",
+            hint="point the link at a file, or choose another output path",
+        ) from None
+
+
 def _check_target(path: Path) -> None:
     parent = path.parent
     if not parent.exists():
@@ -78,6 +131,11 @@ def _check_target(path: Path) -> None:
         raise ReportError(
             f"cannot write {path}: it is a directory, a file name is expected",
             hint=f"give a file name, e.g. {path / 'report'}",
+        )
+    if path.exists() and not path.is_file():
+        raise ReportError(
+            f"cannot write {path}: it is neither a regular file nor a character device or pipe",
+            hint="choose a regular file as output path",
         )
 
 
