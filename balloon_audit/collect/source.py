@@ -209,7 +209,7 @@ def _collect_vms(
         spec = filter_spec(view, [(vim.VirtualMachine, paths)])
         for page in retrieve_pages(content, spec, page_size):
             for ref, props in page:
-                host_moid = P.moid_of(props.get("runtime.host"))
+                host_moid = P.moid_of(props.get(P.HOST_REF))
                 vm = P.build_vm(
                     ref._moId, props, server=label, host=hosts.get(host_moid) if host_moid else None
                 )

@@ -12,31 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import VM, Entity, Finding, Remediation, Severity, Snapshot
 from balloon_audit.rules.registry import RuleMeta
 
 # Host connection states under which quickStats cannot be trusted.
 UNREACHABLE_HOST_STATES = frozenset({"disconnected", "notResponding"})
-
-# Evidence keys: the vSphere API property paths the values came from.
-P_BALLOONED = "summary.quickStats.balloonedMemory"
-P_SWAPPED = "summary.quickStats.swappedMemory"
-P_COMPRESSED = "summary.quickStats.compressedMemory"
-P_MEMORY_MB = "config.hardware.memoryMB"
-P_LIMIT = "config.memoryAllocation.limit"
-P_RESERVATION = "config.memoryAllocation.reservation"
-P_LOCKED_TO_MAX = "config.memoryReservationLockedToMax"
-P_MAXMEMCTL = 'config.extraConfig["sched.mem.maxmemctl"]'
-P_TOOLS_STATUS2 = "guest.toolsVersionStatus2"
-P_TOOLS_VERSION_STATUS = "guest.toolsVersionStatus"
-P_TOOLS_STATUS = "guest.toolsStatus"
-P_TOOLS_RUNNING = "guest.toolsRunningStatus"
-P_TOOLS_VERSION = "guest.toolsVersion"
-P_GUEST_ID = "config.guestId"
-P_POWER_STATE = "runtime.powerState"
-P_HOST_CONNECTION = "runtime.host.runtime.connectionState"
-P_SWAPIN_RATE = "mem.swapinRate (KB/s)"
-P_SWAPOUT_RATE = "mem.swapoutRate (KB/s)"
 
 # Reference titles shared by several rules.
 REF_RM_BALLOON = "vSphere Resource Management: Memory Balloon Driver"
@@ -188,11 +169,11 @@ def effective_balloon_cap_mb(
 def vm_evidence(vm: VM, **values: Any) -> dict[str, Any]:
     """Evidence for a VM finding: power state plus the given property values.
 
-    Pass values keyed by API property path with ``**{P_BALLOONED: 512}``.
+    Pass values keyed by API property path with ``**{vs.VM_BALLOONED.key: 512}``.
     """
-    evidence: dict[str, Any] = {P_POWER_STATE: vm.power_state}
+    evidence: dict[str, Any] = {vs.VM_POWER_STATE.key: vm.power_state}
     if vm.is_template:
-        evidence["config.template"] = True
+        evidence[vs.VM_TEMPLATE.key] = True
     evidence.update(values)
     return evidence
 

@@ -6,6 +6,7 @@ not be read must not look like a clean fleet: both are reported as findings.
 
 from __future__ import annotations
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import (
     SOURCE_FAILED,
     VM,
@@ -18,8 +19,6 @@ from balloon_audit.model import (
     SourceInfo,
 )
 from balloon_audit.rules.common import (
-    P_HOST_CONNECTION,
-    P_POWER_STATE,
     host_unreachable,
     lacks_runtime_data,
     make_finding,
@@ -134,9 +133,9 @@ def check_no_runtime_data(snapshot: Snapshot, params: Params) -> RuleOutcome:
         evidence = vm_evidence(
             vm,
             **{
-                P_POWER_STATE: vm.power_state,
-                P_HOST_CONNECTION: vm.host_connection_state,
-                "summary.quickStats (returned)": vm.quickstats_available,
+                vs.VM_POWER_STATE.key: vm.power_state,
+                vs.VM_HOST_CONNECTION.key: vm.host_connection_state,
+                vs.VM_QUICKSTATS.key: vm.quickstats_available,
             },
         )
         findings.append(

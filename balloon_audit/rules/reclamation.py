@@ -8,6 +8,7 @@ it in MB.
 
 from __future__ import annotations
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_GUEST_BALLOON,
@@ -17,15 +18,6 @@ from balloon_audit.rules.common import (
     CONFIRM_WINDOWS_DRIVER,
     CONFIRM_ZIP,
     ESXTOP_MEMORY_VIEW,
-    P_BALLOONED,
-    P_COMPRESSED,
-    P_LIMIT,
-    P_MAXMEMCTL,
-    P_MEMORY_MB,
-    P_RESERVATION,
-    P_SWAPIN_RATE,
-    P_SWAPOUT_RATE,
-    P_SWAPPED,
     REF_API_QUICKSTATS,
     REF_BEST_PRACTICES,
     REF_MON_HOST_MEMORY,
@@ -169,11 +161,11 @@ def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
         evidence = vm_evidence(
             vm,
             **{
-                P_BALLOONED: vm.ballooned_mb,
-                P_MEMORY_MB: configured,
-                P_RESERVATION: vm.memory_reservation_mb,
-                P_LIMIT: vm.memory_limit_mb,
-                P_MAXMEMCTL: vm.maxmemctl,
+                vs.VM_BALLOONED.key: vm.ballooned_mb,
+                vs.VM_MEMORY.key: configured,
+                vs.VM_RESERVATION.key: vm.memory_reservation_mb,
+                vs.VM_LIMIT.key: vm.memory_limit_mb,
+                vs.VM_MAXMEMCTL.key: vm.maxmemctl,
                 "effective_balloon_cap_mb": cap,
                 **{f"effective_balloon_cap.{k}": v for k, v in cap_terms.items()},
             },
@@ -304,12 +296,12 @@ def check_host_swapping(snapshot: Snapshot, params: Params) -> RuleOutcome:
         evidence = vm_evidence(
             vm,
             **{
-                P_SWAPPED: vm.swapped_mb,
-                P_MEMORY_MB: configured,
-                P_SWAPIN_RATE: vm.swapin_rate_kbps,
-                P_SWAPOUT_RATE: vm.swapout_rate_kbps,
-                P_MAXMEMCTL: vm.maxmemctl,
-                P_LIMIT: vm.memory_limit_mb,
+                vs.VM_SWAPPED.key: vm.swapped_mb,
+                vs.VM_MEMORY.key: configured,
+                vs.VM_SWAPIN_RATE.key: vm.swapin_rate_kbps,
+                vs.VM_SWAPOUT_RATE.key: vm.swapout_rate_kbps,
+                vs.VM_MAXMEMCTL.key: vm.maxmemctl,
+                vs.VM_LIMIT.key: vm.memory_limit_mb,
             },
         )
         findings.append(
@@ -385,9 +377,9 @@ def check_memory_compression(snapshot: Snapshot, params: Params) -> RuleOutcome:
         evidence = vm_evidence(
             vm,
             **{
-                P_COMPRESSED: raw_kb,
+                vs.VM_COMPRESSED.key: raw_kb,
                 "compressed_mb": vm.compressed_mb,
-                P_MEMORY_MB: configured,
+                vs.VM_MEMORY.key: configured,
             },
         )
         findings.append(
