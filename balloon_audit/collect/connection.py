@@ -245,6 +245,11 @@ def _translate_one(
             f"{label}: host unreachable ({exc.strerror})",
             hint="check the network path (routing, firewall, VPN) to the vCenter",
         )
+    if type(exc).__name__ in ("ExpatError", "IncompleteRead") and phase == "collect":
+        return ConnectionFailedError(
+            f"{label}: an answer was cut off (the connection closed in the middle of it)",
+            hint="a proxy, load balancer or the vCenter dropped the connection: retry later",
+        )
     if type(exc).__name__ == "ExpatError" or "not a VIM server" in str(exc):
         return _not_vsphere(target, None)
     return None

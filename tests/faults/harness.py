@@ -103,3 +103,26 @@ def stray_files(directory: Path) -> list[str]:
         for path in directory.rglob("*")
         if path.name.endswith((".tmp", ".reserved")) or re.match(r"^\..*\.\w{8}$", path.name)
     )
+
+
+def start(args: list[str], *, environ: dict[str, str] | None = None) -> subprocess.Popen:
+    """Start a case in the background (to signal it); finish it with :func:`finish`."""
+    return subprocess.Popen(
+        command(*args),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        errors="replace",
+        env=environ or env(),
+    )
+
+
+def finish(
+    case: str, proc: subprocess.Popen, since: float, *, code: int, within_s: float
+) -> Outcome:
+    """Wait for ``proc``; ``within_s`` counts from ``since`` (e.g. the signal)."""
+    stdout, stderr = proc.communicate(timeout=within_s + 30)
+    outcome = Outcome(proc.returncode, stdout, stderr, time.monotonic() - since)
+    record(case, outcome)
+    check(outcome, code=code, within_s=within_s)
+    return outcome
