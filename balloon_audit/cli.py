@@ -40,7 +40,7 @@ app = typer.Typer(
 lab_app = typer.Typer(help="Start and stop a vcsim test lab loaded with a scenario.")
 app.add_typer(lab_app, name="lab")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
 
 class FailOn(str, enum.Enum):
@@ -202,14 +202,24 @@ def _write_reports(
     for kind, path in (("json", json_path), ("html", html_path), ("xlsx", xlsx_path)):
         if path is not None:
             targets.append((kind, path))
+    failure: ReportError | None = None
     with contextlib.ExitStack() as stack:
         if output_dir is not None:
-            dated = stack.enter_context(dated_paths(output_dir, result.generated_at))
-            targets[:0] = [(kind, dated[kind]) for kind in kinds]
-        written = write_reports(result, targets)
+            try:
+                dated = stack.enter_context(dated_paths(output_dir, result.generated_at))
+                targets[:0] = [(kind, dated[kind]) for kind in kinds]
+            except ReportError as exc:  # the other outputs are still written
+                failure = exc
+        try:
+            written = write_reports(result, targets)
+        except ReportError as exc:
+            failure = ReportError(f"{failure}; {exc}", hint=failure.hint) if failure else exc
+            written = []
     if not quiet:
         for path in written:
             err.print(f"wrote {safe(str(path))}")
+    if failure is not None:
+        raise failure
 
 
 ServerOpt = Annotated[
