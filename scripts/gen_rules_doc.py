@@ -4,7 +4,7 @@
     python scripts/gen_rules_doc.py            # rewrite docs/rules.md
     python scripts/gen_rules_doc.py --check    # exit 1 if docs/rules.md is out of date
 
-tests/test_rules_doc.py renders the same text in memory and fails when the
+tests/rules/test_rules_doc.py renders the same text in memory and fails when the
 committed file differs; it never writes the file.
 """
 

@@ -9,8 +9,8 @@ import pytest
 
 from balloon_audit import config_file
 from balloon_audit.rules.registry import all_rules
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 TESTS = ROOT / "tests"
 
 # The public catalogue. IDs are a public interface: never renumber, only add.
