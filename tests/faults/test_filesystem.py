@@ -99,7 +99,7 @@ def test_device_node_outputs_are_written_through(
 ) -> None:
     dev, prefix = _device_dir(tmp_path)
     check = tmp_path / "check.sh"
-    outcome = run(
+    run(
         "--json to /dev/null (device node)",
         scan_args(healthy_vcsim, "--json", str(dev / "null"), "--html", str(tmp_path / "r.html")),
         code=0,
