@@ -75,20 +75,23 @@ def run() -> None:
 
     The traceback is hidden (it could show values from the user's inventory or
     environment); set BALLOON_AUDIT_DEBUG=1 to see it (the exit code stays 3).
-    SIGINT / SIGTERM exit 130 / 143; a standard output closed early exits 141.
+    SIGINT / SIGTERM exit 130 / 143; a standard output closed early exits 141 (scan).
     """
     from balloon_audit.interrupts import Interrupted, handle_signals
 
     _tolerant_console()
     try:
         with handle_signals():
-            app(prog_name="balloon-audit")
+            code = app(prog_name="balloon-audit", standalone_mode=False)
+        sys.exit(code or 0)
+    except _CLICK_ERROR as exc:
+        _usage_error(exc)
+    except typer.Abort:
+        sys.exit(EXIT_FAILED)
     except Interrupted as exc:
         err.print(f"[bold red]error:[/] {exc.name} received: stopped, nothing more was written")
         err.print("[dim]hint:[/] files reported as written above are complete")
         sys.exit(exc.exit_code)
-    except BrokenPipeError:
-        _stdout_closed()
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if os.environ.get("BALLOON_AUDIT_DEBUG"):
             import traceback
@@ -104,6 +107,23 @@ def run() -> None:
         sys.exit(EXIT_FAILED)
 
 
+# Click's error classes, found without importing click (typer may vendor it).
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def _usage_error(exc: Exception) -> None:
+    """A command-line mistake: one ``error:`` line and a hint, exit 2."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()  # prints the help
+        sys.exit(EXIT_USAGE)
+    err.print(f"[bold red]error:[/] {safe(exc.format_message())}")  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "balloon-audit"
+    err.print(f"[dim]hint:[/] see '{safe(where)} --help'")
+    sys.exit(exc.exit_code if isinstance(exc, _USAGE_ERROR) else EXIT_USAGE)
+
+
 def _tolerant_console() -> None:
     """A console that cannot encode a character shows a replacement, never aborts the run."""
     for stream in (sys.stdout, sys.stderr):
@@ -112,16 +132,11 @@ def _tolerant_console() -> None:
             reconfigure(errors="replace")
 
 
-def _stdout_closed() -> None:
-    """Standard output was closed by its reader (``| head``): say so and exit 141."""
-    with contextlib.suppress(OSError):
+def _silence_stdout() -> None:
+    """Standard output was closed by its reader: send the rest (and the exit flush) nowhere."""
+    with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())  # no second error when Python flushes at exit
-    err.print(
-        "[bold red]error:[/] standard output was closed before everything was written to it"
-    )
-    err.print("[dim]hint:[/] report files were written first; or write the JSON with --json FILE")
-    sys.exit(EXIT_STDOUT_CLOSED)
+        os.dup2(devnull, sys.stdout.fileno())
 
 
 def fail(error: BalloonAuditError, code: int) -> typer.Exit:
@@ -422,25 +437,35 @@ def scan(
         )
     except BalloonAuditError as exc:
         report_error = exc
-    if stdout_json:
-        from balloon_audit.report.json_result import result_to_json
+    stdout_closed = False
+    try:
+        if stdout_json:
+            from balloon_audit.report.json_result import result_to_json
 
-        sys.stdout.write(result_to_json(result))
-        sys.stdout.flush()
-    elif not quiet:
-        from balloon_audit.report.console import render_console
+            sys.stdout.write(result_to_json(result))
+            sys.stdout.flush()
+        elif not quiet:
+            from balloon_audit.report.console import render_console
 
-        render_console(result, Console(highlight=False))
-        sys.stdout.flush()
+            render_console(result, Console(highlight=False))
+            sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_closed = True
+        _silence_stdout()
     for source in result.sources:
         if source.status != "ok":
             err.print(f"[bold red]error:[/] {safe(source.server)}: {safe(source.error or '')}")
     for problem in (capture_error, report_error):
         if problem is not None:
             _print_error(problem)
+    code = _exit_code(result, fail_on)
     if capture_error is not None or report_error is not None:
-        raise typer.Exit(EXIT_FAILED)
-    raise typer.Exit(_exit_code(result, fail_on))
+        code = EXIT_FAILED
+    if stdout_closed and code != EXIT_FAILED:
+        err.print("[bold red]error:[/] standard output was closed before all was written to it")
+        err.print("[dim]hint:[/] report files were written first; or use --json FILE")
+        code = EXIT_STDOUT_CLOSED
+    raise typer.Exit(code)
 
 
 def _replay_alone(server: list[str] | None, record: Path | None) -> None:

@@ -33,6 +33,7 @@ import logging
 import os
 import re
 import types
+import zlib
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -329,20 +330,40 @@ def _scrub_interaction(ep: Endpoint, request: Any, response: dict, scrubber: Scr
     }
 
 
+MAX_CAPTURE_BYTES = 2 * 1024**3
+"""Largest capture read (after decompression): far above any real fleet, far below a bomb."""
+
+
+def _read_capture_text(path: Path) -> str:
+    hint = "pass the file written by 'balloon-audit scan --record FILE'"
+    try:
+        with open(path, "rb") as raw:
+            stream = gzip.GzipFile(fileobj=raw) if _gzipped(path) else raw
+            data = stream.read(MAX_CAPTURE_BYTES + 1)
+        if len(data) > MAX_CAPTURE_BYTES:
+            raise ConfigError(
+                f"capture {path} is larger than {MAX_CAPTURE_BYTES // 1024**3} GiB", hint=hint
+            )
+        return data.decode("utf-8")
+    except (OSError, EOFError, zlib.error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ConfigError(f"cannot read capture {path}: {reason}", hint=hint) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"cannot read capture {path}: not UTF-8 text (byte {exc.start})", hint=hint
+        ) from None
+
+
 def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
+    """Read and check a capture. Loading is bounded: captures are shared between people,
+    so YAML aliases (which this tool never writes) are refused, as is anything that is
+    not the capture structure."""
     import yaml
     from vcr.request import Request
 
+    text = _read_capture_text(path)
     try:
-        raw = path.read_bytes()
-        text = (gzip.decompress(raw) if _gzipped(path) else raw).decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read capture {path}: {getattr(exc, 'strerror', None) or exc}",
-            hint="pass the file written by 'balloon-audit scan --record FILE'",
-        ) from None
-    try:
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        document = yaml.load(text, Loader=_no_alias_loader(yaml))
         meta = document.get(META_KEY) or {}
         raw = document["interactions"]
         requests = []
@@ -352,8 +373,8 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
             body = req.get("body")
             requests.append(
                 Request(
-                    method=req["method"],
-                    uri=req["uri"],
+                    method=_scalar(req["method"]),
+                    uri=_scalar(req["uri"]),
                     body=body.encode("utf-8") if isinstance(body, str) else body,
                     headers={k: _first(v) for k, v in (req.get("headers") or {}).items()},
                 )
@@ -362,9 +383,13 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
             string = (resp.get("body") or {}).get("string")
             resp["body"] = {"string": string.encode("utf-8") if isinstance(string, str) else string}
             responses.append(resp)
-    except (yaml.YAMLError, AttributeError, KeyError, TypeError) as exc:
+        sources = meta.get("sources")
+        unreachable = meta.get("unreachable") or []
+        for name in [*(sources or []), *unreachable]:
+            _scalar(name)
+    except (yaml.YAMLError, AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
-            f"{path} is not a balloon-audit capture ({type(exc).__name__})",
+            f"{path} is not a balloon-audit capture ({_short_reason(exc)})",
             hint="pass the file written by 'balloon-audit scan --record FILE'",
         ) from None
     fmt = meta.get("capture_format", CAPTURE_FORMAT)
@@ -373,7 +398,6 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
             f"{path} uses capture format {fmt}; this balloon-audit reads format {CAPTURE_FORMAT}",
             hint="upgrade balloon-audit to replay this capture",
         )
-    sources = meta.get("sources")
     if not sources:  # a plain vcrpy cassette: derive the sources from the requests
         sources = sorted({r.host for r in requests if r.host}, key=placeholder_index)
     info = CaptureInfo(
@@ -382,7 +406,7 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
         tool_version=meta.get("tool_version"),
         interactions=len(requests),
         page_size=_page_size(requests),
-        unreachable=tuple(str(s) for s in meta.get("unreachable") or ()),
+        unreachable=tuple(str(s) for s in unreachable),
     )
     return info, requests, responses
 
@@ -399,9 +423,41 @@ def _dumper(yaml: Any) -> Any:
     base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
     class _Dumper(base):  # type: ignore[misc, valid-type]
-        pass
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # the loader refuses aliases: never write one
 
     return _Dumper
+
+
+def _no_alias_loader(yaml: Any) -> Any:
+    """A safe loader that refuses YAML aliases (``*name``): nested alias chains make a
+    small file expand into billions of nodes (the "billion laughs")."""
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class _Loader(base):  # type: ignore[misc, valid-type]
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            if node in self.constructed_objects or node in self.recursive_objects:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "YAML aliases are not allowed in a capture", node.start_mark
+                )
+            return super().construct_object(node, deep=deep)
+
+    return _Loader
+
+
+def _scalar(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, found {type(value).__name__}")
+    return value
+
+
+def _short_reason(exc: BaseException) -> str:
+    if hasattr(exc, "problem") and getattr(exc, "problem", None):
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        return f"{exc.problem}{where}"  # type: ignore[attr-defined]
+    first = (str(exc).splitlines() or [""])[0][:120]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------- vcrpy glue

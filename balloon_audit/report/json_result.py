@@ -81,10 +81,38 @@ def result_to_json(result: AuditResult) -> str:
     return json.dumps(result_to_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
+_SCALARS: dict[str, tuple[type, ...]] = {
+    "str": (str,),
+    "int": (int,),
+    "float": (int, float),
+    "bool": (bool,),
+    "None": (type(None),),
+}
+
+
 def _build(cls: type[T], data: dict[str, Any]) -> T:
-    """A dataclass from a dict, ignoring keys this version does not know."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in data.items() if k in names})
+    """A dataclass from a dict, ignoring keys this version does not know.
+
+    Scalar fields (``str``, ``int | None``, ...) are type-checked: a damaged file must be
+    refused here, not crash a report writer later.
+    """
+    if not isinstance(data, dict):
+        raise TypeError(f"{cls.__name__} must be an object, not {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
+    for name, value in data.items():
+        if name in fields:
+            _check_scalar(cls.__name__, name, str(fields[name].type), value)
+    return cls(**{k: v for k, v in data.items() if k in fields})
+
+
+def _check_scalar(owner: str, name: str, annotation: str, value: Any) -> None:
+    parts = [part.strip() for part in annotation.split("|")]
+    if not all(part in _SCALARS for part in parts):
+        return  # tuples, dicts, enums: checked where they are built
+    allowed = tuple(t for part in parts for t in _SCALARS[part])
+    wrong_bool = isinstance(value, bool) and bool not in allowed
+    if not isinstance(value, allowed) or wrong_bool:
+        raise TypeError(f"{owner}.{name} must be {annotation}, not {type(value).__name__}")
 
 
 def _tuple_fields(obj: T, *names: str) -> T:
@@ -92,6 +120,8 @@ def _tuple_fields(obj: T, *names: str) -> T:
 
 
 def _finding(data: dict[str, Any]) -> Finding:
+    for name in ("rule", "name", "message"):
+        _check_scalar("Finding", name, "str", data[name])
     remediation = _tuple_fields(
         _build(Remediation, data["remediation"]), "steps", "confirm", "references"
     )
@@ -123,10 +153,8 @@ def result_from_dict(data: dict[str, Any]) -> AuditResult:
         generated_at = datetime.strptime(data["generated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=timezone.utc
         )
-        stats = tuple(
-            RuleStat(r["rule"], r["name"], r["checked"], r["flagged"])
-            for r in data.get("summary", {}).get("rules", [])
-        )
+        stats = tuple(_build(RuleStat, r) for r in data.get("summary", {}).get("rules", []))
+        _check_scalar("result", "tool_version", "str", data["tool_version"])
         return AuditResult(
             generated_at=generated_at,
             tool_version=data["tool_version"],
@@ -141,19 +169,28 @@ def result_from_dict(data: dict[str, Any]) -> AuditResult:
             waiver_problems=tuple(data.get("waiver_problems", [])),
             run_by=dict(data.get("run_by", {})),
         )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError, RecursionError) as exc:
         raise ReportError(
             f"the result file is damaged or incomplete ({type(exc).__name__}: {exc})",
             hint="re-run `balloon-audit scan --json FILE` to write a fresh one",
         ) from None
 
 
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a number JSON allows")
+
+
 def result_from_json(text: str) -> AuditResult:
+    """Parse a result; damaged, hostile or foreign files raise ReportError (a usage error)."""
+    hint = "pass a file written by `balloon-audit scan --json`"
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_no_constant)
     except json.JSONDecodeError as exc:
         raise ReportError(
-            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            hint="pass a file written by `balloon-audit scan --json`",
+            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}", hint=hint
         ) from None
+    except ValueError as exc:  # NaN, Infinity
+        raise ReportError(f"not valid JSON: {exc}", hint=hint) from None
+    except RecursionError:
+        raise ReportError("not valid JSON: nested too deeply", hint=hint) from None
     return result_from_dict(data)

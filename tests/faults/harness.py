@@ -78,7 +78,8 @@ def run(
 def record(case: str, outcome: Outcome) -> None:
     lines = outcome.errors or outcome.stderr.strip().splitlines() or [""]
     summary = lines[0] if outcome.errors else lines[-1]
-    CATALOGUE.append((case, outcome.seconds, f"exit {outcome.code}: {summary[:90]}"))
+    summary = re.sub(r"/tmp/\S*/", "…/", summary)  # pytest's temporary directories
+    CATALOGUE.append((case, outcome.seconds, f"exit {outcome.code}: {summary[:100]}"))
 
 
 def check(outcome: Outcome, *, code: int, within_s: float) -> None:
