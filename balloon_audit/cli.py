@@ -193,7 +193,7 @@ def _progress(quiet: bool) -> tuple[Callable[[str], None] | None, object | None]
 
 
 def _exit_code(result: AuditResult, fail_on: FailOn) -> int:
-    if any(source.status != "ok" for source in result.sources):
+    if any(not source.ok for source in result.sources):
         return EXIT_FAILED
     if fail_on is FailOn.never:
         return EXIT_OK
@@ -453,7 +453,7 @@ def scan(
         stdout_closed = True
         _silence_stdout()
     for source in result.sources:
-        if source.status != "ok":
+        if not source.ok:
             err.print(f"[bold red]error:[/] {safe(source.server)}: {safe(source.error or '')}")
     for problem in (capture_error, report_error):
         if problem is not None:

@@ -54,8 +54,8 @@ from balloon_audit.collect.capture_scrub import (
 )
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import CollectionError, ConfigError, ReportError
-from balloon_audit.model import SOURCE_FAILED, Snapshot, SourceInfo
-from balloon_audit.report.files import atomic_write_bytes
+from balloon_audit.fileio import atomic_write_bytes
+from balloon_audit.model import Snapshot, SourceInfo, SourceStatus
 
 CAPTURE_FORMAT = 1
 META_KEY = "balloon_audit"
@@ -134,11 +134,13 @@ def _stop_recording(cm: Any, cassette: Any, path: Path, scrubber: Scrubber) -> N
 
 def check_capture_path(path: Path) -> None:
     """Refuse a --record path that cannot be written, before any vCenter is contacted."""
-    parent = Path(path).parent
+    parent = Path(path).absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # missing directories are created when the capture is written
     if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(
             f"cannot write capture {path}: {parent} is not a writable directory",
-            hint="choose a writable place for --record (the directory must exist)",
+            hint="choose a writable place for --record",
         )
     if Path(path).is_dir():
         raise ConfigError(
@@ -228,7 +230,7 @@ def replay_snapshot(
     failed = [
         SourceInfo(
             server=name,
-            status=SOURCE_FAILED,
+            status=SourceStatus.FAILED,
             error=f"{name}: did not answer while the capture was recorded",
             hint="the capture holds no traffic for this server; the recording run's "
             "own report says why it could not be reached",
@@ -287,13 +289,18 @@ def write_capture(path: Path, data: Sequence[tuple[Any, dict]], scrubber: Scrubb
     }
     text = yaml.dump(document, Dumper=_dumper(yaml), sort_keys=False, allow_unicode=True, width=120)
     payload = text.encode("utf-8")
+    hint = "choose a writable place for --record"
     try:
-        atomic_write_bytes(path, gzip.compress(payload, mtime=0) if _gzipped(path) else payload)
-    except ReportError as exc:
-        raise ReportError(
-            str(exc).replace("cannot write ", "cannot write capture ", 1),
-            hint="choose a writable place for --record",
-        ) from None
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        reason = exc.strerror or exc
+        raise ReportError(f"cannot write capture {path}: {reason}", hint=hint) from None
+    atomic_write_bytes(
+        path,
+        gzip.compress(payload, mtime=0) if _gzipped(path) else payload,
+        what="capture",
+        hint=hint,
+    )
     return info
 
 
@@ -681,10 +688,7 @@ def _gzipped(path: Path) -> bool:
 
 
 def _server_spec(server: str | Target) -> str:
-    if isinstance(server, Target):
-        host = f"[{server.server}]" if ":" in server.server else server.server
-        return f"{host}:{server.port}"
-    return server
+    return server.hostport if isinstance(server, Target) else server
 
 
 def _text(body: Any) -> str:

@@ -22,7 +22,7 @@ from balloon_audit.collect.perf import add_swap_rates, needs_swap_rates
 from balloon_audit.collect.retrieve import container_view, filter_spec, retrieve_pages
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import CollectionError
-from balloon_audit.model import SOURCE_OK, VM, Cluster, Host, Snapshot, SourceInfo
+from balloon_audit.model import VM, Cluster, Host, Snapshot, SourceInfo, SourceStatus
 
 Progress = Callable[[str], None]
 
@@ -108,7 +108,7 @@ def _collect(
         hint = "no VMs or hosts are visible to this account: " + _READ_ACCESS
     source = SourceInfo(
         server=label,
-        status=SOURCE_OK,
+        status=SourceStatus.OK,
         api_version=about.apiVersion,
         api_type=about.apiType,
         product=about.fullName,

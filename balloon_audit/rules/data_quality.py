@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from balloon_audit import vsphere as vs
 from balloon_audit.model import (
-    SOURCE_FAILED,
     VM,
     Entity,
     Finding,
@@ -18,6 +17,7 @@ from balloon_audit.model import (
     Snapshot,
     SourceInfo,
 )
+from balloon_audit.netloc import sdk_url, split_hostport
 from balloon_audit.rules.common import (
     host_unreachable,
     lacks_runtime_data,
@@ -34,7 +34,6 @@ from balloon_audit.rules.shell import (
     powercli_pipeline,
     powercli_server,
     powershell_quote,
-    split_server,
 )
 
 # --------------------------------------------------------------------------- BA901
@@ -172,7 +171,7 @@ def source_entity(source: SourceInfo) -> Entity:
 
 
 def _connect_viserver(server: str) -> str:
-    host, port = split_server(server)
+    host, port = split_hostport(server)
     command = f"Connect-VIServer -Server {powershell_quote(host)}"
     if port is not None:
         command += f" -Port {port}"
@@ -181,11 +180,7 @@ def _connect_viserver(server: str) -> str:
 
 def _sdk_url(server: str) -> str:
     """``https://host[:port]/sdk``; an IPv6 address goes in brackets."""
-    host, port = split_server(server)
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    return f"https://{netloc}/sdk"
+    return sdk_url(*split_hostport(server))
 
 
 def _ba902_remediation(source: SourceInfo) -> Remediation:
@@ -218,13 +213,13 @@ def _ba902_remediation(source: SourceInfo) -> Remediation:
 def check_collection_error(snapshot: Snapshot, params: Params) -> RuleOutcome:
     findings: list[Finding] = []
     for source in snapshot.sources:
-        if source.status != SOURCE_FAILED:
+        if source.ok:
             continue
         message = f"could not audit {source.server}: {source.error or 'unknown error'}"
         if source.hint:
             message += f" ({source.hint})"
         evidence = {
-            "status": source.status,
+            "status": str(source.status),
             "error": source.error,
             "hint": source.hint,
             "duration_s": source.duration_s,
