@@ -132,6 +132,14 @@ def _tolerant_console() -> None:
             reconfigure(errors="replace")
 
 
+class _StdoutConsole(Console):
+    """Rich exits 1 on a broken pipe; here the scan decides (exit 141, reports kept)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def _silence_stdout() -> None:
     """Standard output was closed by its reader: send the rest (and the exit flush) nowhere."""
     with contextlib.suppress(OSError, ValueError):
@@ -447,7 +455,7 @@ def scan(
         elif not quiet:
             from balloon_audit.report.console import render_console
 
-            render_console(result, Console(highlight=False))
+            render_console(result, _StdoutConsole(highlight=False))
             sys.stdout.flush()
     except BrokenPipeError:
         stdout_closed = True

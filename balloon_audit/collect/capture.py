@@ -56,6 +56,7 @@ from balloon_audit.collect.target import Target
 from balloon_audit.errors import CollectionError, ConfigError, ReportError
 from balloon_audit.fileio import atomic_write_bytes
 from balloon_audit.model import Snapshot, SourceInfo, SourceStatus
+from balloon_audit.netloc import bracketed
 
 CAPTURE_FORMAT = 1
 META_KEY = "balloon_audit"
@@ -309,6 +310,7 @@ def _scrub_interaction(ep: Endpoint, request: Any, response: dict, scrubber: Scr
         f"?{scrubber.scrub_text(request.parsed_uri.query, ep)}" if request.parsed_uri.query else ""
     )
     body = _text(request.body)
+    login = soap_operation(body) == "Login"
     req_headers = {
         name: [scrubber.scrub_text(str(_first(value)), ep)]
         for name, value in sorted(dict(request.headers).items())
@@ -326,13 +328,13 @@ def _scrub_interaction(ep: Endpoint, request: Any, response: dict, scrubber: Scr
         "request": {
             "method": request.method,
             "uri": f"{request.scheme}://{ep.placeholder}{request.path}{query}",
-            "body": scrubber.scrub_text(body, ep) if request.body is not None else None,
+            "body": None if request.body is None else scrubber.scrub_text(body, ep, login=login),
             "headers": req_headers,
         },
         "response": {
             "status": dict(response.get("status") or {}),
             "headers": resp_headers,
-            "body": {"string": scrubber.scrub_text(_text(_resp_body(response)), ep)},
+            "body": {"string": scrubber.scrub_text(_text(_resp_body(response)), ep, login=login)},
         },
     }
 
@@ -540,6 +542,10 @@ def _connection_classes() -> tuple[type, type]:
         def connect(self, *args: Any, **kwargs: Any) -> None:
             # Connecting waits until a request has to go to the real server (recording).
             return None
+
+        def _real_host(self) -> str:
+            # vcrpy writes an IPv6 host into the request URI without brackets.
+            return bracketed(super()._real_host())
 
         def getresponse(self, _: bool = False, **kwargs: Any) -> Any:
             request = self._vcr_request

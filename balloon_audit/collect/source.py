@@ -40,6 +40,18 @@ class _Node:
     parent: str | None
 
 
+class DuplicateSourceError(CollectionError):
+    """This endpoint is a vCenter that another name of this run is auditing already."""
+
+    def __init__(self, label: str, first: str) -> None:
+        super().__init__(f"{label}: the same vCenter as {first} (same instance UUID)")
+        self.first = first
+
+
+Claim = Callable[[str, str], "str | None"]
+"""``claim(instance_uuid, label)``: None if ``label`` audits that vCenter, else who does."""
+
+
 def collect_source(
     target: Target,
     *,
@@ -47,6 +59,7 @@ def collect_source(
     perf: bool = True,
     page_size: int = 1000,
     keyed_extra_config: bool = True,
+    claim: Claim | None = None,
 ) -> Snapshot:
     """Collect VMs, hosts and clusters from one vCenter or ESXi endpoint.
 
@@ -54,6 +67,8 @@ def collect_source(
     the endpoint cannot be audited. ``keyed_extra_config=False`` forces the fallback
     that reads the whole ``config.extraConfig`` (normally used only when the server
     refuses the keyed path ``config.extraConfig["sched.mem.maxmemctl"]``).
+    ``claim`` lets a fleet audit each vCenter once: when another name has claimed this
+    vCenter's instance UUID, :class:`DuplicateSourceError` is raised (after logging out).
     """
     report = progress or _quiet
     label = target.label
@@ -63,7 +78,9 @@ def collect_source(
     snapshot: Snapshot | None = None
     with open_session(target) as si:
         try:
-            snapshot = _collect(si, target, report, perf, page_size, keyed_extra_config, started)
+            snapshot = _collect(
+                si, target, report, perf, page_size, keyed_extra_config, started, claim
+            )
         except Exception as exc:  # noqa: BLE001 - translated outside the except block
             failure = translate_error(exc, target, phase="collect")
     if failure is not None:
@@ -80,10 +97,15 @@ def _collect(
     page_size: int,
     keyed_extra_config: bool,
     started: float,
+    claim: Claim | None = None,
 ) -> Snapshot:
     label = target.label
     content = si.RetrieveContent()
     about = content.about
+    if claim is not None and about.instanceUuid:
+        first = claim(about.instanceUuid, label)
+        if first is not None:
+            raise DuplicateSourceError(label, first)
     report(f"{label}: connected to {about.fullName}")
 
     clusters, hosts = _collect_hosts(content, label, page_size)
@@ -112,6 +134,7 @@ def _collect(
         api_version=about.apiVersion,
         api_type=about.apiType,
         product=about.fullName,
+        instance_uuid=about.instanceUuid or None,
         hint=hint,
         vm_count=len(vms),
         host_count=len(hosts),

@@ -59,7 +59,7 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
         detail = s.error + (f" — {s.hint}" if s.hint else "") if s.error else ""
         api = " ".join(part for part in (s.api_type, s.api_version) if part)
         sources.add_row(
-            safe(s.server),
+            safe(s.server + (f" (also {', '.join(s.aliases)})" if s.aliases else "")),
             status,
             safe(api),
             str(s.vm_count),

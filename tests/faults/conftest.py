@@ -32,9 +32,13 @@ def certificate(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="session")
 def healthy_vcsim() -> Iterator[VcsimEndpoint]:
-    """A second vcsim (its own instance UUID): the vCenter that must survive every fault."""
+    """A second endpoint, an ESXi host (vcsim -esx), that must survive every fault.
+
+    Not a second vCenter: every vcsim vCenter has the same instance UUID, and one vCenter
+    under two names is audited once.
+    """
     require_vcsim()
-    endpoint = start_vcsim()
+    endpoint = start_vcsim(["-esx"])
     yield endpoint
     stop_vcsim(endpoint.pid)
 

@@ -39,8 +39,9 @@ def make_certificate(directory: Path) -> tuple[Path, Path]:
 class _Server:
     """A listening socket served by one daemon thread per connection."""
 
-    def __init__(self, tls: tuple[Path, Path] | None = None) -> None:
-        self._listener = socket.create_server(("127.0.0.1", 0))
+    def __init__(self, tls: tuple[Path, Path] | None = None, host: str = "127.0.0.1") -> None:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        self._listener = socket.create_server((host, 0), family=family)
         self.port = self._listener.getsockname()[1]
         self._context: ssl.SSLContext | None = None
         if tls is not None:
@@ -145,7 +146,11 @@ class SoapProxy(_Server):
     """A TLS proxy to ``upstream_port`` (vcsim) that injects :class:`Fault` s by method."""
 
     def __init__(
-        self, upstream_port: int, tls: tuple[Path, Path], faults: dict[str, Fault] | None = None
+        self,
+        upstream_port: int,
+        tls: tuple[Path, Path],
+        faults: dict[str, Fault] | None = None,
+        host: str = "127.0.0.1",
     ) -> None:
         self.upstream_port = upstream_port
         self.faults = faults or {}
@@ -155,7 +160,7 @@ class SoapProxy(_Server):
         """Set when a fault starts to act."""
         self._counts: dict[str, int] = {}
         self._lock = threading.Lock()
-        super().__init__(tls)
+        super().__init__(tls, host)
 
     def serve(self, conn: socket.socket) -> None:
         upstream = http.client.HTTPSConnection(

@@ -163,3 +163,26 @@ def test_symlink_output_updates_its_target(healthy_vcsim: VcsimEndpoint, tmp_pat
     assert target.read_text().rstrip().endswith("</html>")
     assert_complete_json(tmp_path / "reports" / "next.json")
     assert stray_files(tmp_path) == []
+
+
+def test_capture_that_cannot_be_written_keeps_the_audit(
+    healthy_vcsim: VcsimEndpoint, tmp_path: Path
+) -> None:
+    require(ROOT, "needs root and unshare for a private full tmpfs")
+    full = tmp_path / "full"
+    full.mkdir()
+    quoted = shlex.quote(str(full))
+    outcome = run(
+        "--record onto a full filesystem",
+        ["scan", "-s", f"127.0.0.1:{healthy_vcsim.port}", "-u", "auditor", "--insecure",
+         "--fail-on", "never", "--record", str(full / "c.yaml"),
+         "--json", str(tmp_path / "r.json")],
+        code=3,
+        within_s=15,
+        prefix=namespaced(f"mount -t tmpfs -o size=16k tmpfs {quoted}",
+                          f"dd if=/dev/zero of={quoted}/filler bs=4k 2>/dev/null || true"),
+    )  # fmt: skip
+    one_line_error(outcome, r"cannot write capture .*No space left on device")
+    assert_complete_json(tmp_path / "r.json")
+    assert "vCenters" in outcome.stdout  # the summary was printed too
+    assert stray_files(tmp_path) == []
