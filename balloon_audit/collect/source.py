@@ -33,6 +33,20 @@ def _quiet(_: str) -> None:
     return None
 
 
+Claim = Callable[[str, str], "str | None"]
+"""``claim(instance_uuid, label)``: None if ``label`` audits that vCenter, else who does."""
+
+
+@dataclass(frozen=True)
+class _Options:
+    """What ``collect_source`` was asked for."""
+
+    perf: bool
+    page_size: int
+    keyed_extra_config: bool
+    claim: Claim | None = None
+
+
 @dataclass(frozen=True)
 class _Node:
     kind: str
@@ -46,10 +60,6 @@ class DuplicateSourceError(CollectionError):
     def __init__(self, label: str, first: str) -> None:
         super().__init__(f"{label}: the same vCenter as {first} (same instance UUID)")
         self.first = first
-
-
-Claim = Callable[[str, str], "str | None"]
-"""``claim(instance_uuid, label)``: None if ``label`` audits that vCenter, else who does."""
 
 
 def collect_source(
@@ -78,9 +88,8 @@ def collect_source(
     snapshot: Snapshot | None = None
     with open_session(target) as si:
         try:
-            snapshot = _collect(
-                si, target, report, perf, page_size, keyed_extra_config, started, claim
-            )
+            options = _Options(perf, page_size, keyed_extra_config, claim)
+            snapshot = _collect(si, target, report, options, started)
         except Exception as exc:  # noqa: BLE001 - translated outside the except block
             failure = translate_error(exc, target, phase="collect")
     if failure is not None:
@@ -90,39 +99,33 @@ def collect_source(
 
 
 def _collect(
-    si: Any,
-    target: Target,
-    report: Progress,
-    perf: bool,
-    page_size: int,
-    keyed_extra_config: bool,
-    started: float,
-    claim: Claim | None = None,
+    si: Any, target: Target, report: Progress, options: _Options, started: float
 ) -> Snapshot:
     label = target.label
     content = si.RetrieveContent()
     about = content.about
-    if claim is not None and about.instanceUuid:
-        first = claim(about.instanceUuid, label)
+    if options.claim is not None and about.instanceUuid:
+        first = options.claim(about.instanceUuid, label)
         if first is not None:
             raise DuplicateSourceError(label, first)
     report(f"{label}: connected to {about.fullName}")
 
+    page_size = options.page_size
     clusters, hosts = _collect_hosts(content, label, page_size)
     report(f"{label}: {len(hosts):,} hosts in {len(clusters):,} clusters")
     hosts_by_moid = {h.moid: h for h in hosts}
 
     try:
         vms, refs = _collect_vms(
-            content, label, hosts_by_moid, page_size, keyed_extra_config, report
+            content, label, hosts_by_moid, page_size, options.keyed_extra_config, report
         )
     except vmodl.query.InvalidProperty as fault:
-        if not keyed_extra_config or not _rejects_keyed_path(fault):
+        if not options.keyed_extra_config or not _rejects_keyed_path(fault):
             raise
         report(f"{label}: keyed extraConfig path refused; reading whole extraConfig instead")
         vms, refs = _collect_vms(content, label, hosts_by_moid, page_size, False, report)
 
-    if perf:
+    if options.perf:
         vms = add_swap_rates(content, vms, refs, label=label, progress=report)
 
     hint = None

@@ -13,6 +13,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 PASSWORD = "fault-Pw-7319"
 """The password every case uses; no output may ever contain it."""
@@ -46,27 +47,21 @@ def command(*args: str) -> list[str]:
     return [sys.executable, "-m", "balloon_audit", *args]
 
 
-def run(
-    case: str,
-    args: list[str],
-    *,
-    code: int,
-    within_s: float,
-    stdin: str | None = None,
-    environ: dict[str, str] | None = None,
-    cwd: Path | None = None,
-    prefix: list[str] | None = None,
-) -> Outcome:
-    """Run one case; assert its exit code, its time bound and that no secret leaked."""
+def run(case: str, args: list[str], *, code: int, within_s: float, **how: Any) -> Outcome:
+    """Run one case; assert its exit code, its time bound and that no secret leaked.
+
+    ``how``: ``stdin`` (text), ``environ`` (default :func:`env`), ``cwd``, and ``prefix``
+    (a command to run balloon-audit under, e.g. ``unshare``).
+    """
     started = time.monotonic()
     proc = subprocess.run(
-        [*(prefix or []), *command(*args)],
-        input=stdin,
+        [*how.get("prefix", []), *command(*args)],
+        input=how.get("stdin"),
         capture_output=True,
         text=True,
         errors="replace",
-        env=environ or env(),
-        cwd=cwd,
+        env=how.get("environ") or env(),
+        cwd=how.get("cwd"),
         timeout=within_s + 30,
     )
     outcome = Outcome(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)

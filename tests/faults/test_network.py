@@ -71,7 +71,7 @@ def test_server_that_trickles_its_answer(
 
 
 @pytest.mark.parametrize(
-    ("case", "method", "fault", "options", "message"),
+    "spec",
     [
         ("proxy trickles Login", "Login", Fault("trickle", 0.3),
          ("--connect-timeout", "2"), "within 2s while connecting"),
@@ -86,15 +86,12 @@ def test_server_that_trickles_its_answer(
     ],
 )  # fmt: skip
 def test_proxy_faults_after_connecting(
-    case: str,
-    method: str,
-    fault: Fault,
-    options: tuple[str, ...],
-    message: str,
+    spec: tuple[str, str, Fault, tuple[str, ...], str],
     fault_proxy: Any,
     healthy_vcsim: VcsimEndpoint,
     tmp_path: Path,
 ) -> None:
+    case, method, fault, options, message = spec
     proxy: SoapProxy = fault_proxy({method: fault})
     outcome, failed = scan_with_healthy(
         case, proxy.port, healthy_vcsim, tmp_path, *options, within_s=14
