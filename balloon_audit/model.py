@@ -47,6 +47,7 @@ class Severity(str, enum.Enum):
 
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
+
 class SourceStatus(str, enum.Enum):
     """Whether a source could be audited; the value is what the JSON result says."""
 

@@ -66,18 +66,18 @@ CONFIGS = {
 
 RESULTS = {
     "result: JSON nested 100,000 deep": (
-        lambda _: b"[" * 100_000 + b"]" * 100_000, r"nested too deeply"),
+        lambda _: b"[" * 100_000 + b"]" * 100_000, r"nested deeper than"),
     "result: NaN": (
         mutated_result(lambda d: d["vms"][0].update(memory_mb=float("nan"))), r"NaN"),
     "result: Infinity": (
         lambda good: good.replace('"memory_mb": 4096', '"memory_mb": Infinity', 1).encode(),
         r"Infinity"),
     "result: VM memory as text": (
-        mutated_result(lambda d: d["vms"][0].update(memory_mb="lots")), r"VM\.memory_mb"),
+        mutated_result(lambda d: d["vms"][0].update(memory_mb="lots")), r"vms\[0\].*memory_mb"),
     "result: host name as number": (
-        mutated_result(lambda d: d["hosts"][0].update(name=7)), r"Host\.name"),
+        mutated_result(lambda d: d["hosts"][0].update(name=7)), r"hosts\[0\]\.name"),
     "result: finding rule as list": (
-        mutated_result(lambda d: d["findings"][0].update(rule=[])), r"Finding\.rule"),
+        mutated_result(lambda d: d["findings"][0].update(rule=[])), r"findings\[0\].*\.rule"),
     "result: truncated": (lambda good: good[:5000].encode(), r"not valid JSON"),
     "result: not UTF-8": (lambda _: b"\xff\xfe{}", r"not UTF-8"),
     "result: another schema": (lambda _: b'{"schema": "other/9"}', r"not a balloon-audit result"),
