@@ -81,7 +81,10 @@ class SourceInfo:
     duration_s: float | None = None
     """Wall time of the collection from this endpoint."""
     instance_uuid: str | None = None
-    """``about.instanceUuid``: the vCenter's identity across renames (history keys on it)."""
+    """``about.instanceUuid`` (vCenter only): one vCenter under two names is audited once;
+    history keys its VMs on it across runs."""
+    aliases: tuple[str, ...] = ()
+    """Other names given for this same vCenter in the run."""
 
     @property
     def ok(self) -> bool:
