@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
-from balloon_audit.model import AuditResult, Snapshot
+from balloon_audit.model import VM, AuditResult, Snapshot
 
 FLEET_LABELS: dict[str, str] = {
     "sources": "vCenters",
@@ -28,11 +29,19 @@ FLEET_LABELS: dict[str, str] = {
 
 
 def fleet_totals(snapshot: Snapshot) -> dict[str, Any]:
-    """Sizes of the fleet and the memory being reclaimed from it, in MB.
+    """Sizes of the fleet and the memory being reclaimed from it, in MB (keys as FLEET_LABELS).
 
     Runtime totals count powered-on VMs only; an unknown counter adds nothing.
     """
     powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
+    return {
+        **_inventory_counts(snapshot),
+        "vms_powered_on": len(powered_on),
+        **_reclaimed_totals(powered_on),
+    }
+
+
+def _inventory_counts(snapshot: Snapshot) -> dict[str, Any]:
     return {
         "sources": len(snapshot.sources),
         "sources_failed": sum(1 for s in snapshot.sources if not s.ok),
@@ -42,7 +51,11 @@ def fleet_totals(snapshot: Snapshot) -> dict[str, Any]:
         "host_memory_mb": round(sum(h.memory_size_mb or 0 for h in snapshot.hosts), 1),
         "vms": sum(1 for vm in snapshot.vms if not vm.is_template),
         "templates": sum(1 for vm in snapshot.vms if vm.is_template),
-        "vms_powered_on": len(powered_on),
+    }
+
+
+def _reclaimed_totals(powered_on: Sequence[VM]) -> dict[str, Any]:
+    return {
         "configured_mb": sum(vm.memory_mb or 0 for vm in powered_on),
         "ballooned_mb": sum(vm.ballooned_mb or 0 for vm in powered_on),
         "swapped_mb": sum(vm.swapped_mb or 0 for vm in powered_on),
