@@ -114,6 +114,8 @@ def build_host(
     cluster: str | None,
 ) -> Host:
     """A host from its collected properties and its place in the inventory."""
-    values: dict[str, Any] = {p.field: p.parse(props.get(p.path)) for p in _HOST_PLAIN}
+    values: dict[str, Any] = {
+        p.field: p.parse(props.get(p.path)) for p in _HOST_PLAIN if p.field is not None
+    }
     values["name"] = str(props.get(vs.HOST_NAME.path) or moid)
     return Host(moid=moid, server=server, datacenter=datacenter, cluster=cluster, **values)
