@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
 from typing import Any
 
-from balloon_audit.model import VM, AuditResult, Snapshot
+from balloon_audit.model import AuditResult, Snapshot
 
 FLEET_LABELS: dict[str, str] = {
     "sources": "vCenters",
@@ -29,19 +28,14 @@ FLEET_LABELS: dict[str, str] = {
 
 
 def fleet_totals(snapshot: Snapshot) -> dict[str, Any]:
-    """Sizes of the fleet and the memory being reclaimed from it, in MB (keys as FLEET_LABELS).
+    """Sizes of the fleet and the memory being reclaimed from it, in MB.
 
     Runtime totals count powered-on VMs only; an unknown counter adds nothing.
     """
-    powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
-    return {
-        **_inventory_counts(snapshot),
-        "vms_powered_on": len(powered_on),
-        **_reclaimed_totals(powered_on),
-    }
+    return {**_inventory_totals(snapshot), **_reclamation_totals(snapshot)}
 
 
-def _inventory_counts(snapshot: Snapshot) -> dict[str, Any]:
+def _inventory_totals(snapshot: Snapshot) -> dict[str, Any]:
     return {
         "sources": len(snapshot.sources),
         "sources_failed": sum(1 for s in snapshot.sources if not s.ok),
@@ -54,8 +48,10 @@ def _inventory_counts(snapshot: Snapshot) -> dict[str, Any]:
     }
 
 
-def _reclaimed_totals(powered_on: Sequence[VM]) -> dict[str, Any]:
+def _reclamation_totals(snapshot: Snapshot) -> dict[str, Any]:
+    powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
     return {
+        "vms_powered_on": len(powered_on),
         "configured_mb": sum(vm.memory_mb or 0 for vm in powered_on),
         "ballooned_mb": sum(vm.ballooned_mb or 0 for vm in powered_on),
         "swapped_mb": sum(vm.swapped_mb or 0 for vm in powered_on),

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from balloon_audit import vsphere as vs
@@ -320,69 +319,61 @@ def _ba502_remediation(host: Host, swapping: bool) -> Remediation:
 @rule(BA502)
 def check_host_reclaiming(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
     """Per connected host, sum ballooned/swapped MB of its VMs (joined by server + host moid)."""
+    balloon_floor = params["ballooned_above_mb"]
+    swap_floor = params["swapped_above_mb"]
+    top_n = int(params["evidence_top_vms"])
     by_host = _vms_by_host(runtime_vms(snapshot))
     checked = 0
     findings: list[Finding] = []
     for host in connected_hosts(snapshot):
         checked += 1
-        rows = _reclaimed_vms(by_host.get((host.server, host.moid), []))
-        swapping = sum(r[2] for r in rows) > params["swapped_above_mb"]
-        ballooning = sum(r[1] for r in rows) > params["ballooned_above_mb"]
-        if swapping or ballooning:
-            findings.append(_ba502_finding(host, rows, swapping, int(params["evidence_top_vms"])))
+        rows = []
+        for vm in by_host.get((host.server, host.moid), []):
+            ballooned = vm.runtime_value(vm.ballooned_mb) or 0
+            swapped = vm.runtime_value(vm.swapped_mb) or 0
+            if ballooned > 0 or swapped > 0:
+                rows.append((vm, ballooned, swapped))
+        total_ballooned = sum(r[1] for r in rows)
+        total_swapped = sum(r[2] for r in rows)
+        swapping = total_swapped > swap_floor
+        ballooning = total_ballooned > balloon_floor
+        if not (swapping or ballooning):
+            continue
+        rows.sort(key=lambda r: (-r[2], -r[1], r[0].name))
+        n_swapping = sum(1 for r in rows if r[2] > 0)
+        n_ballooning = sum(1 for r in rows if r[1] > 0)
+        parts = []
+        if total_swapped:
+            parts.append(f"{n_swapping} VM(s) swapped {fmt_mb(total_swapped)}")
+        if total_ballooned:
+            parts.append(f"{n_ballooning} VM(s) ballooned {fmt_mb(total_ballooned)}")
+        top = ", ".join(
+            f"{vm.name} ({fmt_mb(s)} swapped, {fmt_mb(b)} ballooned)" for vm, b, s in rows[:3]
+        )
+        message = (
+            f'Host "{host.name}" is reclaiming memory from its VMs: {" and ".join(parts)} '
+            f"in total; most affected: {top}"
+        )
+        evidence = host_evidence(
+            host,
+            **{
+                f"sum({vs.VM_BALLOONED.key})": total_ballooned,
+                f"sum({vs.VM_SWAPPED.key})": total_swapped,
+                "vms_ballooning": n_ballooning,
+                "vms_swapping": n_swapping,
+                "top_vms": [
+                    {"name": vm.name, "moid": vm.moid, vs.VM_BALLOONED.key: b, vs.VM_SWAPPED.key: s}
+                    for vm, b, s in rows[:top_n]
+                ],
+            },
+        )
+        severity = Severity.CRITICAL if swapping else Severity.WARNING
+        findings.append(
+            _host_finding(
+                BA502, host, severity, message, evidence, _ba502_remediation(host, swapping)
+            )
+        )
     return RuleOutcome(checked=checked, findings=tuple(findings))
-
-
-_Reclaimed = tuple[VM, float, float]
-"""(VM, ballooned MB, swapped MB)."""
-
-
-def _reclaimed_vms(vms: Iterable[VM]) -> list[_Reclaimed]:
-    """The VMs with ballooned or swapped memory, most swapped first, then most ballooned."""
-    rows: list[_Reclaimed] = []
-    for vm in vms:
-        ballooned = vm.runtime_value(vm.ballooned_mb) or 0
-        swapped = vm.runtime_value(vm.swapped_mb) or 0
-        if ballooned > 0 or swapped > 0:
-            rows.append((vm, ballooned, swapped))
-    rows.sort(key=lambda r: (-r[2], -r[1], r[0].name))
-    return rows
-
-
-def _ba502_finding(host: Host, rows: list[_Reclaimed], swapping: bool, top_n: int) -> Finding:
-    total_ballooned = sum(r[1] for r in rows)
-    total_swapped = sum(r[2] for r in rows)
-    n_swapping = sum(1 for r in rows if r[2] > 0)
-    n_ballooning = sum(1 for r in rows if r[1] > 0)
-    parts = []
-    if total_swapped:
-        parts.append(f"{n_swapping} VM(s) swapped {fmt_mb(total_swapped)}")
-    if total_ballooned:
-        parts.append(f"{n_ballooning} VM(s) ballooned {fmt_mb(total_ballooned)}")
-    top = ", ".join(
-        f"{vm.name} ({fmt_mb(s)} swapped, {fmt_mb(b)} ballooned)" for vm, b, s in rows[:3]
-    )
-    message = (
-        f'Host "{host.name}" is reclaiming memory from its VMs: {" and ".join(parts)} '
-        f"in total; most affected: {top}"
-    )
-    evidence = host_evidence(
-        host,
-        **{
-            f"sum({vs.VM_BALLOONED.key})": total_ballooned,
-            f"sum({vs.VM_SWAPPED.key})": total_swapped,
-            "vms_ballooning": n_ballooning,
-            "vms_swapping": n_swapping,
-            "top_vms": [
-                {"name": vm.name, "moid": vm.moid, vs.VM_BALLOONED.key: b, vs.VM_SWAPPED.key: s}
-                for vm, b, s in rows[:top_n]
-            ],
-        },
-    )
-    severity = Severity.CRITICAL if swapping else Severity.WARNING
-    return _host_finding(
-        BA502, host, severity, message, evidence, _ba502_remediation(host, swapping)
-    )
 
 
 # --- BA503 overcommit -------------------------------------------------------------
@@ -502,86 +493,26 @@ def _overcommit_message(kind: str, name: str, configured: float, physical: float
     )
 
 
-_ClusterKey = tuple[str, str | None, str]
-"""(server, datacenter, cluster name)."""
-
-
-@dataclass
-class _ClusterLoad:
-    """A cluster's connected hosts, summed."""
-
-    physical: float = 0
-    """Physical memory, MB."""
-    configured: int = 0
-    """Configured memory of the powered-on VMs, MB."""
-    counted: int = 0
-    unknown: int = 0
-    """Powered-on VMs whose configured memory is unknown."""
-    hosts: int = 0
-
-    def add(self, physical: float, configured: int, counted: int, unknown: int) -> None:
-        self.physical += physical
-        self.configured += configured
-        self.counted += counted
-        self.unknown += unknown
-        self.hosts += 1
-
-
-@rule(BA503)
-def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
-    """Σ configured memory of powered-on VMs ÷ physical memory, per host and per cluster."""
-    powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
-    by_host = _vms_by_host(powered_on)
-    checked = 0
-    findings: list[Finding] = []
-    clusters: dict[_ClusterKey, _ClusterLoad] = {}
-    for host in connected_hosts(snapshot):
-        if host.memory_size_mb is None or host.memory_size_mb <= 0:
-            continue
-        checked += 1
-        configured, counted, unknown = _configured_sum(by_host.get((host.server, host.moid), []))
-        if host.cluster is not None:
-            load = clusters.setdefault((host.server, host.datacenter, host.cluster), _ClusterLoad())
-            load.add(host.memory_size_mb, configured, counted, unknown)
-        ratio = configured / host.memory_size_mb
-        severity = _ratio_severity(ratio, params)
-        if severity is not None:
-            evidence = host_evidence(
-                host,
-                **{
-                    f"sum({vs.VM_MEMORY.key})": configured,
-                    "powered_on_vms": counted,
-                    "vms_with_unknown_memory": unknown,
-                    "overcommit_ratio": round(ratio, 3),
-                },
-            )
-            message = _overcommit_message("Host", host.name, configured, host.memory_size_mb)
-            remediation = _ba503_host_remediation(host)
-            findings.append(_host_finding(BA503, host, severity, message, evidence, remediation))
-
-    cluster_index = {(c.server, c.datacenter, c.name): c for c in snapshot.clusters}
-    for key in sorted(clusters, key=lambda k: (k[0], k[1] or "", k[2])):
-        checked += 1
-        severity = _ratio_severity(clusters[key].configured / clusters[key].physical, params)
-        if severity is not None:
-            findings.append(
-                _ba503_cluster_finding(key, clusters[key], cluster_index.get(key), severity)
-            )
-    return RuleOutcome(checked=checked, findings=tuple(findings))
-
-
 def _ba503_cluster_finding(
-    key: _ClusterKey, load: _ClusterLoad, cluster: Cluster | None, severity: Severity
-) -> Finding:
+    known: Mapping[tuple[str, str | None, str], Cluster],
+    key: tuple[str, str | None, str],
+    sums: list[float],
+    params: Mapping[str, Any],
+) -> Finding | None:
+    """BA503 for one cluster, from its connected hosts' sums; None when under the ratios."""
+    physical, configured, counted, unknown, n_hosts = sums
+    ratio = configured / physical
+    severity = _ratio_severity(ratio, params)
+    if severity is None:
+        return None
     server, datacenter, name = key
-    cluster = cluster or Cluster(moid="", name=name, server=server, datacenter=datacenter)
-    ratio = load.configured / load.physical
+    cluster = known.get(key) or Cluster(moid="", name=name, server=server, datacenter=datacenter)
     evidence = {
-        f"sum(host.{vs.HOST_MEMORY_SIZE.key})": round(load.physical * 1024 * 1024),
-        f"sum({vs.VM_MEMORY.key})": int(load.configured),
-        "connected_hosts": int(load.hosts),
-        "powered_on_vms": int(load.counted),
-        "vms_with_unknown_memory": int(load.unknown),
+        f"sum(host.{vs.HOST_MEMORY_SIZE.key})": round(physical * 1024 * 1024),
+        f"sum({vs.VM_MEMORY.key})": int(configured),
+        "connected_hosts": int(n_hosts),
+        "powered_on_vms": int(counted),
+        "vms_with_unknown_memory": int(unknown),
         "overcommit_ratio": round(ratio, 3),
     }
     return make_finding(
@@ -595,7 +526,52 @@ def _ba503_cluster_finding(
             cluster=name,
         ),
         severity,
-        _overcommit_message("Cluster", name, load.configured, load.physical),
+        _overcommit_message("Cluster", name, configured, physical),
         evidence,
         _ba503_cluster_remediation(cluster),
     )
+
+
+@rule(BA503)
+def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
+    """Σ configured memory of powered-on VMs ÷ physical memory, per host and per cluster."""
+    powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
+    by_host = _vms_by_host(powered_on)
+    checked = 0
+    findings: list[Finding] = []
+    # (server, datacenter, cluster name) -> [physical MB, configured MB, VMs, unknown, hosts]
+    clusters: dict[tuple[str, str | None, str], list[float]] = {}
+    for host in connected_hosts(snapshot):
+        if host.memory_size_mb is None or host.memory_size_mb <= 0:
+            continue
+        checked += 1
+        configured, counted, unknown = _configured_sum(by_host.get((host.server, host.moid), []))
+        if host.cluster is not None:
+            acc = clusters.setdefault((host.server, host.datacenter, host.cluster), [0, 0, 0, 0, 0])
+            for i, v in enumerate((host.memory_size_mb, configured, counted, unknown, 1)):
+                acc[i] += v
+        ratio = configured / host.memory_size_mb
+        severity = _ratio_severity(ratio, params)
+        if severity is None:
+            continue
+        evidence = host_evidence(
+            host,
+            **{
+                f"sum({vs.VM_MEMORY.key})": configured,
+                "powered_on_vms": counted,
+                "vms_with_unknown_memory": unknown,
+                "overcommit_ratio": round(ratio, 3),
+            },
+        )
+        message = _overcommit_message("Host", host.name, configured, host.memory_size_mb)
+        findings.append(
+            _host_finding(BA503, host, severity, message, evidence, _ba503_host_remediation(host))
+        )
+
+    known = {(c.server, c.datacenter, c.name): c for c in snapshot.clusters}
+    for key in sorted(clusters, key=lambda k: (k[0], k[1] or "", k[2])):
+        checked += 1
+        finding = _ba503_cluster_finding(known, key, clusters[key], params)
+        if finding is not None:
+            findings.append(finding)
+    return RuleOutcome(checked=checked, findings=tuple(findings))
