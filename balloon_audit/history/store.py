@@ -219,8 +219,9 @@ class HistoryStore:
             "swapped_mb": float(fleet["swapped_mb"]),
             "compressed_mb": float(fleet["compressed_mb"]),
         }
-        inserted = conn.execute(schema.runs.insert().values(**row))
-        return int(inserted.inserted_primary_key[0])
+        key = conn.execute(schema.runs.insert().values(**row)).inserted_primary_key
+        assert key is not None  # an INSERT always has one
+        return int(key[0])
 
     def _insert_children(
         self,
