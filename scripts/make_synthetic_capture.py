@@ -112,6 +112,7 @@ def build(vms: int, sources: int) -> dict[str, Any]:
             request = dict(item["request"])
             request["uri"] = request["uri"].replace("vcenter-1.invalid", name)
             copied["request"] = request
+            copied["response"] = copy.deepcopy(item["response"])  # no YAML aliases
             interactions.append(copied)
     meta = dict(template["balloon_audit"])
     meta["sources"] = names

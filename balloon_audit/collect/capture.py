@@ -169,6 +169,10 @@ def replay_targets(path: Path) -> list[Target]:
     Replay needs no ``--server``: the capture names its sources by placeholder, and the
     credentials are placeholders too (the recorded Login was scrubbed).
     """
+    return _targets(capture_info(path))
+
+
+def _targets(info: CaptureInfo) -> list[Target]:
     return [
         Target(
             server=name,
@@ -177,7 +181,7 @@ def replay_targets(path: Path) -> list[Target]:
             password=PASSWORD_PLACEHOLDER,
             insecure=True,
         )
-        for name in capture_info(path).sources
+        for name in info.sources
     ]
 
 
@@ -193,7 +197,7 @@ def replay_snapshot(
 
     with replaying(path, strict=strict) as info:
         snapshot = collect_all(
-            replay_targets(path),
+            _targets(info),
             progress=progress,
             perf=perf,
             page_size=info.page_size or DEFAULT_PAGE_SIZE,
@@ -313,21 +317,34 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
     import yaml
     from vcr.request import Request
 
+    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
     try:
-        raw = path.read_bytes()
-        text = (gzip.decompress(raw) if _gzipped(path) else raw).decode("utf-8")
+        # Streamed from the file: a 100,000-VM capture is hundreds of MB of YAML, and
+        # holding the decompressed text next to the parsed document doubled the peak.
+        with gzip.open(path, "rb") if _gzipped(path) else path.open("rb") as stream:
+            document = yaml.load(stream, Loader=loader)
     except (OSError, EOFError, UnicodeDecodeError) as exc:
         raise ConfigError(
             f"cannot read capture {path}: {getattr(exc, 'strerror', None) or exc}",
             hint="pass the file written by 'balloon-audit scan --record FILE'",
         ) from None
+    except yaml.YAMLError as exc:
+        if isinstance(getattr(exc, "__context__", None), UnicodeDecodeError) or "utf-8" in str(exc):
+            raise ConfigError(
+                f"cannot read capture {path}: not UTF-8 text",
+                hint="pass the file written by 'balloon-audit scan --record FILE'",
+            ) from None
+        raise ConfigError(
+            f"{path} is not a balloon-audit capture ({type(exc).__name__})",
+            hint="pass the file written by 'balloon-audit scan --record FILE'",
+        ) from None
     try:
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         meta = document.get(META_KEY) or {}
         raw = document["interactions"]
         requests = []
         responses = []
-        for item in raw:
+        for number, item in enumerate(raw):
+            raw[number] = None  # each body is held once: as text, then as bytes
             req = item["request"]
             body = req.get("body")
             requests.append(
@@ -462,7 +479,11 @@ def _connection_classes() -> tuple[type, type]:
             request = self._vcr_request
             cassette = self.cassette
             if cassette.can_play_response_for(request):
-                return VCRHTTPResponse(cassette.play_response(request), request.uri)
+                recorded = cassette.play_response(request)
+                answer = VCRHTTPResponse(recorded, request.uri)
+                if not cassette.allow_playback_repeats:  # played once: let the memory go
+                    recorded["body"] = {"string": b""}
+                return answer
             if cassette.write_protected:
                 error = _mismatch_error(cassette, request)
                 session = getattr(cassette, "_balloon_audit", None)
