@@ -67,8 +67,9 @@ def vm_pass(interactions: list[dict]) -> tuple[int, int]:
 
 def synthetic_objects(templates: list[str], count: int) -> list[str]:
     objects = []
+    stride = next(n for n in (7919, 7907, 7901) if len(templates) % n)  # every template, mixed
     for index in range(count):
-        text = templates[index % len(templates)]
+        text = templates[(index * stride) % len(templates)]
         round_ = index // len(templates)
         text = _OBJ.sub(f'<obj type="VirtualMachine">vm-{index + 1}</obj>', text, count=1)
         if round_:

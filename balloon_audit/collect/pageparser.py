@@ -344,8 +344,8 @@ class PageParser:
         """xsi:type value → kind, valid while no prefix changes its namespace."""
         self._codes: dict[str, int] = {}
         self._data = ""
-        self._depth = 0
-        self._skip_below: int | None = None
+        self._skipping = 0
+        """Depth inside a skipped subtree (a missingSet fault); 0 when not skipping."""
         # object being read
         self._obj_type: Any = None
         self._obj_guid: str | None = None
@@ -359,6 +359,7 @@ class PageParser:
         self._missing_path: str | None = None
         self._missing_fault = ""
         self._values: list[_Frame] = []
+        self._refs: dict[tuple[str | None, str | None, str], Any] = {}
 
     def feed(self, chunk: bytes) -> None:
         self._parser.Parse(chunk, False)
@@ -390,9 +391,9 @@ class PageParser:
 
     def _start(self, tag: str, attrs: dict[str, str]) -> None:
         self._data = ""
-        self._depth += 1
-        if self._skip_below is not None:
-            if self._depth == self._skip_below + 1 and not self._missing_fault:
+        if self._skipping:
+            self._skipping += 1
+            if self._skipping == 2 and not self._missing_fault:
                 self._missing_fault = _xsi_name(attrs)  # the fault inside
             return
         if self._values:
@@ -421,19 +422,16 @@ class PageParser:
             self._missing_path, self._missing_fault = None, ""
         elif code == _E_FAULT:  # missingSet's LocalizedMethodFault: only its type is kept
             self._missing_fault = _xsi_name(attrs)
-            self._skip_below = self._depth
+            self._skipping = 1
 
     def _end(self, tag: str) -> None:
-        depth = self._depth
-        self._depth -= 1
         leaf = self._leaf
         if leaf is not None:
             self._leaf = None
             self._prop_value = self._leaf_value(leaf)
             return
-        if self._skip_below is not None:
-            if depth == self._skip_below:
-                self._skip_below = None
+        if self._skipping:
+            self._skipping -= 1
             return
         if self._values:
             self._end_value()
@@ -480,7 +478,12 @@ class PageParser:
             self.unknown_values[f"{kind.name}={data}"] += 1
             return str(data)
         type_name, guid = self._leaf_ref if ref is None else ref
-        return self._make_ref(kind, type_name, guid, data)
+        key = (type_name, guid, data)
+        try:  # the same few hosts and folders are referenced by thousands of objects
+            return self._refs[key]
+        except KeyError:
+            made = self._refs[key] = self._make_ref(kind, type_name, guid, data)
+            return made
 
     # -- values
 
