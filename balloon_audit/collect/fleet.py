@@ -20,13 +20,14 @@ def collect_all(
     perf: bool = True,
     max_workers: int = 4,
     page_size: int = 1000,
+    count_vms: bool = False,
 ) -> Snapshot:
     """Collect every target (``max_workers`` at a time) and merge the snapshots.
 
     Never raises for a failing endpoint: it becomes a ``failed`` SourceInfo with the
     error and hint, and the other endpoints' data is kept. ``progress`` is called from
     worker threads. Results keep the order of ``targets``; a repeated endpoint
-    (same label) is collected once.
+    (same label) is collected once. ``count_vms``: see :func:`collect_source`.
     """
     unique: dict[str, Target] = {}
     for target in targets:
@@ -37,7 +38,9 @@ def collect_all(
     def one(target: Target) -> Snapshot:
         started = time.monotonic()
         try:
-            return collect_source(target, progress=progress, perf=perf, page_size=page_size)
+            return collect_source(
+                target, progress=progress, perf=perf, page_size=page_size, count_vms=count_vms
+            )
         except Exception as exc:  # noqa: BLE001 - every failure becomes a failed source
             source = _failed_source(target, exc, time.monotonic() - started)
         if progress is not None:
