@@ -7,13 +7,35 @@ from typing import Any
 
 from balloon_audit.model import AuditResult, Snapshot
 
+FLEET_LABELS: dict[str, str] = {
+    "sources": "vCenters",
+    "sources_failed": "vCenters not audited",
+    "clusters": "Clusters",
+    "hosts": "Hosts",
+    "hosts_connected": "Hosts connected",
+    "host_memory_mb": "Physical host memory (MB)",
+    "vms": "VMs",
+    "templates": "Templates",
+    "vms_powered_on": "VMs powered on",
+    "configured_mb": "Configured memory of powered-on VMs (MB)",
+    "ballooned_mb": "Ballooned (MB)",
+    "swapped_mb": "Swapped (MB)",
+    "compressed_mb": "Compressed (MB)",
+    "vms_ballooning": "VMs ballooning",
+    "vms_swapping": "VMs swapping",
+}
+"""How every output names the keys of :func:`fleet_totals` (the JSON keeps the keys)."""
+
 
 def fleet_totals(snapshot: Snapshot) -> dict[str, Any]:
     """Sizes of the fleet and the memory being reclaimed from it, in MB.
 
     Runtime totals count powered-on VMs only; an unknown counter adds nothing.
     """
-    powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
+    return {**_inventory_totals(snapshot), **_reclamation_totals(snapshot)}
+
+
+def _inventory_totals(snapshot: Snapshot) -> dict[str, Any]:
     return {
         "sources": len(snapshot.sources),
         "sources_failed": sum(1 for s in snapshot.sources if not s.ok),
@@ -23,6 +45,12 @@ def fleet_totals(snapshot: Snapshot) -> dict[str, Any]:
         "host_memory_mb": round(sum(h.memory_size_mb or 0 for h in snapshot.hosts), 1),
         "vms": sum(1 for vm in snapshot.vms if not vm.is_template),
         "templates": sum(1 for vm in snapshot.vms if vm.is_template),
+    }
+
+
+def _reclamation_totals(snapshot: Snapshot) -> dict[str, Any]:
+    powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
+    return {
         "vms_powered_on": len(powered_on),
         "configured_mb": sum(vm.memory_mb or 0 for vm in powered_on),
         "ballooned_mb": sum(vm.ballooned_mb or 0 for vm in powered_on),
