@@ -83,7 +83,7 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
     counts = result.counts_by_severity()
     console.print(
         "\n[bold]Fleet[/]: "
-        + " · ".join(f"{FLEET_LABELS[key]} {fmt_num(totals[key])}" for key in CONSOLE_FLEET_KEYS)
+        + " · ".join(f"{FLEET_LABELS[key]}: {fmt_num(totals[key])}" for key in CONSOLE_FLEET_KEYS)
     )
     console.print(
         "[bold]Findings[/]: "
