@@ -21,6 +21,13 @@ from rich.table import Table
 
 from balloon_audit import __version__
 from balloon_audit.errors import BalloonAuditError, ConfigError, ReportError
+from balloon_audit.history_cli import (
+    HistoryOpt,
+    diff_command,
+    history_app,
+    record_history,
+    redact_urls,
+)
 from balloon_audit.model import AuditResult, Severity
 from balloon_audit.report.terminal import safe
 
@@ -39,6 +46,8 @@ app = typer.Typer(
 )
 lab_app = typer.Typer(help="Start and stop a vcsim test lab loaded with a scenario.")
 app.add_typer(lab_app, name="lab")
+app.add_typer(history_app, name="history")
+app.command("diff")(diff_command)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
@@ -48,6 +57,8 @@ class FailOn(str, enum.Enum):
     warning = "warning"
     critical = "critical"
     never = "never"
+    new = "new"
+    """Only new or worsened findings since the previous run (needs the history)."""
 
 
 def _version(value: bool) -> None:
@@ -187,7 +198,7 @@ def _run_by() -> dict[str, str]:
     return {
         "user": user,
         "host": socket.gethostname(),
-        "command": shlex.join(["balloon-audit", *sys.argv[1:]]),
+        "command": redact_urls(shlex.join(["balloon-audit", *sys.argv[1:]])),
     }
 
 
@@ -212,6 +223,9 @@ def _exit_code(result: AuditResult, fail_on: FailOn) -> int:
         return EXIT_FAILED
     if fail_on is FailOn.never:
         return EXIT_OK
+    if fail_on is FailOn.new:
+        changes = result.changes
+        return EXIT_FINDINGS if changes is not None and changes.has_new_or_worsened else EXIT_OK
     threshold = Severity(fail_on.value)
     return EXIT_FINDINGS if any(f.severity >= threshold for f in result.findings) else EXIT_OK
 
@@ -380,8 +394,16 @@ def scan(
     output_dir: OutputDirOpt = None,
     fail_on: Annotated[
         FailOn,
-        typer.Option(case_sensitive=False, help="Exit 1 when a finding is at or above this."),
+        typer.Option(
+            case_sensitive=False,
+            help="Exit 1 when a finding is at or above this; `new`: only when findings are "
+            "new or worse since the previous run.",
+        ),
     ] = FailOn.warning,
+    history: HistoryOpt = None,
+    no_history: Annotated[
+        bool, typer.Option("--no-history", help="Do not record this run or compare it.")
+    ] = False,
     quiet: QuietOpt = False,
     config_path: ConfigOpt = None,
     no_perf: Annotated[
@@ -417,6 +439,10 @@ def scan(
             None if json_path is None else json_path, html_path, xlsx_path, record, replay
         )
         config = _load_config(config_path)
+        if no_history and fail_on is FailOn.new:
+            raise ConfigError(
+                "--fail-on new needs the history", hint="drop --no-history, or use --fail-on LEVEL"
+            )
         if replay is not None:
             _replay_alone(server, record)
             snapshot = _collect_replay(replay, quiet=quiet, perf=not no_perf)
@@ -439,6 +465,7 @@ def scan(
         raise fail(exc, EXIT_FAILED) from None
 
     result = evaluate(snapshot, config, run_by=_run_by())
+    result, history_error = _record(result, None if no_history else history, no_history)
     stdout_json = json_path is not None and str(json_path) == "-"
     report_error: BalloonAuditError | None = None
     try:  # the reports first: a console that fails must not cost them
@@ -460,9 +487,7 @@ def scan(
             sys.stdout.write(result_to_json(result))
             sys.stdout.flush()
         elif not quiet:
-            from balloon_audit.report.console import render_console
-
-            render_console(result, _StdoutConsole(highlight=False))
+            _render_console(result)
             sys.stdout.flush()
     except BrokenPipeError:
         stdout_closed = True
@@ -470,17 +495,38 @@ def scan(
     for source in result.sources:
         if not source.ok:
             err.print(f"[bold red]error:[/] {safe(source.server)}: {safe(source.error or '')}")
-    for problem in (capture_error, report_error):
-        if problem is not None:
-            _print_error(problem)
-    code = _exit_code(result, fail_on)
-    if capture_error is not None or report_error is not None:
-        code = EXIT_FAILED
+    problems = [p for p in (capture_error, report_error, history_error) if p is not None]
+    for problem in problems:
+        _print_error(problem)
+    code = EXIT_FAILED if problems else _exit_code(result, fail_on)
     if stdout_closed and code != EXIT_FAILED:
         err.print("[bold red]error:[/] standard output was closed before all was written to it")
         err.print("[dim]hint:[/] report files were written first; or use --json FILE")
         code = EXIT_STDOUT_CLOSED
     raise typer.Exit(code)
+
+
+def _record(
+    result: AuditResult, history: str | None, off: bool
+) -> tuple[AuditResult, BalloonAuditError | None]:
+    """The result with its changes since the previous run, and the history's error if any."""
+    if off:
+        return result, None
+    try:
+        return record_history(result, history), None
+    except BalloonAuditError as exc:  # the reports are still written
+        return result, exc
+
+
+def _render_console(result: AuditResult) -> None:
+    from balloon_audit.report.console import render_console
+
+    console = _StdoutConsole(highlight=False)
+    render_console(result, console)
+    if result.changes is not None:
+        from balloon_audit.report.console_changes import render_changes
+
+        render_changes(result.changes, console)
 
 
 def _replay_alone(server: list[str] | None, record: Path | None) -> None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from balloon_audit.history.changes import Changes
+
 
 class Severity(str, enum.Enum):
     """Finding severity, ordered info < warning < critical."""
@@ -333,6 +335,8 @@ class AuditResult:
     """Expired waivers and waivers that matched nothing, one line each."""
     run_by: dict[str, str] = field(default_factory=dict)
     """Provenance: ``user``, ``host`` (machine), ``command``."""
+    changes: Changes | None = None
+    """What changed since the previous run of the same scope (history), if known."""
 
     @property
     def sources(self) -> tuple[SourceInfo, ...]:

@@ -63,6 +63,7 @@ def result_to_dict(result: AuditResult) -> dict[str, Any]:
         "findings": _plain(result.findings),
         "waived": _plain(result.waived),
         "waiver_problems": list(result.waiver_problems),
+        **({"changes": _plain(result.changes)} if result.changes is not None else {}),
     }
 
 
