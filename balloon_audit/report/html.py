@@ -23,6 +23,7 @@ from balloon_audit import vsphere as vs
 from balloon_audit.fileio import atomic_write_bytes
 from balloon_audit.model import VM, AuditResult
 from balloon_audit.report import presentation as p
+from balloon_audit.report.html_changes import changes_context
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
 TEMPLATE = "report.html.j2"
@@ -251,4 +252,5 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "tools_col": p.TOOLS_COLUMN,
         "tools_text": fmt.tools_status_text,
         "fl": FLEET_LABELS,
+        **changes_context(result.changes),
     }

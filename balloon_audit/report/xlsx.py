@@ -16,6 +16,7 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,10 @@ from openpyxl.utils import get_column_letter
 from balloon_audit import vsphere as vs
 from balloon_audit.fileio import atomic_write_bytes
 from balloon_audit.formatting import tools_status_text
+from balloon_audit.history.changes import Changes
 from balloon_audit.model import VM, AuditResult, Finding, Host
 from balloon_audit.report import presentation as p
+from balloon_audit.report import xlsx_changes as xc
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
 MAX_CELL_TEXT = 32767
@@ -65,6 +68,8 @@ def render_xlsx(result: AuditResult) -> bytes:
     """The workbook as bytes."""
     wb = Workbook(write_only=True)
     _summary_sheet(wb, result)
+    if result.changes is not None:
+        _changes_sheet(wb, result.changes)
     _findings_sheet(wb, result)
     if result.waived:
         _waived_sheet(wb, result)
@@ -165,6 +170,8 @@ def _table(ws: Any, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) ->
                 cells.append(_severity_cell(ws, value))
             elif column.wrap and isinstance(value, str):
                 cells.append(_text_cell(ws, value, wrap=True))
+            elif isinstance(value, datetime):
+                cells.append(_date_cell(ws, value))
             else:
                 cells.append(_value(ws, value, column.number_format))
         ws.append(cells)
@@ -431,12 +438,15 @@ def _findings_sheet(wb: Workbook, result: AuditResult) -> None:
     ws = wb.create_sheet("Findings")
     numeric_keys = _numeric_evidence_keys(result.findings)
     headers = p.evidence_headers(numeric_keys)
+    history = result.changes.current_by_entity() if result.changes is not None else None
+    history_headers = xc.FINDING_HISTORY_HEADERS if history is not None else ()
     columns = [
         Column("Rule", 8),
         Column("Name", 30),
         Column("Severity", 11, severity=True),
         *ENTITY_COLUMNS,
         Column("Message", 48),
+        *(Column(h, w, INT_FORMAT if h.startswith("Age") else None) for h, w in history_headers),
         *(Column(header, max(12, min(len(header) + 2, 30)), AUTO_FORMAT) for header in headers),
         Column("Evidence (JSON)", 40),
         Column("Remediation", 50),
@@ -452,6 +462,7 @@ def _findings_sheet(wb: Workbook, result: AuditResult) -> None:
                 f.severity.value,
                 *_entity_values(f),
                 f.message,
+                *(xc.finding_history(history, f) if history is not None else ()),
                 *(_numeric(f.evidence.get(key)) for key in numeric_keys),
                 json.dumps(f.evidence, sort_keys=True, ensure_ascii=False, default=str),
                 f.remediation.summary,
@@ -460,6 +471,27 @@ def _findings_sheet(wb: Workbook, result: AuditResult) -> None:
             ]
 
     _table(ws, columns, rows())
+
+
+def _changes_sheet(wb: Workbook, changes: Changes) -> None:
+    """Every finding's change since the previous run, then the VMs whose memory moved."""
+    ws = wb.create_sheet("Changes")
+    columns = [
+        Column(h, w, FLOAT_FORMAT if "(MB)" in h else INT_FORMAT if h.startswith("Age") else None,
+               severity=h in ("Severity", "Previous severity"))
+        for h, w in xc.CHANGE_HEADERS
+    ]  # fmt: skip
+    _table(ws, columns, xc.change_rows(changes))
+    if changes.vm_deltas:
+        ws = wb.create_sheet("VM memory changes")
+        columns = [Column(h, w, FLOAT_FORMAT if "(MB)" in h else None) for h, w in xc.DELTA_HEADERS]
+        _table(ws, columns, xc.delta_rows(changes))
+
+
+def _date_cell(ws: Any, value: datetime) -> Any:
+    cell = WriteOnlyCell(ws, value=value)
+    cell.number_format = "yyyy-mm-dd"
+    return cell
 
 
 def _numeric(value: Any) -> Any:
