@@ -439,10 +439,7 @@ def scan(
             None if json_path is None else json_path, html_path, xlsx_path, record, replay
         )
         config = _load_config(config_path)
-        if no_history and fail_on is FailOn.new:
-            raise ConfigError(
-                "--fail-on new needs the history", hint="drop --no-history, or use --fail-on LEVEL"
-            )
+        _check_history_options(no_history, fail_on)
         if replay is not None:
             _replay_alone(server, record)
             snapshot = _collect_replay(replay, quiet=quiet, perf=not no_perf)
@@ -465,7 +462,7 @@ def scan(
         raise fail(exc, EXIT_FAILED) from None
 
     result = evaluate(snapshot, config, run_by=_run_by())
-    result, history_error = _record(result, None if no_history else history, no_history)
+    result, history_error = _record(result, history, no_history)
     stdout_json = json_path is not None and str(json_path) == "-"
     report_error: BalloonAuditError | None = None
     try:  # the reports first: a console that fails must not cost them
@@ -479,19 +476,7 @@ def scan(
         )
     except BalloonAuditError as exc:
         report_error = exc
-    stdout_closed = False
-    try:
-        if stdout_json:
-            from balloon_audit.report.json_result import result_to_json
-
-            sys.stdout.write(result_to_json(result))
-            sys.stdout.flush()
-        elif not quiet:
-            _render_console(result)
-            sys.stdout.flush()
-    except BrokenPipeError:
-        stdout_closed = True
-        _silence_stdout()
+    stdout_closed = _print_stdout(result, as_json=stdout_json, quiet=quiet)
     for source in result.sources:
         if not source.ok:
             err.print(f"[bold red]error:[/] {safe(source.server)}: {safe(source.error or '')}")
@@ -504,6 +489,30 @@ def scan(
         err.print("[dim]hint:[/] report files were written first; or use --json FILE")
         code = EXIT_STDOUT_CLOSED
     raise typer.Exit(code)
+
+
+def _check_history_options(no_history: bool, fail_on: FailOn) -> None:
+    if no_history and fail_on is FailOn.new:
+        raise ConfigError(
+            "--fail-on new needs the history", hint="drop --no-history, or use --fail-on LEVEL"
+        )
+
+
+def _print_stdout(result: AuditResult, *, as_json: bool, quiet: bool) -> bool:
+    """The JSON result or the console summary on stdout; True when stdout was closed early."""
+    try:
+        if as_json:
+            from balloon_audit.report.json_result import result_to_json
+
+            sys.stdout.write(result_to_json(result))
+            sys.stdout.flush()
+        elif not quiet:
+            _render_console(result)
+            sys.stdout.flush()
+    except BrokenPipeError:
+        _silence_stdout()
+        return True
+    return False
 
 
 def _record(
