@@ -88,6 +88,9 @@ class SourceInfo:
     """Other names given for this same vCenter in the run."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Free labels from the fleet file (``site``, ``environment`` ...); reports group by them."""
+    unknown_values: tuple[str, ...] = ()
+    """Values this version does not know, from a newer server: ``Type=value (count)``,
+    e.g. ``VirtualMachinePowerState=poweredHibernating (3)``. Kept as text; BA903 lists them."""
 
     @property
     def ok(self) -> bool:
