@@ -11,7 +11,7 @@ import pytest
 
 from balloon_audit.errors import ConfigError
 from balloon_audit.govc_env import read_govc_env
-from tests.test_cli import SECRET, vcsim_with_login  # noqa: F401 - fixture
+from tests.live import LOGIN_PASSWORD as SECRET
 
 
 def test_read_govc_env() -> None:
@@ -54,7 +54,7 @@ def run(env_extra: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.live
-def test_govc_variables_alone_audit(vcsim_with_login, tmp_path) -> None:  # noqa: F811
+def test_govc_variables_alone_audit(vcsim_with_login, tmp_path) -> None:
     out = tmp_path / "r.json"
     port = vcsim_with_login.port
     done = run(
@@ -87,7 +87,7 @@ def test_govc_variables_alone_audit(vcsim_with_login, tmp_path) -> None:  # noqa
 
 
 @pytest.mark.live
-def test_balloon_audit_variables_and_options_win(vcsim_with_login, tmp_path) -> None:  # noqa: F811
+def test_balloon_audit_variables_and_options_win(vcsim_with_login, tmp_path) -> None:
     port = vcsim_with_login.port
     govc = {
         "GOVC_URL": "https://nobody@127.0.0.1:1/sdk",
