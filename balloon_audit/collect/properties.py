@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from balloon_audit.model import VM, Host
+from balloon_audit.model import VM, Host, ResourcePool
 
 MAXMEMCTL_KEY = "sched.mem.maxmemctl"
 EXTRA_CONFIG = "config.extraConfig"
@@ -24,6 +24,8 @@ COMPRESSED = QS + "compressedMemory"
 HOST_MEMORY_USAGE = QS + "hostMemoryUsage"
 GUEST_MEMORY_USAGE = QS + "guestMemoryUsage"
 UPTIME = QS + "uptimeSeconds"
+SSD_SWAPPED = QS + "ssdSwappedMemory"
+OVERHEAD = QS + "consumedOverheadMemory"
 RUNTIME_COUNTERS = (
     HOST_MEMORY_USAGE,
     GUEST_MEMORY_USAGE,
@@ -49,9 +51,14 @@ VM_PATHS = (
     "guest.toolsStatus",
     "guest.toolsRunningStatus",
     "guest.toolsVersion",
+    "guest.guestFamily",
+    "config.latencySensitivity.level",
+    "resourcePool",
     "runtime.powerState",
     "runtime.host",
     *RUNTIME_COUNTERS,
+    SSD_SWAPPED,
+    OVERHEAD,
 )
 """Leaf paths only: whole ``summary``/``config`` objects cost far more to parse."""
 
@@ -75,6 +82,29 @@ HOST_PATHS = (
 STRUCTURE_PATHS = ("name", "parent")
 """For Datacenter, Folder, ComputeResource and ClusterComputeResource."""
 
+POOL_PATHS = (
+    "name",
+    "parent",
+    "owner",
+    "config.memoryAllocation.limit",
+    "config.memoryAllocation.reservation",
+    "config.memoryAllocation.expandableReservation",
+    "summary.quickStats.balloonedMemory",
+    "summary.quickStats.swappedMemory",
+)
+"""For ResourcePool and VirtualApp (read in the structure pass)."""
+
+CTL_MAX_PCT_KEY = "Mem.CtlMaxPercent"
+MIN_FREE_PCT_KEY = "Mem.MemMinFreePct"
+HOST_OPTION_KEYS = (CTL_MAX_PCT_KEY, MIN_FREE_PCT_KEY)
+HOST_OPTION = "config.option"
+
+
+def host_option_path(key: str) -> str:
+    """Keyed path: the server sends one OptionValue instead of the host's ~1,000 options."""
+    return f'{HOST_OPTION}["{key}"]'
+
+
 BYTES_PER_MB = 1024 * 1024
 KB_PER_MB = 1024
 
@@ -93,6 +123,17 @@ def parse_maxmemctl(value: Any) -> str | None:
             raw = getattr(option, "value", None)
             return None if raw is None else str(raw)
     return None
+
+
+def parse_int_option(value: Any) -> int | None:
+    """An integer advanced option from an OptionValue (or its bare value); ``None`` if not one."""
+    raw = getattr(value, "value", value)
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        return None
 
 
 def bytes_to_mb(value: int | None) -> float | None:
@@ -158,6 +199,7 @@ def build_vm(
         return value
 
     compressed = counter(COMPRESSED)
+    ssd_swapped = counter(SSD_SWAPPED)
     maxmemctl_raw = props.get(MAXMEMCTL_PATH, props.get(EXTRA_CONFIG))
     return VM(
         moid=moid,
@@ -171,11 +213,14 @@ def build_vm(
         is_template=bool(props.get("config.template")),
         guest_id=_opt_str(props.get("config.guestId")),
         guest_full_name=_opt_str(props.get("config.guestFullName")),
+        guest_family=_opt_str(props.get("guest.guestFamily")),
         annotation=_opt_str(props.get("config.annotation")),
         memory_mb=_opt_int(props.get("config.hardware.memoryMB")),
         memory_limit_mb=normalise_limit(props.get("config.memoryAllocation.limit")),
         memory_reservation_mb=_opt_int(props.get("config.memoryAllocation.reservation")),
         reservation_locked_to_max=props.get("config.memoryReservationLockedToMax"),
+        latency_sensitivity=_opt_str(props.get("config.latencySensitivity.level")),
+        resource_pool_moid=moid_of(props.get("resourcePool")),
         tools_version_status2=_opt_str(props.get("guest.toolsVersionStatus2")),
         tools_version_status=_opt_str(props.get("guest.toolsVersionStatus")),
         tools_status=_opt_str(props.get("guest.toolsStatus")),
@@ -186,6 +231,8 @@ def build_vm(
         ballooned_mb=_opt_int(counter(BALLOONED)),
         swapped_mb=_opt_int(counter(SWAPPED)),
         compressed_mb=kb_to_mb(_opt_int(compressed)),
+        ssd_swapped_mb=kb_to_mb(_opt_int(ssd_swapped)),
+        overhead_mb=_opt_int(counter(OVERHEAD)),
         host_memory_usage_mb=_opt_int(counter(HOST_MEMORY_USAGE)),
         guest_memory_usage_mb=_opt_int(counter(GUEST_MEMORY_USAGE)),
         host_connection_state=host_state,
@@ -213,4 +260,32 @@ def build_host(
         memory_size_mb=bytes_to_mb(props.get("hardware.memorySize")),
         memory_usage_mb=_opt_int(props.get("summary.quickStats.overallMemoryUsage")),
         product_version=_opt_str(props.get("summary.config.product.version")),
+    )
+
+
+def build_pool(
+    moid: str,
+    props: Mapping[str, Any],
+    *,
+    server: str,
+    datacenter: str | None,
+    cluster: str | None,
+    parent_pool: str | None,
+    is_vapp: bool,
+) -> ResourcePool:
+    """A resource pool (or vApp); ``parent_pool`` is ``None`` when its parent is a root pool."""
+    expandable = props.get("config.memoryAllocation.expandableReservation")
+    return ResourcePool(
+        moid=moid,
+        name=str(props.get("name") or moid),
+        server=server,
+        datacenter=datacenter,
+        cluster=cluster,
+        parent_moid=parent_pool,
+        is_vapp=is_vapp,
+        memory_limit_mb=normalise_limit(props.get("config.memoryAllocation.limit")),
+        memory_reservation_mb=_opt_int(props.get("config.memoryAllocation.reservation")),
+        expandable_reservation=None if expandable is None else bool(expandable),
+        ballooned_mb=_opt_int(props.get("summary.quickStats.balloonedMemory")),
+        swapped_mb=_opt_int(props.get("summary.quickStats.swappedMemory")),
     )

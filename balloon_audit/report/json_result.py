@@ -21,6 +21,7 @@ from balloon_audit.model import (
     Finding,
     Host,
     Remediation,
+    ResourcePool,
     RuleStat,
     Severity,
     Snapshot,
@@ -71,6 +72,7 @@ def result_to_dict(result: AuditResult) -> dict[str, Any]:
         "clusters": _plain(sorted(snapshot.clusters, key=_by_identity)),
         "hosts": _plain(sorted(snapshot.hosts, key=_by_identity)),
         "vms": _plain(sorted(snapshot.vms, key=_by_identity)),
+        "resource_pools": _plain(sorted(snapshot.resource_pools, key=_by_identity)),
         "findings": _plain(result.findings),
         "waived": _plain(result.waived),
         "waiver_problems": list(result.waiver_problems),
@@ -119,6 +121,7 @@ def result_from_dict(data: dict[str, Any]) -> AuditResult:
             clusters=tuple(_build(Cluster, c) for c in data.get("clusters", [])),
             hosts=tuple(_build(Host, h) for h in data.get("hosts", [])),
             vms=tuple(_build(VM, v) for v in data.get("vms", [])),
+            resource_pools=tuple(_build(ResourcePool, r) for r in data.get("resource_pools", [])),
         )
         generated_at = datetime.strptime(data["generated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
             tzinfo=timezone.utc

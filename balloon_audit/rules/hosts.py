@@ -30,6 +30,7 @@ from balloon_audit.rules.common import (
     CONFIRM_ZIP,
     P_BALLOONED,
     P_MEMORY_MB,
+    P_OVERHEAD,
     P_SWAPPED,
     REF_BEST_PRACTICES,
     REF_MON_HOST_MEMORY,
@@ -42,7 +43,13 @@ from balloon_audit.rules.common import (
     runtime_vms,
 )
 from balloon_audit.rules.registry import RuleMeta, rule
-from balloon_audit.rules.shell import govc_name, posix_quote, powercli_server, powershell_quote
+from balloon_audit.rules.shell import (
+    govc_metric,
+    govc_name,
+    posix_quote,
+    powercli_server,
+    powershell_quote,
+)
 
 # Evidence keys (API property paths of HostSystem).
 P_HOST_MEMORY_SIZE = "hardware.memorySize"
@@ -81,9 +88,17 @@ STATE_EFFECT = {
     HIGH: "no reclamation beyond page sharing",
     CLEAR: "ESXi breaks large pages so that page sharing can reclaim memory; no ballooning yet",
     SOFT: "ESXi is ballooning VMs to reclaim memory",
-    HARD: "ESXi compresses and swaps VM memory (ballooning stops)",
+    HARD: (
+        "ESXi compresses and swaps VM memory (sources differ on whether ballooning continues "
+        "in this state)"
+    ),
     LOW: "ESXi compresses and swaps VM memory and blocks VMs from allocating more",
 }
+# Realtime counter mem.state: the VMkernel's own state.
+MEM_STATE_VALUES = {0: HIGH, 1: CLEAR, 2: SOFT, 3: HARD, 4: LOW}
+MEM_STATE_VALUES_5X = {0: HIGH, 1: SOFT, 2: HARD, 3: LOW}
+"""ESXi 5.x had no clear state, so its counter values are one lower from soft on."""
+
 STATE_SEVERITY = {
     CLEAR: Severity.INFO,
     SOFT: Severity.WARNING,
@@ -93,8 +108,11 @@ STATE_SEVERITY = {
 
 CONFIRM_HOST_STATE = (
     "esxtop on the host, press m (memory view): the header lines show PMEM/MB free and, on the "
-    "VMKMEM/MB line, minfree and the current state (high, clear, soft, hard, low); the estimate "
-    "here comes from quickStats and can differ"
+    "VMKMEM/MB line, minfree and the current state (high, clear, soft, hard, low)"
+)
+CONFIRM_HOST_STATE_COUNTER = (
+    "Live counter (the command below): mem.state, a number: 0 high, 1 clear, 2 soft, 3 hard, "
+    "4 low (ESXi 5.x: 0 high, 1 soft, 2 hard, 3 low)"
 )
 CONFIRM_OVERCOMMIT = (
     "esxtop on the host, press m: the first line, MEM overcommit avg, shows the 1, 5 and "
@@ -104,7 +122,10 @@ CONFIRM_OVERCOMMIT = (
 
 PARAM_HELP = {
     "BA501": {
-        "min_free_pct": "0 = ESXi's sliding scale; else the host's Mem.MemMinFreePct, if set",
+        "min_free_pct": (
+            "0 = ESXi's sliding scale; else a flat % (the host's own Mem.MemMinFreePct, when "
+            "read and set, wins)"
+        ),
         "report_clear_state": "false: no info finding for hosts in the clear state",
     },
     "BA502": {
@@ -115,6 +136,7 @@ PARAM_HELP = {
     "BA503": {
         "info_ratio": "configured ÷ physical above this → info",
         "warning_ratio": "configured ÷ physical above this → warning",
+        "ha_headroom": "true: clusters also report the ratio with the largest host removed (N−1)",
     },
 }
 """One line per parameter, shown in docs/rules.md."""
@@ -220,6 +242,11 @@ def govc_host_info(host: Host) -> str:
     return " ".join(posix_quote(w) for w in words)
 
 
+def govc_host_metric(host: Host, *counters: str, samples: int = 15) -> str:
+    """Read-only: the last realtime samples of ``counters`` for ``host`` (by reference)."""
+    return govc_metric("HostSystem", host.moid, *counters, samples=samples)
+
+
 def govc_cluster_usage(cluster: Cluster) -> str:
     """``govc cluster.usage`` for ``cluster``: memory capacity and usage summary."""
     words = ["govc", "cluster.usage"]
@@ -254,18 +281,22 @@ BA501 = RuleMeta(
     id="BA501",
     name="host-memory-state",
     severity=Severity.CRITICAL,
-    checks="Estimated free host memory against the host's minFree: the ESXi memory state",
+    checks="The ESXi host memory state: the realtime mem.state counter, else an estimate",
     rationale=(
         "ESXi picks its reclamation method from the host's free memory measured against minFree "
         "(6 % of the first 4 GB, 4 % of the next 8 GB, 2 % of the next 16 GB, 1 % of the rest: "
-        "about 1.9 GB on a 128 GB host). At 400 % of minFree and above the host is in the high "
-        "state; below that it is clear (large pages are broken up for page sharing), below 100 % "
-        "soft (ballooning), below 64 % hard (compression and host swapping, the balloon stops), "
-        "below 32 % low (allocations are also blocked). ESXi 5.x had no clear state; ESX before "
-        "5.0 used fixed 6 / 4 / 2 / 1 % of memory free. Severity: clear → info (no VM is "
-        "reclaimed yet, but headroom is gone), soft → warning (VMs are being ballooned), hard "
-        "and low → critical (VMs are being swapped). The free figure is an estimate from "
-        "quickStats, not the VMkernel's own number: confirm the state in esxtop."
+        "about 1.9 GB on a 128 GB host; a flat percentage when the host's Mem.MemMinFreePct is "
+        "set). At 400 % of minFree and above the host is in the high state; below that it is "
+        "clear (large pages are broken up for page sharing), below 100 % soft (ballooning), "
+        "below 64 % hard (compression and host swapping; sources differ on whether ballooning "
+        "continues), below 32 % low (allocations are also blocked). ESXi 5.x had no clear "
+        "state; ESX before 5.0 used fixed 6 / 4 / 2 / 1 % of memory free. The audit reads the "
+        "VMkernel's own state from the realtime counter mem.state (one QueryPerf for all "
+        "hosts) and Mem.MemMinFreePct from the host; only where mem.state has no sample does it "
+        "estimate the state from quickStats (memory size − overallMemoryUsage), and every "
+        "finding says which one it used. Severity: clear → info (no VM is reclaimed yet, but "
+        "headroom is gone), soft → warning (VMs are being ballooned), hard and low → critical "
+        "(VMs are being compressed and swapped)."
     ),
     remediation=(
         "Give the host headroom: let DRS (fully automated) or vMotion move VMs to hosts with free "
@@ -274,19 +305,21 @@ BA501 = RuleMeta(
         "view."
     ),
     scope=(
-        "connected hosts whose memory size and usage are known; disconnected or not-responding "
-        "hosts and hosts without these values are skipped and not counted as checked"
+        "connected hosts with a mem.state sample, or else with known memory size and usage; "
+        "disconnected or not-responding hosts and hosts without either are skipped and not "
+        "counted as checked"
     ),
     references=(REF_MON_HOST_MEMORY, REF_RM_OVERCOMMIT, REF_KB_MINFREE, REF_BEST_PRACTICES),
     defaults={"min_free_pct": 0.0, "report_clear_state": True},
 )
 
 
-def _ba501_remediation(host: Host, state: str) -> Remediation:
+def _ba501_remediation(host: Host, state: str, measured: bool) -> Remediation:
     where = f'cluster "{host.cluster}"' if host.cluster else "another host"
+    how = "mem.state counter" if measured else "estimated from quickStats"
     return Remediation(
         summary=(
-            f'Host "{host.name}" is short of free memory ({state} state, estimated): move VMs to '
+            f'Host "{host.name}" is short of free memory ({state} state, {how}): move VMs to '
             f"{where} with free memory, right-size or power off idle VMs, or add memory."
         ),
         steps=(
@@ -295,71 +328,152 @@ def _ba501_remediation(host: Host, state: str) -> Remediation:
             "If the host is in a cluster: cluster › Configure › vSphere DRS: set automation to "
             "Fully Automated so DRS balances memory, or migrate VMs by hand (right-click VM › "
             "Migrate › Change compute resource only)",
-            "Check the VMs on the host for memory limits below configured memory (BA401): a "
-            "limit forces reclamation even when the host has free memory",
+            "Check the VMs on the host for memory limits below configured memory (BA401, BA403):"
+            " a limit forces reclamation even when the host has free memory",
             "Right-size VMs whose active memory (quickStats.guestMemoryUsage) stays far below "
             "their configured memory; add memory or hosts if the cluster as a whole is short",
         ),
-        confirm=(CONFIRM_HOST_STATE, CONFIRM_MCTL, CONFIRM_SWAP),
+        confirm=(CONFIRM_HOST_STATE_COUNTER, CONFIRM_HOST_STATE, CONFIRM_MCTL, CONFIRM_SWAP),
         powercli=(
-            f"{powercli_host(host)} | Get-Stat -Stat mem.state.latest -Realtime -MaxSamples 1"
-            " | Select-Object Timestamp, Value  # mem.state: 0 = high; higher values = tighter"
+            f"{powercli_host(host)} | Get-Stat -Stat mem.state.latest -Realtime -MaxSamples 15"
+            " | Select-Object Timestamp, Value  # 0 high, 1 clear, 2 soft, 3 hard, 4 low"
         ),
-        govc=govc_host_info(host),
+        govc=govc_host_metric(host, "mem.state.latest"),
         references=BA501.references,
     )
 
 
+def counter_state(host: Host) -> str | None:
+    """The state the realtime mem.state counter reports, ``None`` when it was not read."""
+    if host.mem_state is None:
+        return None
+    values = MEM_STATE_VALUES_5X if major_version(host.product_version) == 5 else MEM_STATE_VALUES
+    return values.get(host.mem_state)
+
+
+def host_memory_state(host: Host, min_free_pct: float = 0) -> tuple[str | None, bool]:
+    """(state, measured): the mem.state counter when read, else the quickStats estimate.
+
+    ``None`` when neither is known. The host's own Mem.MemMinFreePct, when set, beats
+    ``min_free_pct``.
+    """
+    measured = counter_state(host)
+    if measured is not None:
+        return measured, True
+    size, usage = host.memory_size_mb, host.memory_usage_mb
+    if size is None or usage is None or size <= 0 or not host.connected:
+        return None, False
+    flat = float(host.min_free_pct or min_free_pct)
+    free = max(size - usage, 0.0)
+    return memory_state(
+        free, min_free_mb(size, host.product_version, flat), size, host.product_version
+    ), False
+
+
+PRESSURE_STATES = frozenset({SOFT, HARD, LOW})
+"""States in which the host itself reclaims memory from its VMs."""
+
+
+def _min_free_rule(host: Host, min_free_pct: float) -> str:
+    if min_free_pct > 0:
+        source = "the host's Mem.MemMinFreePct" if host.min_free_pct else "rule parameter"
+        return f"flat {fmt_num(min_free_pct)} % ({source})"
+    if (major_version(host.product_version) or 5) < 5:
+        return "flat 6 % (ESX before 5.0)"
+    return "sliding scale 6/4/2/1 %"
+
+
 @rule(BA501)
 def check_host_memory_state(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
-    """Estimated memory state per host: clear → info, soft → warning, hard/low → critical."""
-    min_free_pct = float(params["min_free_pct"])
+    """Memory state per host (counter, else estimate): clear → info, soft → warning, hard/low →
+    critical."""
     report_clear = bool(params["report_clear_state"])
     checked = 0
     findings: list[Finding] = []
     for host in connected_hosts(snapshot):
-        if host.memory_size_mb is None or host.memory_usage_mb is None:
-            continue
-        if host.memory_size_mb <= 0:
+        measured = counter_state(host)
+        size, usage = host.memory_size_mb, host.memory_usage_mb
+        known = size is not None and usage is not None and size > 0
+        if measured is None and not known:
             continue
         checked += 1
-        size = host.memory_size_mb
-        free = max(size - host.memory_usage_mb, 0.0)
-        min_free = min_free_mb(size, host.product_version, min_free_pct)
-        state = memory_state(free, min_free, size, host.product_version)
+        # The host's own Mem.MemMinFreePct, when set, beats the rule parameter.
+        min_free_pct = float(host.min_free_pct or params["min_free_pct"])
+        free = min_free = None
+        if known:
+            assert size is not None and usage is not None
+            free = max(size - usage, 0.0)
+            min_free = min_free_mb(size, host.product_version, min_free_pct)
+        estimated = (
+            memory_state(free, min_free, size or 0, host.product_version)
+            if free is not None and min_free is not None
+            else None
+        )
+        state = measured or estimated
+        assert state is not None
         severity = STATE_SEVERITY.get(state)
         if severity is None or (state == CLEAR and not report_clear):
             continue
-        free_pct_of_min = 100 * free / min_free if min_free > 0 else None
-        pct_text = f"{free_pct_of_min:.0f} % of" if free_pct_of_min is not None else "vs"
-        message = (
-            f'Host "{host.name}" is in the {state} memory state (estimated): {fmt_mb(round(free))}'
-            f" free of {fmt_mb(round(size))}, {pct_text} minFree {fmt_mb(round(min_free))}; "
-            f"{STATE_EFFECT[state]}. Estimate from quickStats: confirm on the VMKMEM/MB line "
-            "of esxtop's memory view"
-        )
-        evidence = host_evidence(
-            host,
-            estimated_free_mb=round(free, 1),
-            min_free_mb=round(min_free, 2),
-            free_pct_of_min_free=(
-                round(free_pct_of_min, 1) if free_pct_of_min is not None else None
-            ),
-            estimated_state=state,
-            min_free_rule=(
-                f"flat {fmt_num(min_free_pct)} % (Mem.MemMinFreePct)"
-                if min_free_pct > 0
-                else (
-                    "flat 6 % (ESX before 5.0)"
-                    if (major_version(host.product_version) or 5) < 5
-                    else "sliding scale 6/4/2/1 %"
-                )
-            ),
-        )
         findings.append(
-            _host_finding(BA501, host, severity, message, evidence, _ba501_remediation(host, state))
+            _host_finding(
+                BA501,
+                host,
+                severity,
+                _ba501_message(host, state, measured is not None, free, min_free, size),
+                host_evidence(
+                    host,
+                    **{
+                        "mem.state": host.mem_state,
+                        "state": state,
+                        "state_source": (
+                            "mem.state counter"
+                            if measured is not None
+                            else "estimate from quickStats (mem.state not available)"
+                        ),
+                        "estimated_state": estimated,
+                        "estimated_free_mb": None if free is None else round(free, 1),
+                        "min_free_mb": None if min_free is None else round(min_free, 2),
+                        'config.option["Mem.MemMinFreePct"]': host.min_free_pct,
+                        "min_free_rule": _min_free_rule(host, min_free_pct),
+                    },
+                ),
+                _ba501_remediation(host, state, measured is not None),
+            )
         )
     return RuleOutcome(checked=checked, findings=tuple(findings))
+
+
+def _ba501_message(
+    host: Host,
+    state: str,
+    measured: bool,
+    free: float | None,
+    min_free: float | None,
+    size: float | None,
+) -> str:
+    if measured:
+        head = (
+            f'Host "{host.name}" is in the {state} memory state '
+            f"(mem.state counter = {host.mem_state})"
+        )
+    else:
+        head = f'Host "{host.name}" is in the {state} memory state (estimated)'
+    numbers = ""
+    if free is not None and min_free is not None and size is not None:
+        pct_text = f"{100 * free / min_free:.0f} % of" if min_free > 0 else "vs"
+        numbers = (
+            f": {fmt_mb(round(free))} free of {fmt_mb(round(size))}, {pct_text} minFree "
+            f"{fmt_mb(round(min_free))}"
+        )
+        if measured:
+            numbers = f"; quickStats estimate{numbers}"
+    tail = (
+        ""
+        if measured
+        else ". Estimate from quickStats (mem.state not available): confirm on the VMKMEM/MB "
+        "line of esxtop's memory view"
+    )
+    return f"{head}{numbers}; {STATE_EFFECT[state]}{tail}"
 
 
 # --- BA502 host-reclaiming -------------------------------------------------------
@@ -495,8 +609,12 @@ BA503 = RuleMeta(
         "use less than they were given. The higher the ratio, the less it takes (a batch job, a "
         "failover, a patch night) for active memory to exceed the host and for ESXi to balloon, "
         "compress and swap. A cluster ratio also tells whether moving VMs around can help, or "
-        "whether the cluster as a whole needs memory. Severity: ratio above info_ratio (1.5) "
-        "→ info, above warning_ratio (2.0) → warning."
+        "whether the cluster as a whole needs memory. The VMs' overhead memory "
+        "(quickStats.consumedOverheadMemory, what the VMkernel needs to run each VM) is added to "
+        "their configured memory where the server reports it. For clusters the ratio with the "
+        "largest host removed (N−1, what vSphere HA must be able to absorb) is reported as well. "
+        "Severity: ratio above info_ratio (1.5) → info, above warning_ratio (2.0) → warning; a "
+        "cluster below info_ratio whose N−1 ratio is above warning_ratio → info."
     ),
     remediation=(
         "Right-size VMs whose active memory stays far below their configured memory, spread VMs "
@@ -508,7 +626,7 @@ BA503 = RuleMeta(
         "hosts); the VMs counted are powered-on VMs (not templates) on those hosts"
     ),
     references=(REF_RM_OVERCOMMIT, REF_BEST_PRACTICES, REF_MON_HOST_MEMORY),
-    defaults={"info_ratio": 1.5, "warning_ratio": 2.0},
+    defaults={"info_ratio": 1.5, "warning_ratio": 2.0, "ha_headroom": True},
 )
 
 
@@ -572,23 +690,27 @@ def _ba503_cluster_remediation(cluster: Cluster) -> Remediation:
     )
 
 
-def _configured_sum(vms: Iterable[VM]) -> tuple[int, int, int]:
-    """(Σ configured MB, VMs counted, VMs whose configured memory is unknown)."""
-    total = counted = unknown = 0
+def _configured_sum(vms: Iterable[VM]) -> tuple[int, int, int, int]:
+    """(Σ configured MB, VMs counted, VMs whose configured memory is unknown, Σ overhead MB)."""
+    total = counted = unknown = overhead = 0
     for vm in vms:
         if vm.memory_mb is None:
             unknown += 1
         else:
             total += vm.memory_mb
             counted += 1
-    return total, counted, unknown
+        overhead += vm.overhead_mb or 0
+    return total, counted, unknown, overhead
 
 
-def _overcommit_message(kind: str, name: str, configured: float, physical: float) -> str:
-    ratio = configured / physical
+def _overcommit_message(
+    kind: str, name: str, configured: float, overhead: float, physical: float
+) -> str:
+    ratio = (configured + overhead) / physical
+    with_overhead = f" + {fmt_mb(overhead)} VM overhead" if overhead else ""
     return (
         f'{kind} "{name}" is overcommitted {ratio:.2f}:1: {fmt_mb(configured)} configured on '
-        f"powered-on VMs vs {fmt_mb(round(physical))} physical memory"
+        f"powered-on VMs{with_overhead} vs {fmt_mb(round(physical))} physical memory"
     )
 
 
@@ -599,18 +721,24 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
     by_host = _vms_by_host(powered_on)
     checked = 0
     findings: list[Finding] = []
-    # (server, datacenter, cluster name) -> [physical MB, configured MB, VMs, unknown, hosts]
+    # (server, datacenter, cluster name) ->
+    #   [physical MB, configured MB, VMs, unknown, hosts, overhead MB, largest host MB]
     clusters: dict[tuple[str, str | None, str], list[float]] = {}
     for host in connected_hosts(snapshot):
         if host.memory_size_mb is None or host.memory_size_mb <= 0:
             continue
         checked += 1
-        configured, counted, unknown = _configured_sum(by_host.get((host.server, host.moid), []))
+        configured, counted, unknown, overhead = _configured_sum(
+            by_host.get((host.server, host.moid), [])
+        )
         if host.cluster is not None:
-            acc = clusters.setdefault((host.server, host.datacenter, host.cluster), [0, 0, 0, 0, 0])
-            for i, v in enumerate((host.memory_size_mb, configured, counted, unknown, 1)):
+            acc = clusters.setdefault(
+                (host.server, host.datacenter, host.cluster), [0, 0, 0, 0, 0, 0, 0]
+            )
+            for i, v in enumerate((host.memory_size_mb, configured, counted, unknown, 1, overhead)):
                 acc[i] += v
-        ratio = configured / host.memory_size_mb
+            acc[6] = max(acc[6], host.memory_size_mb)
+        ratio = (configured + overhead) / host.memory_size_mb
         severity = _ratio_severity(ratio, params)
         if severity is None:
             continue
@@ -618,22 +746,33 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
             host,
             **{
                 f"sum({P_MEMORY_MB})": configured,
+                f"sum({P_OVERHEAD})": overhead,
                 "powered_on_vms": counted,
                 "vms_with_unknown_memory": unknown,
                 "overcommit_ratio": round(ratio, 3),
             },
         )
-        message = _overcommit_message("Host", host.name, configured, host.memory_size_mb)
+        message = _overcommit_message("Host", host.name, configured, overhead, host.memory_size_mb)
         findings.append(
             _host_finding(BA503, host, severity, message, evidence, _ba503_host_remediation(host))
         )
 
     cluster_index = {(c.server, c.datacenter, c.name): c for c in snapshot.clusters}
     for key in sorted(clusters, key=lambda k: (k[0], k[1] or "", k[2])):
-        physical, configured, counted, unknown, n_hosts = clusters[key]
+        physical, configured, counted, unknown, n_hosts, overhead, largest = clusters[key]
         checked += 1
-        ratio = configured / physical
+        ratio = (configured + overhead) / physical
+        # N−1: what is left when the largest host fails (vSphere HA's worst single failure).
+        remaining = physical - largest
+        ratio_n1 = (configured + overhead) / remaining if n_hosts > 1 and remaining > 0 else None
         severity = _ratio_severity(ratio, params)
+        ha_short = (
+            bool(params.get("ha_headroom", True))
+            and ratio_n1 is not None
+            and ratio_n1 > params["warning_ratio"]
+        )
+        if severity is None and ha_short:
+            severity = Severity.INFO
         if severity is None:
             continue
         server, datacenter, name = key
@@ -643,11 +782,19 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
         evidence = {
             f"sum(host.{P_HOST_MEMORY_SIZE})": round(physical * 1024 * 1024),
             f"sum({P_MEMORY_MB})": int(configured),
+            f"sum({P_OVERHEAD})": int(overhead),
             "connected_hosts": int(n_hosts),
             "powered_on_vms": int(counted),
             "vms_with_unknown_memory": int(unknown),
             "overcommit_ratio": round(ratio, 3),
+            "largest_host_mb": round(largest),
+            "overcommit_ratio_n_minus_1": None if ratio_n1 is None else round(ratio_n1, 3),
         }
+        message = _overcommit_message("Cluster", name, configured, overhead, physical)
+        if ratio_n1 is not None:
+            message += (
+                f"; {ratio_n1:.2f}:1 with its largest host ({fmt_mb(round(largest))}) down (N−1)"
+            )
         findings.append(
             make_finding(
                 BA503,
@@ -660,7 +807,7 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
                     cluster=name,
                 ),
                 severity,
-                _overcommit_message("Cluster", name, configured, physical),
+                message,
                 evidence,
                 _ba503_cluster_remediation(cluster),
             )

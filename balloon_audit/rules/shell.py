@@ -218,3 +218,33 @@ def powercli_reconfigure(vm: VM, *stages: str) -> str:
         f"{powercli_template(vm)} | Set-Template -ToVM"
         f" | ForEach-Object {{ {change}; $_ | Set-VM -ToTemplate -Confirm:$false }}"
     )
+
+
+def govc_moref(kind: str, moid: str) -> str:
+    """``VirtualMachine:vm-42``: govc accepts a managed object reference wherever it takes an
+    inventory path, and it names exactly one object, whatever the object's name holds."""
+    return f"{kind}:{moid}"
+
+
+def govc_metric(kind: str, moid: str, *counters: str, samples: int = 15) -> str:
+    """Read-only: the last ``samples`` realtime (20 s) values of ``counters`` for one object."""
+    words = ["govc", "metric.sample", "-n", str(samples), govc_moref(kind, moid), *counters]
+    return " ".join(posix_quote(w) for w in words)
+
+
+def govc_vm_metric(vm: VM, *counters: str, samples: int = 15) -> str:
+    """:func:`govc_metric` for a VM (selected by its managed object reference)."""
+    return govc_metric("VirtualMachine", vm.moid, *counters, samples=samples)
+
+
+def powercli_reserve_all(vm: VM) -> str:
+    """Tick "Reserve all guest memory" (memoryReservationLockedToMax) through a ConfigSpec.
+
+    ``Set-VMResourceConfiguration -MemReservationGB`` would set a fixed reservation that no
+    longer follows the configured memory; the UI step and ``govc -memory-pin`` lock it.
+    """
+    return powercli_reconfigure(
+        vm,
+        "ForEach-Object { $_.ExtensionData.ReconfigVM((New-Object "
+        "VMware.Vim.VirtualMachineConfigSpec -Property @{MemoryReservationLockedToMax = $true})) }",
+    )
