@@ -66,7 +66,11 @@ def _keyed_pass(content: Any) -> dict[str, dict[str, Any]]:
         spec = filter_spec(view, [(vim.HostSystem, list(paths))])
         for page in retrieve_pages(content, spec, PAGE_SIZE):
             for ref, props in page:
-                found = {paths[p]: v for p, v in props.items() if p in paths and v is not None}
+                found = {
+                    paths[p]: getattr(v, "value", None)
+                    for p, v in props.items()
+                    if p in paths and v is not None
+                }
                 out[ref._moId] = found
     return out
 

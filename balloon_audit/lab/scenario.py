@@ -16,6 +16,11 @@ Scenario files look like this (see ``balloon_audit/lab/scenarios/demo.toml``)::
     name = "DC0_C0_H0"
     memory_mb = 262144
     memory_usage_mb = 180000
+    advanced_options = { "Mem.CtlMaxPercent" = 0 }   # set over the API after start
+    [[resource_pools]]       # created below the cluster's root pool (or a parent pool)
+    name = "tanzu-ns-1"
+    cluster = "DC0_C0"
+    memory_limit_mb = 8192
     [[vms]]
     name = "web-01"
     host = "DC0_C0_H0"
@@ -60,6 +65,9 @@ TOOLS_VERSION_STATUSES = (
 )
 TOOLS_STATUSES = ("toolsNotInstalled", "toolsNotRunning", "toolsOld", "toolsOk")
 TOOLS_RUNNING_STATUSES = ("guestToolsNotRunning", "guestToolsRunning", "guestToolsExecutingScripts")
+LATENCY_LEVELS = ("low", "normal", "medium", "high")
+HOST_OPTION_KEYS = ("Mem.CtlMaxPercent", "Mem.MemMinFreePct")
+"""Host advanced options a scenario may set (integers 0..100)."""
 SEVERITIES = ("info", "warning", "critical")
 
 _EXPECT_RE = re.compile(r"^BA\d{3}:(info|warning|critical)$")
@@ -151,6 +159,23 @@ class HostSpec:
     memory_usage_mb: int | None = None
     """summary.quickStats.overallMemoryUsage (MB)."""
     connection_state: str = "connected"
+    advanced_options: tuple[tuple[str, int], ...] = ()
+    """Host advanced options (e.g. Mem.CtlMaxPercent), set with UpdateOptions after start."""
+    expect: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PoolSpec:
+    """A resource pool below a cluster's root pool, or below another scenario pool."""
+
+    name: str
+    cluster: str | None = None
+    parent: str | None = None
+    """Name of the parent pool (give cluster or parent)."""
+    memory_limit_mb: int | None = None
+    """``None`` (or -1 in TOML) means unlimited."""
+    memory_reservation_mb: int = 0
+    expandable_reservation: bool = True
     expect: tuple[str, ...] = ()
 
 
@@ -201,6 +226,14 @@ class VmSpec:
     extra_config: tuple[tuple[str, str], ...] = ()
     no_quickstats: bool = False
     """A powered-on VM whose quickStats carry no memory counters at all (BA901)."""
+    resource_pool: str | None = None
+    """Name of a scenario resource pool to create the VM in (its host must be in that cluster)."""
+    latency_sensitivity: str | None = None
+    """config.latencySensitivity.level, e.g. ``high``; unset keeps vSphere's default."""
+    ssd_swapped_kb: int = 0
+    """summary.quickStats.ssdSwappedMemory is in KB in the API (swap to host cache)."""
+    overhead_mb: int = 0
+    """summary.quickStats.consumedOverheadMemory (MB)."""
     expect: tuple[str, ...] = ()
 
     @property
@@ -262,6 +295,7 @@ class Scenario:
     hosts: tuple[HostSpec, ...] = ()
     clusters: tuple[ClusterSpec, ...] = ()
     vms: tuple[VmSpec, ...] = ()
+    resource_pools: tuple[PoolSpec, ...] = ()
     source: str | None = None
     """Path of the TOML file it was loaded from."""
 
@@ -274,6 +308,9 @@ class Scenario:
             or h.connection_state != "connected"
             for h in self.hosts
         )
+
+    # Host advanced options go over the API (UpdateOptions) without -load, into the saved
+    # model with it (see lab/hostmodel.py).
 
     def host_spec(self, name: str) -> HostSpec | None:
         return next((h for h in self.hosts if h.name == name), None)
@@ -291,6 +328,7 @@ class Scenario:
             ("VirtualMachine", [(v.api_name, v.expect) for v in self.vms]),
             ("HostSystem", [(h.name, h.expect) for h in self.hosts]),
             ("ClusterComputeResource", [(c.name, c.expect) for c in self.clusters]),
+            ("ResourcePool", [(api_name(r.name), r.expect) for r in self.resource_pools]),
         ]
         for entity_type, items in groups:
             for name, expect in items:
@@ -364,6 +402,7 @@ _TOP_KEYS = {
     "vms",
     "vm_defaults",
     "vm_groups",
+    "resource_pools",
 }
 _MODEL_KEYS = {
     "datacenters",
@@ -373,7 +412,24 @@ _MODEL_KEYS = {
     "model_vms",
     "esx",
 }
-_HOST_KEYS = {"name", "memory_mb", "memory_bytes", "memory_usage_mb", "connection_state", "expect"}
+_HOST_KEYS = {
+    "name",
+    "memory_mb",
+    "memory_bytes",
+    "memory_usage_mb",
+    "connection_state",
+    "advanced_options",
+    "expect",
+}
+_POOL_KEYS = {
+    "name",
+    "cluster",
+    "parent",
+    "memory_limit_mb",
+    "memory_reservation_mb",
+    "expandable_reservation",
+    "expect",
+}
 _CLUSTER_KEYS = {"name", "expect"}
 _VM_VALUE_KEYS = {
     "host",
@@ -399,6 +455,10 @@ _VM_VALUE_KEYS = {
     "reservation_locked_to_max",
     "extra_config",
     "no_quickstats",
+    "resource_pool",
+    "latency_sensitivity",
+    "ssd_swapped_kb",
+    "overhead_mb",
 }
 _VM_KEYS = _VM_VALUE_KEYS | {"name", "expect"}
 _GROUP_KEYS = _VM_VALUE_KEYS | {"name", "count", "start", "hosts", "expect"}
@@ -409,6 +469,8 @@ _COUNTERS = (
     "host_memory_usage_mb",
     "guest_memory_usage_mb",
     "uptime_seconds",
+    "ssd_swapped_kb",
+    "overhead_mb",
 )
 
 
@@ -533,6 +595,8 @@ def parse_scenario(data: Mapping[str, Any], *, name: str, source: str | None = N
         clusters.append(ClusterSpec(cname, _expect(p, f"{where}.expect", raw.get("expect", []))))
     _unique(p, "clusters", [c.name for c in clusters])
 
+    pools = _parse_pools(p, data.get("resource_pools", []), known_clusters)
+
     defaults = _table(p, "vm_defaults", data.get("vm_defaults", {}))
     p.unknown_keys("vm_defaults", defaults, _VM_VALUE_KEYS)
     defaults = {k: v for k, v in defaults.items() if k in _VM_VALUE_KEYS}
@@ -548,6 +612,7 @@ def parse_scenario(data: Mapping[str, Any], *, name: str, source: str | None = N
     for i, raw in enumerate(_tables(p, "vm_groups", data.get("vm_groups", []))):
         vms.extend(_parse_group(p, f"vm_groups[{i}]", raw, defaults, known_hosts, known_clusters))
     _unique(p, "vms", [v.api_name for v in vms])
+    _check_pool_placement(p, vms, pools, known_hosts)
 
     if p.items:
         raise ScenarioError(source or name, p.items)
@@ -558,6 +623,7 @@ def parse_scenario(data: Mapping[str, Any], *, name: str, source: str | None = N
         hosts=tuple(hosts),
         clusters=tuple(clusters),
         vms=tuple(vms),
+        resource_pools=tuple(pools),
         source=source,
     )
 
@@ -622,10 +688,90 @@ def _parse_host(
         raw.get("connection_state", "connected"),
         HOST_CONNECTION_STATES,
     )
+    options = _host_options(p, f"{where}.advanced_options", raw.get("advanced_options", {}))
     expect = _expect(p, f"{where}.expect", raw.get("expect", []))
     if len(p.items) != errors:
         return None
-    return HostSpec(name, memory_bytes, usage, state or "connected", expect)
+    return HostSpec(name, memory_bytes, usage, state or "connected", options, expect)
+
+
+def _host_options(p: _Problems, where: str, raw: Any) -> tuple[tuple[str, int], ...]:
+    if not isinstance(raw, dict):
+        p.add(where, 'expected a table like {"Mem.CtlMaxPercent" = 0}')
+        return ()
+    out = []
+    for key, value in raw.items():
+        if key not in HOST_OPTION_KEYS:
+            p.add(f"{where}.{key}", f"unknown host option (known: {', '.join(HOST_OPTION_KEYS)})")
+            continue
+        number = _int(p, f"{where}.{key}", value, 0, 100)
+        if number is not None:
+            out.append((key, number))
+    return tuple(sorted(out))
+
+
+def _parse_pools(p: _Problems, raw_pools: Any, known_clusters: list[str]) -> list[PoolSpec]:
+    pools: list[PoolSpec] = []
+    for i, raw in enumerate(_tables(p, "resource_pools", raw_pools)):
+        where = f"resource_pools[{i}]"
+        p.unknown_keys(where, raw, _POOL_KEYS)
+        errors = len(p.items)
+        name = _str(p, f"{where}.name", raw.get("name"), empty=False, max_len=80)
+        cluster, parent = raw.get("cluster"), raw.get("parent")
+        if (cluster is None) == (parent is None):
+            p.add(where, "give exactly one of cluster or parent")
+        elif cluster is not None and cluster not in known_clusters:
+            p.add(f"{where}.cluster", f"no cluster {cluster!r} in the model ({known_clusters})")
+        elif parent is not None and parent not in {x.name for x in pools}:
+            p.add(f"{where}.parent", f"no resource pool {parent!r} defined before this one")
+        limit = _int(p, f"{where}.memory_limit_mb", raw.get("memory_limit_mb", -1), -1, INT32_MAX)
+        reservation = _int(p, f"{where}.memory_reservation_mb", raw.get("memory_reservation_mb", 0))
+        expandable = _bool(
+            p, f"{where}.expandable_reservation", raw.get("expandable_reservation", True)
+        )
+        expect = _expect(p, f"{where}.expect", raw.get("expect", []))
+        if limit not in (None, -1) and (reservation or 0) > (limit or 0):
+            p.add(f"{where}.memory_limit_mb", "is below the reservation (vSphere refuses that)")
+        if len(p.items) != errors:
+            continue
+        if parent is not None:
+            cluster = next(x.cluster for x in pools if x.name == parent)
+        pools.append(
+            PoolSpec(
+                name=name,
+                cluster=cluster,
+                parent=parent,
+                memory_limit_mb=None if limit == -1 else limit,
+                memory_reservation_mb=reservation or 0,
+                expandable_reservation=bool(expandable),
+                expect=expect,
+            )
+        )
+    _unique(p, "resource_pools", [x.name for x in pools])
+    return pools
+
+
+def _check_pool_placement(
+    p: _Problems,
+    vms: list[VmSpec],
+    pools: list[PoolSpec],
+    known_hosts: Mapping[str, str | None],
+) -> None:
+    """A VM in a pool must sit on a host (or cluster) of the pool's cluster."""
+    by_name = {x.name: x for x in pools}
+    for vm in vms:
+        if vm.resource_pool is None:
+            continue
+        pool = by_name.get(vm.resource_pool)
+        if pool is None:
+            p.add(f"vm {vm.name!r}.resource_pool", f"no resource pool {vm.resource_pool!r}")
+            continue
+        cluster = known_hosts.get(vm.host) if vm.host else vm.cluster
+        if cluster != pool.cluster:
+            p.add(
+                f"vm {vm.name!r}.resource_pool",
+                f"pool {pool.name!r} is in cluster {pool.cluster!r}, the VM in {cluster!r}",
+            )
 
 
 def _parse_vm(
@@ -722,6 +868,15 @@ def _parse_vm(
 
     if "extra_config" in raw:
         values["extra_config"] = _extra_config(p, f"{where}.extra_config", raw["extra_config"])
+
+    if "resource_pool" in raw:
+        values["resource_pool"] = _str(p, f"{where}.resource_pool", raw["resource_pool"])
+    if "latency_sensitivity" in raw:
+        values["latency_sensitivity"] = _enum(
+            p, f"{where}.latency_sensitivity", raw["latency_sensitivity"], LATENCY_LEVELS
+        )
+    if (values.get("ssd_swapped_kb") or 0) > memory_mb * 1024:
+        p.add(f"{where}.ssd_swapped_kb", f"more than memory_mb ({memory_mb} MB) in KB")
 
     no_qs = _bool(p, f"{where}.no_quickstats", raw.get("no_quickstats", False))
     values["no_quickstats"] = bool(no_qs)
