@@ -127,7 +127,7 @@ def _progress(quiet: bool) -> tuple[Callable[[str], None] | None, object | None]
 
 
 def _exit_code(result: AuditResult, fail_on: FailOn) -> int:
-    if any(source.status != "ok" for source in result.sources):
+    if any(not source.ok for source in result.sources):
         return EXIT_FAILED
     if fail_on is FailOn.never:
         return EXIT_OK
@@ -314,7 +314,7 @@ def scan(
     except BalloonAuditError as exc:
         raise fail(exc, EXIT_FAILED) from None
     for source in result.sources:
-        if source.status != "ok":
+        if not source.ok:
             err.print(f"[bold red]error:[/] {escape(source.server)}: {escape(source.error or '')}")
     raise typer.Exit(_exit_code(result, fail_on))
 

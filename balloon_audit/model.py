@@ -47,8 +47,15 @@ class Severity(str, enum.Enum):
 
 _SEVERITY_RANK = {Severity.INFO: 0, Severity.WARNING: 1, Severity.CRITICAL: 2}
 
-SOURCE_OK = "ok"
-SOURCE_FAILED = "failed"
+
+class SourceStatus(str, enum.Enum):
+    """Whether a source could be audited; the value is what the JSON result says."""
+
+    OK = "ok"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -57,7 +64,7 @@ class SourceInfo:
 
     server: str
     """Host name (and port when not 443) as the user gave it."""
-    status: str
+    status: SourceStatus
     """``ok`` or ``failed``."""
     api_version: str | None = None
     """``about.apiVersion`` of the endpoint, e.g. ``8.0.3.0``."""
@@ -73,6 +80,10 @@ class SourceInfo:
     host_count: int = 0
     duration_s: float | None = None
     """Wall time of the collection from this endpoint."""
+
+    @property
+    def ok(self) -> bool:
+        return self.status == SourceStatus.OK
 
 
 @dataclass(frozen=True)

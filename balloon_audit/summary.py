@@ -16,7 +16,7 @@ def fleet_totals(snapshot: Snapshot) -> dict[str, Any]:
     powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
     return {
         "sources": len(snapshot.sources),
-        "sources_failed": sum(1 for s in snapshot.sources if s.status != "ok"),
+        "sources_failed": sum(1 for s in snapshot.sources if not s.ok),
         "clusters": len(snapshot.clusters),
         "hosts": len(snapshot.hosts),
         "hosts_connected": sum(1 for h in snapshot.hosts if h.connected),

@@ -1,30 +1,27 @@
-"""Shared fixtures. Live tests need vcsim: they fail under CI without it and skip locally."""
+"""Shared fixtures. Live tests need vcsim: they fail under CI without it and skip locally.
+
+Test data comes from tests/factories.py; helpers for live tests from tests/live.py.
+"""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 import pytest
 
-from balloon_audit.lab.vcsim import VcsimEndpoint, find_tool, start_vcsim, stop_vcsim
+from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
+from tests import live
+from tests.live import require_vcsim
 
 if TYPE_CHECKING:
     from balloon_audit.lab import LabInstance
 
 
-def require_vcsim(*, govc: bool = False) -> None:
-    """Skip (locally) or fail (CI=true) when vcsim -- and govc, if asked -- is missing.
-
-    Scenarios with host values (demo, esx, ...) need govc too: see lab/hostmodel.py.
-    """
-    for tool in ("vcsim", "govc") if govc else ("vcsim",):
-        if find_tool(tool) is None:
-            reason = f"{tool} is not installed: run scripts/provision.sh (live tests need it)"
-            if os.environ.get("CI"):
-                pytest.fail(reason + " -- CI must not skip live tests")
-            pytest.skip("SKIPPING LIVE TEST: " + reason)
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Remember the test being set up: ``require_vcsim`` checks that it is marked ``live``."""
+    live.current_test = item
 
 
 @pytest.fixture(scope="session")

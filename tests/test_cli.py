@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import threading
@@ -15,10 +14,11 @@ from pathlib import Path
 import pytest
 
 from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
-from tests.conftest import require_vcsim
+from tests.live import free_port, require_vcsim
+from tests.paths import CASSETTES
 
 SECRET = "Sup3r-S3cret!pw"
-DEMO_CASSETTE = Path(__file__).resolve().parents[1] / "cassettes" / "demo.yaml"
+DEMO_CASSETTE = CASSETTES / "demo.yaml"
 
 
 def run_cli(*args: str, password: str | None = SECRET, stdin: str | None = None):
@@ -47,12 +47,6 @@ def vcsim_with_login() -> Iterator[VcsimEndpoint]:
     endpoint = start_vcsim(["-username", "auditor", "-password", SECRET])
     yield endpoint
     stop_vcsim(endpoint.pid)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 class _NotVSphere(BaseHTTPRequestHandler):
@@ -113,6 +107,7 @@ def test_no_password_without_terminal_is_a_usage_error() -> None:
     assert "BALLOON_AUDIT_PASSWORD" in out.stderr
 
 
+@pytest.mark.live
 def test_wrong_password_exits_3_without_leaking(vcsim_with_login: VcsimEndpoint) -> None:
     wrong = "Wr0ng-" + SECRET
     out = run_cli(*server_args(vcsim_with_login), password=wrong)
@@ -122,6 +117,7 @@ def test_wrong_password_exits_3_without_leaking(vcsim_with_login: VcsimEndpoint)
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.live
 def test_password_from_stdin(vcsim_with_login: VcsimEndpoint) -> None:
     out = run_cli(
         *server_args(vcsim_with_login),
@@ -158,6 +154,7 @@ def test_wrong_port_exits_3(plain_http_port: int) -> None:
     assert "Traceback" not in out.stderr
 
 
+@pytest.mark.live
 def test_fail_on_thresholds_and_json(vcsim_with_login: VcsimEndpoint, tmp_path: Path) -> None:
     # vcsim's model VMs report no memory quickStats (BA901, info) and no VMware Tools on an
     # unknown guest ("otherGuest"): BA101 decides from guest info alone, critical.
@@ -174,18 +171,21 @@ def test_fail_on_thresholds_and_json(vcsim_with_login: VcsimEndpoint, tmp_path: 
     assert run_cli(*args, "--fail-on", "critical", "--quiet").returncode == 1
 
 
+@pytest.mark.live
 def test_quiet_prints_nothing(vcsim_with_login: VcsimEndpoint) -> None:
     out = run_cli(*server_args(vcsim_with_login), "--quiet", "--fail-on", "never")
     assert out.returncode == 0
     assert out.stdout == "" and out.stderr == ""
 
 
+@pytest.mark.live
 def test_json_to_stdout_is_only_json(vcsim_with_login: VcsimEndpoint) -> None:
     out = run_cli(*server_args(vcsim_with_login), "--json", "-", "--fail-on", "never")
     assert out.returncode == 0
     assert json.loads(out.stdout)["schema"] == "balloon-audit/1"
 
 
+@pytest.mark.live
 def test_one_dead_vcenter_does_not_hide_the_other(
     vcsim_with_login: VcsimEndpoint, tmp_path: Path
 ) -> None:
@@ -208,6 +208,7 @@ def test_one_dead_vcenter_does_not_hide_the_other(
     assert any(f["rule"] == "BA902" and f["entity"]["name"] == dead for f in data["findings"])
 
 
+@pytest.mark.live
 def test_one_unwritable_report_does_not_stop_the_others(
     vcsim_with_login: VcsimEndpoint, tmp_path: Path
 ) -> None:
@@ -231,6 +232,7 @@ def test_one_unwritable_report_does_not_stop_the_others(
     assert not [p for p in tmp_path.iterdir() if p.name.endswith(".tmp")], "no temp files left"
 
 
+@pytest.mark.live
 def test_report_rerenders_from_json(vcsim_with_login: VcsimEndpoint, tmp_path: Path) -> None:
     scan = run_cli(
         *server_args(vcsim_with_login),

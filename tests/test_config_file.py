@@ -96,7 +96,7 @@ def test_describe_thresholds_shows_merged_params(tmp_path: Path) -> None:
     settings = {s.rule: s for s in describe_thresholds(load_config(write(tmp_path, FULL)))}
     ba503 = settings["BA503"]
     assert ba503.name == "overcommit"
-    assert ba503.params == {"info_ratio": 1.25, "warning_ratio": 3}
+    assert ba503.params == {"info_ratio": 1.25, "warning_ratio": 3, "ha_headroom": True}
     assert ba503.severity is Severity.CRITICAL and ba503.enabled
     assert ba503.overridden == {"info_ratio", "warning_ratio"}
     assert settings["BA501"].params == {"min_free_pct": 0.0, "report_clear_state": True}
@@ -319,3 +319,56 @@ def test_error_names_the_file(tmp_path: Path) -> None:
     path = write(tmp_path, "[nope]\n")
     with pytest.raises(ConfigError, match=str(path).replace("\\", "\\\\")):
         load_config(path)
+
+
+# --- shapes and several problems at once ------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rules = 3\n", "rules: must be a table ([rules]), not an integer"),
+        ("[rules]\nBA301 = 3\n", "rules.BA301: must be a table ([rules.BA301])"),
+        ("waivers = [3]\n", "waivers[0]: each waiver must be a table ([[waivers]])"),
+        ('[rules]\ndisabled = ["BA104", 3]\n', "rules.disabled: must be an array of rule IDs"),
+        ("[rules.BA503]\nseverity = 2\n", "rules.BA503.severity: must be one of info, warning"),
+        ("[rules.BA602]\nname_patterns = []\nmatch_annotation = 0\n", "must be true or false"),
+        (WAIVER + 'server = " "\n', ".server: must be a non-empty string (the vCenter's name)"),
+        (WAIVER + "expires = 2027-03-31T10:00:00\n", "must be a date (2027-03-31), not a date"),
+    ],
+)
+def test_wrong_shapes_name_the_key(tmp_path: Path, text: str, expected: str) -> None:
+    assert expected in error_for(tmp_path, text)
+
+
+def test_every_problem_is_listed_with_its_key(tmp_path: Path) -> None:
+    message = error_for(
+        tmp_path,
+        'colour = 1\n[rules]\ndisabled = ["BA77"]\n[rules.BA301]\nwrning = 3\n'
+        '[[waivers]]\nrule = "BA201"\nentity = "x"\nreason = ""\n',
+    )
+    lines = message.splitlines()
+    assert lines[0].endswith("config.toml: 5 problems:")
+    assert sorted(line.strip().split(":")[0] for line in lines[1:]) == [
+        "colour",
+        "rules.BA301.wrning",
+        "rules.disabled",
+        "waivers[0] (rule BA201, entity 'x').owner",
+        "waivers[0] (rule BA201, entity 'x').reason",
+    ]
+    assert "every waiver needs an owner" in message
+
+
+def test_fractional_percentages_and_whole_floats(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, "[rules.BA301]\nwarning_pct = 12.5\ncritical_pct = 40.0\n")
+    )
+    assert config.params["BA301"] == {"warning_pct": 12.5, "critical_pct": 40}
+    assert isinstance(config.params["BA301"]["critical_pct"], int)
+
+
+def test_falling_thresholds_keep_their_order() -> None:
+    from balloon_audit.rule_params import ThresholdPair, threshold_pairs
+
+    pairs = threshold_pairs({"warning_free_pct": 100, "critical_free_pct": 64, "info_x": "a"})
+    assert pairs == (ThresholdPair("warning_free_pct", "critical_free_pct", rising=False),)

@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from balloon_audit.lab import LabInstance, load_scenario, start_lab, stop_lab
-from tests.conftest import require_vcsim
+from tests.live import require_vcsim
 from tests.test_cli import run_cli
+
+pytestmark = pytest.mark.live
 
 
 def scan_json(lab: LabInstance, tmp_path: Path, *extra: str) -> tuple[int, dict]:

@@ -19,6 +19,7 @@ from balloon_audit.model import (
     Waiver,
 )
 from balloon_audit.waivers import apply_waivers, waiver_matches
+from tests.factories import bare_vm
 
 TODAY = date(2026, 3, 15)
 
@@ -127,12 +128,11 @@ def test_invalid_expiry_is_a_problem_not_a_crash() -> None:
 
 
 def _vm(name: str, moid: str) -> VM:
-    return VM(
-        moid=moid,
-        name=name,
+    return bare_vm(
+        moid,
+        name,
         server="vc01",
         datacenter="DC0",
-        cluster=None,
         host="esx01",
         host_moid="host-1",
         power_state="poweredOn",

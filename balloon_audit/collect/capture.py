@@ -30,9 +30,7 @@ import functools
 import gzip
 import http.client
 import logging
-import os
 import re
-import tempfile
 import types
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -54,7 +52,8 @@ from balloon_audit.collect.capture_scrub import (
 )
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import CollectionError, ConfigError, ReportError
-from balloon_audit.model import SOURCE_FAILED, Snapshot, SourceInfo
+from balloon_audit.fileio import atomic_write_bytes
+from balloon_audit.model import Snapshot, SourceInfo, SourceStatus
 
 CAPTURE_FORMAT = 1
 META_KEY = "balloon_audit"
@@ -203,7 +202,7 @@ def replay_snapshot(
     failed = [
         SourceInfo(
             server=name,
-            status=SOURCE_FAILED,
+            status=SourceStatus.FAILED,
             error=f"{name}: did not answer while the capture was recorded",
             hint="the capture holds no traffic for this server; the recording run's "
             "own report says why it could not be reached",
@@ -261,29 +260,19 @@ def write_capture(path: Path, data: Sequence[tuple[Any, dict]], scrubber: Scrubb
         "interactions": interactions,
     }
     text = yaml.dump(document, Dumper=_dumper(yaml), sort_keys=False, allow_unicode=True, width=120)
+    payload = text.encode("utf-8")
+    hint = "choose a writable place for --record"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     except OSError as exc:
-        raise ReportError(
-            f"cannot write capture {path}: {exc.strerror or exc}",
-            hint="choose a writable place for --record",
-        ) from None
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            payload = text.encode("utf-8")
-            handle.write(gzip.compress(payload, mtime=0) if _gzipped(path) else payload)
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise ReportError(
-            f"cannot write capture {path}: {exc.strerror or exc}",
-            hint="choose a writable place for --record",
-        ) from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+        reason = exc.strerror or exc
+        raise ReportError(f"cannot write capture {path}: {reason}", hint=hint) from None
+    atomic_write_bytes(
+        path,
+        gzip.compress(payload, mtime=0) if _gzipped(path) else payload,
+        what="capture",
+        hint=hint,
+    )
     return info
 
 
@@ -615,17 +604,8 @@ def _gzipped(path: Path) -> bool:
     return path.suffix.lower() == ".gz"
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)
-    os.umask(mask)
-    return mask
-
-
 def _server_spec(server: str | Target) -> str:
-    if isinstance(server, Target):
-        host = f"[{server.server}]" if ":" in server.server else server.server
-        return f"{host}:{server.port}"
-    return server
+    return server.hostport if isinstance(server, Target) else server
 
 
 def _text(body: Any) -> str:

@@ -17,6 +17,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from xml.sax import saxutils
 
+from balloon_audit.netloc import split_hostport
+
 PLACEHOLDER_SUFFIX = ".invalid"
 """RFC 2606 reserves ``.invalid``: a placeholder can never resolve to a real machine."""
 USER_PLACEHOLDER = "scrubbed-user"
@@ -115,18 +117,10 @@ class Endpoint:
     placeholder: str
 
 
-def split_hostport(netloc: str, default_port: int = 443) -> tuple[str, int]:
-    """``host``, ``host:port``, ``[v6]:port`` → (lower-case host without brackets, port)."""
-    text = netloc.strip().rsplit("@", 1)[-1]
-    if text.startswith("["):
-        host, _, rest = text[1:].partition("]")
-        port = int(rest[1:]) if rest.startswith(":") and rest[1:].isdigit() else default_port
-        return host.lower(), port
-    if text.count(":") == 1:
-        host, _, port_text = text.partition(":")
-        if port_text.isdigit():
-            return host.lower(), int(port_text)
-    return text.lower(), default_port
+def endpoint_key(netloc: str, default_port: int = 443) -> tuple[str, int]:
+    """``[user@]host[:port]`` → (lower-case host without brackets, port): how endpoints match."""
+    host, port = split_hostport(netloc.strip().rsplit("@", 1)[-1])
+    return host.lower(), default_port if port is None else port
 
 
 def is_loopback(host: str) -> bool:
@@ -154,7 +148,7 @@ class Scrubber:
         self._views: dict[str, str] = {}
         self._tokens: dict[str, str] = {}
         for server in servers:
-            self.endpoint(*split_hostport(server))
+            self.endpoint(*endpoint_key(server))
 
     @property
     def endpoints(self) -> tuple[Endpoint, ...]:

@@ -55,12 +55,11 @@ def build_ssl_context(target: Target) -> ssl.SSLContext:
     return ssl.create_default_context()
 
 
-def probe(target: Target, context: ssl.SSLContext) -> tuple[int, bool]:
-    """Fetch the API version list once, with the connect timeout.
+def probe(target: Target, context: ssl.SSLContext) -> int:
+    """Fetch the API version list once, with the connect timeout; return the HTTP status.
 
     SmartConnect's own version discovery has no timeout, so a host that accepts TCP
-    but never answers would hang it; this probe fails first. Returns the HTTP status
-    and whether the answer looks like a vSphere API (``urn:vim25``).
+    but never answers would hang it; this probe fails first.
     """
     conn = http.client.HTTPSConnection(
         target.server, target.port, timeout=target.connect_timeout_s, context=context
@@ -68,8 +67,8 @@ def probe(target: Target, context: ssl.SSLContext) -> tuple[int, bool]:
     try:
         conn.request("GET", SDK_PATH + "/vimServiceVersions.xml")
         resp = conn.getresponse()
-        body = resp.read(65536)
-        return resp.status, resp.status == 200 and b"urn:vim25" in body
+        resp.read(65536)
+        return resp.status
     finally:
         conn.close()
 
@@ -85,7 +84,7 @@ def open_session(target: Target) -> Iterator[Any]:
     status: int | None = None
     si = None
     try:
-        status, is_vsphere = probe(target, context)
+        status = probe(target, context)
         si = SmartConnect(
             host=target.server,
             port=target.port,

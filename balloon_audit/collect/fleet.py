@@ -10,7 +10,7 @@ from balloon_audit.collect.connection import redact
 from balloon_audit.collect.source import collect_source
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import BalloonAuditError
-from balloon_audit.model import SOURCE_FAILED, Snapshot, SourceInfo
+from balloon_audit.model import Snapshot, SourceInfo, SourceStatus
 
 
 def collect_all(
@@ -60,7 +60,7 @@ def _failed_source(target: Target, exc: BaseException, duration_s: float) -> Sou
         hint = "run again; if it persists, report it with this message"
     return SourceInfo(
         server=target.label,
-        status=SOURCE_FAILED,
+        status=SourceStatus.FAILED,
         error=redact(error, target.password),
         hint=redact(hint, target.password) if hint else None,
         duration_s=round(duration_s, 3),

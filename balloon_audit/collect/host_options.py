@@ -17,12 +17,12 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
-from balloon_audit.collect import properties as P
+from balloon_audit import vsphere as vs
 from balloon_audit.collect.retrieve import container_view, filter_spec, retrieve_pages
 from balloon_audit.model import Host
 
-FIELDS = {P.CTL_MAX_PCT_KEY: "ctl_max_pct", P.MIN_FREE_PCT_KEY: "min_free_pct"}
-"""Advanced option key -> Host field."""
+FIELDS = {vs.CTL_MAX_PCT_KEY: vs.HOST_CTL_MAX, vs.MIN_FREE_PCT_KEY: vs.HOST_MIN_FREE}
+"""Advanced option key -> its declared property (model field, keyed path, parser)."""
 FALLBACK_WORKERS = 8
 FALLBACK_DEADLINE_S = 30.0
 PAGE_SIZE = 1000
@@ -55,12 +55,12 @@ def _with_options(host: Host, options: Mapping[str, Any] | None) -> Host:
     """A host whose options were read; an option the host did not report is left ``None``."""
     if not options:
         return host
-    changes = {FIELDS[key]: P.parse_int_option(value) for key, value in options.items()}
+    changes = {str(FIELDS[key].field): FIELDS[key].parse(value) for key, value in options.items()}
     return dataclasses.replace(host, **changes)
 
 
 def _keyed_pass(content: Any) -> dict[str, dict[str, Any]]:
-    paths = {P.host_option_path(key): key for key in FIELDS}
+    paths = {prop.path: key for key, prop in FIELDS.items()}
     out: dict[str, dict[str, Any]] = {}
     with container_view(content, [vim.HostSystem]) as view:
         spec = filter_spec(view, [(vim.HostSystem, list(paths))])

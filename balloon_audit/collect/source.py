@@ -27,13 +27,13 @@ from balloon_audit.collect.retrieve import container_view, filter_spec, retrieve
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import CollectionError
 from balloon_audit.model import (
-    SOURCE_OK,
     VM,
     Cluster,
     Host,
     ResourcePool,
     Snapshot,
     SourceInfo,
+    SourceStatus,
 )
 
 Progress = Callable[[str], None]
@@ -123,7 +123,7 @@ def _collect(
         hint = "no VMs or hosts are visible to this account: " + _READ_ACCESS
     source = SourceInfo(
         server=label,
-        status=SOURCE_OK,
+        status=SourceStatus.OK,
         api_version=about.apiVersion,
         api_type=about.apiType,
         product=about.fullName,
@@ -279,7 +279,7 @@ def _collect_vms(
         spec = filter_spec(view, [(vim.VirtualMachine, paths)])
         for page in retrieve_pages(content, spec, page_size):
             for ref, props in page:
-                host_moid = P.moid_of(props.get("runtime.host"))
+                host_moid = P.moid_of(props.get(P.HOST_REF))
                 vm = P.build_vm(
                     ref._moId, props, server=label, host=hosts.get(host_moid) if host_moid else None
                 )

@@ -8,6 +8,7 @@ from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 from balloon_audit.errors import ConfigError
+from balloon_audit.netloc import join_hostport
 
 DEFAULT_PORT = 443
 
@@ -35,10 +36,12 @@ class Target:
     @property
     def label(self) -> str:
         """How the endpoint is named in results: ``host``, or ``host:port`` when not 443."""
-        host = f"[{self.server}]" if ":" in self.server else self.server
-        if self.port == DEFAULT_PORT:
-            return self.server
-        return f"{host}:{self.port}"
+        return join_hostport(self.server, None if self.port == DEFAULT_PORT else self.port)
+
+    @property
+    def hostport(self) -> str:
+        """``host:port`` always (IPv6 bracketed), e.g. for capture placeholders."""
+        return join_hostport(self.server, self.port)
 
 
 def parse_server(spec: str) -> tuple[str, int | None, str | None]:

@@ -18,6 +18,7 @@ from balloon_audit.errors import LabError
 from balloon_audit.lab.hostmodel import prepare_model
 from balloon_audit.lab.scenario import Scenario, load_scenario
 from balloon_audit.lab.vcsim import start_vcsim, stop_vcsim
+from balloon_audit.netloc import join_hostport, sdk_url
 
 STATE_FILE = "lab.json"
 Progress = Callable[[str], None]
@@ -40,12 +41,12 @@ class LabInstance:
 
     @property
     def url(self) -> str:
-        return f"https://{self.host}:{self.port}/sdk"
+        return sdk_url(self.host, self.port)
 
     @property
     def server(self) -> str:
         """``host:port``, the form the auditor's ``--server``/``--port`` pair describes."""
-        return f"{self.host}:{self.port}"
+        return join_hostport(self.host, self.port)
 
     def govc_env(self) -> dict[str, str]:
         """Environment for govc against this lab (vcsim accepts any credentials)."""

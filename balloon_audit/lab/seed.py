@@ -30,10 +30,13 @@ from typing import Any
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim, vmodl
 
+from balloon_audit import vsphere as vs
 from balloon_audit.errors import LabError
 from balloon_audit.lab.scenario import PoolSpec, Scenario, VmSpec
 
 DEFAULT_UPTIME_S = 12 * 24 * 3600
+VM_CONNECTION_STATE = "runtime.connectionState"
+"""VirtualMachine.runtime.connectionState: not read by the audit (the host's is)."""
 _BATCH = 1000
 
 
@@ -55,41 +58,49 @@ def set_values(vm: VmSpec, host_connected: bool = True) -> list[tuple[str, int |
     """
     out: list[tuple[str, int | str]] = []
 
-    def guest_and_summary(prop: str, value: str) -> None:
-        out.append((f"guest.{prop}", value))
-        out.append((f"summary.guest.{prop}", value))
+    def guest_and_summary(prop: vs.Prop, value: str) -> None:
+        out.append((prop.path, value))
+        out.append((f"summary.{prop.path}", value))  # summary.guest.* mirrors guest.*
 
     if vm.tools_version_status2:
-        guest_and_summary("toolsVersionStatus2", vm.tools_version_status2)
+        guest_and_summary(vs.VM_TOOLS_STATUS2, vm.tools_version_status2)
     if vm.tools_version_status:
-        guest_and_summary("toolsVersionStatus", vm.tools_version_status)
-    guest_and_summary("toolsStatus", vm.effective_tools_status)
-    guest_and_summary("toolsRunningStatus", vm.effective_tools_running_status)
-    out.append(("guest.toolsVersion", vm.effective_tools_version))
+        guest_and_summary(vs.VM_TOOLS_VERSION_STATUS, vm.tools_version_status)
+    guest_and_summary(vs.VM_TOOLS_STATUS, vm.effective_tools_status)
+    guest_and_summary(vs.VM_TOOLS_RUNNING, vm.effective_tools_running_status)
+    out.append((vs.VM_TOOLS_VERSION.path, vm.effective_tools_version))
 
+    # Properties the audit does not read, set so that vcsim looks like a real vCenter.
     tools_up = vm.powered_on and vm.effective_tools_running_status != "guestToolsNotRunning"
     out.append(("guest.guestState", "running" if tools_up else "notRunning"))
     if tools_up:
         out.append(("guest.guestId", vm.guest_id))
         out.append(("summary.quickStats.guestHeartbeatStatus", "green"))
     if not host_connected:
-        out.append(("runtime.connectionState", "disconnected"))
-        out.append(("summary.runtime.connectionState", "disconnected"))
+        # The VM's own connection state (VirtualMachine.runtime.connectionState).
+        out.append((VM_CONNECTION_STATE, "disconnected"))
+        out.append((f"summary.{VM_CONNECTION_STATE}", "disconnected"))
 
     live = vm.powered_on and host_connected and not vm.no_quickstats
-    counters: list[tuple[str, int | None]] = [
-        ("balloonedMemory", vm.ballooned_mb),
-        ("swappedMemory", vm.swapped_mb),
-        ("compressedMemory", vm.compressed_kb),
-        ("ssdSwappedMemory", vm.ssd_swapped_kb),
-        ("consumedOverheadMemory", vm.overhead_mb),
-        ("hostMemoryUsage", _default(vm.host_memory_usage_mb, vm.memory_mb * 8 // 10, live)),
-        ("guestMemoryUsage", _default(vm.guest_memory_usage_mb, vm.memory_mb // 4, live)),
-        ("uptimeSeconds", _default(vm.uptime_seconds, DEFAULT_UPTIME_S, live)),
+    counters: list[tuple[vs.Prop, int | None]] = [
+        (vs.VM_BALLOONED, vm.ballooned_mb),
+        (vs.VM_SWAPPED, vm.swapped_mb),
+        (vs.VM_COMPRESSED, vm.compressed_kb),
+        (vs.VM_SSD_SWAPPED, vm.ssd_swapped_kb),
+        (vs.VM_OVERHEAD, vm.overhead_mb),
+        (
+            vs.VM_HOST_MEMORY_USAGE,
+            _default(vm.host_memory_usage_mb, vm.memory_mb * 8 // 10, live),
+        ),
+        (
+            vs.VM_GUEST_MEMORY_USAGE,
+            _default(vm.guest_memory_usage_mb, vm.memory_mb // 4, live),
+        ),
+        (vs.VM_UPTIME, _default(vm.uptime_seconds, DEFAULT_UPTIME_S, live)),
     ]
     for prop, value in counters:
         if value:  # zero is what an unset counter reads as anyway
-            out.append((f"summary.quickStats.{prop}", int(value)))
+            out.append((prop.path, int(value)))
     return out
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from balloon_audit.errors import LabError
+from balloon_audit.netloc import sdk_url
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VCSIM_ENV = "BALLOON_AUDIT_VCSIM"
@@ -52,7 +53,7 @@ class VcsimEndpoint:
 
     @property
     def url(self) -> str:
-        return f"https://{self.host}:{self.port}/sdk"
+        return sdk_url(self.host, self.port)
 
 
 def start_vcsim(

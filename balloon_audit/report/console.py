@@ -55,7 +55,7 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
     for column in ("server", "status", "API", "VMs", "hosts", "detail"):
         sources.add_column(column)
     for s in result.sources:
-        status = "[green]ok[/]" if s.status == "ok" else "[bold red]FAILED[/]"
+        status = "[green]ok[/]" if s.ok else "[bold red]FAILED[/]"
         detail = s.error + (f" — {s.hint}" if s.hint else "") if s.error else ""
         api = " ".join(part for part in (s.api_type, s.api_version) if part)
         sources.add_row(

@@ -18,9 +18,9 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from balloon_audit.model import SOURCE_OK, VM, AuditResult
+from balloon_audit.fileio import atomic_write_bytes
+from balloon_audit.model import VM, AuditResult
 from balloon_audit.report import presentation as p
-from balloon_audit.report.files import atomic_write_bytes
 
 TEMPLATE = "report.html.j2"
 
@@ -258,7 +258,7 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "worst": worst.value if worst else None,
         "groups": p.group_findings(result),
         "rules": p.rules_in_force(result),
-        "failed_sources": [s for s in result.sources if s.status != SOURCE_OK],
+        "failed_sources": [s for s in result.sources if not s.ok],
         "top_vms": vms_top,
         "top_hosts": hosts_top,
         "loads": loads,

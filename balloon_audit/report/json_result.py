@@ -8,6 +8,7 @@ another schema.
 from __future__ import annotations
 
 import dataclasses
+import enum
 import json
 from datetime import datetime, timezone
 from typing import Any, TypeVar
@@ -26,6 +27,7 @@ from balloon_audit.model import (
     Severity,
     Snapshot,
     SourceInfo,
+    SourceStatus,
     WaivedFinding,
     Waiver,
 )
@@ -40,7 +42,7 @@ def _plain(obj: Any) -> Any:
     """Dataclasses, enums, tuples and datetimes to JSON-ready values."""
     if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
-    if isinstance(obj, Severity):
+    if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, dict):
         return {str(k): _plain(v) for k, v in obj.items()}
@@ -108,6 +110,11 @@ def _finding(data: dict[str, Any]) -> Finding:
     )
 
 
+def _source(data: dict[str, Any]) -> SourceInfo:
+    source = _build(SourceInfo, data)
+    return dataclasses.replace(source, status=SourceStatus(source.status))
+
+
 def result_from_dict(data: dict[str, Any]) -> AuditResult:
     schema = data.get("schema") if isinstance(data, dict) else None
     if schema != SCHEMA:
@@ -117,7 +124,7 @@ def result_from_dict(data: dict[str, Any]) -> AuditResult:
         )
     try:
         snapshot = Snapshot(
-            sources=tuple(_build(SourceInfo, s) for s in data["sources"]),
+            sources=tuple(_source(s) for s in data["sources"]),
             clusters=tuple(_build(Cluster, c) for c in data.get("clusters", [])),
             hosts=tuple(_build(Host, h) for h in data.get("hosts", [])),
             vms=tuple(_build(VM, v) for v in data.get("vms", [])),

@@ -52,7 +52,7 @@ def write_reports(result: AuditResult, targets: Sequence[tuple[str, Path]]) -> l
 
 
 def _write_json(result: AuditResult, path: Path) -> None:
-    from balloon_audit.report.files import atomic_write_text
+    from balloon_audit.fileio import atomic_write_text
     from balloon_audit.report.json_result import result_to_json
 
     atomic_write_text(path, result_to_json(result))

@@ -27,9 +27,9 @@ from openpyxl.chart.marker import DataPoint
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
-from balloon_audit.model import SOURCE_OK, VM, AuditResult, Finding, Host
+from balloon_audit.fileio import atomic_write_bytes
+from balloon_audit.model import VM, AuditResult, Finding, Host
 from balloon_audit.report import presentation as p
-from balloon_audit.report.files import atomic_write_bytes
 
 MAX_CELL_TEXT = 32767
 RISKY_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -226,7 +226,7 @@ def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
     for s in result.sources:
         put(
             _value(ws, s.server),
-            _value(ws, s.status),
+            _value(ws, str(s.status)),
             _value(ws, s.api_type),
             _value(ws, s.api_version),
             s.host_count,
@@ -577,7 +577,7 @@ def _errors_sheet(wb: Workbook, result: AuditResult) -> None:
     ws = wb.create_sheet("Errors")
     columns = [Column("Kind", 16), Column("Server", 26), Column("Problem", 60), Column("Hint", 60)]
     rows: list[list[Any]] = [
-        ["collection", s.server, s.error, s.hint] for s in result.sources if s.status != SOURCE_OK
+        ["collection", s.server, s.error, s.hint] for s in result.sources if not s.ok
     ]
     rows += [["waiver", None, line, None] for line in result.waiver_problems]
     _table(ws, columns, rows)

@@ -9,18 +9,12 @@ anomaly.
 
 from __future__ import annotations
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_MCTL,
     CONFIRM_SWAP,
     ESXTOP_MEMORY_VIEW,
-    P_BALLOONED,
-    P_LATENCY,
-    P_LIMIT,
-    P_LOCKED_TO_MAX,
-    P_MEMORY_MB,
-    P_RESERVATION,
-    P_SWAPPED,
     REF_API_ALLOCATION,
     REF_BEST_PRACTICES,
     REF_KB_LIMITS,
@@ -141,10 +135,10 @@ def check_limit_below_configured(snapshot: Snapshot, params: Params) -> RuleOutc
         evidence = vm_evidence(
             vm,
             **{
-                P_LIMIT: limit,
-                P_MEMORY_MB: configured,
-                P_BALLOONED: vm.ballooned_mb,
-                P_SWAPPED: vm.swapped_mb,
+                vs.VM_LIMIT.key: limit,
+                vs.VM_MEMORY.key: configured,
+                vs.VM_BALLOONED.key: vm.ballooned_mb,
+                vs.VM_SWAPPED.key: vm.swapped_mb,
             },
         )
         findings.append(vm_finding(BA401, vm, severity, message, evidence, _ba401_remediation(vm)))
@@ -242,12 +236,12 @@ def check_reserved_but_reclaimed(snapshot: Snapshot, params: Params) -> RuleOutc
         evidence = vm_evidence(
             vm,
             **{
-                P_RESERVATION: vm.memory_reservation_mb,
-                P_LOCKED_TO_MAX: vm.reservation_locked_to_max,
-                P_MEMORY_MB: vm.memory_mb,
-                P_LIMIT: vm.memory_limit_mb,
-                P_BALLOONED: vm.ballooned_mb,
-                P_SWAPPED: vm.swapped_mb,
+                vs.VM_RESERVATION.key: vm.memory_reservation_mb,
+                vs.VM_LOCKED_TO_MAX.key: vm.reservation_locked_to_max,
+                vs.VM_MEMORY.key: vm.memory_mb,
+                vs.VM_LIMIT.key: vm.memory_limit_mb,
+                vs.VM_BALLOONED.key: vm.ballooned_mb,
+                vs.VM_SWAPPED.key: vm.swapped_mb,
             },
         )
         findings.append(
@@ -294,10 +288,10 @@ def check_latency_sensitive_not_reserved(snapshot: Snapshot, params: Params) -> 
         evidence = vm_evidence(
             vm,
             **{
-                P_LATENCY: vm.latency_sensitivity,
-                P_MEMORY_MB: vm.memory_mb,
-                P_RESERVATION: vm.memory_reservation_mb,
-                P_LOCKED_TO_MAX: vm.reservation_locked_to_max,
+                vs.VM_LATENCY.key: vm.latency_sensitivity,
+                vs.VM_MEMORY.key: vm.memory_mb,
+                vs.VM_RESERVATION.key: vm.memory_reservation_mb,
+                vs.VM_LOCKED_TO_MAX.key: vm.reservation_locked_to_max,
             },
         )
         remediation = Remediation(

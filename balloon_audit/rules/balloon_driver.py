@@ -8,14 +8,12 @@ powered-off VMs are checked too.
 
 from __future__ import annotations
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_MCTL,
     CONFIRM_SWAP,
     ESXTOP_MEMORY_VIEW,
-    P_MAXMEMCTL,
-    P_MEMORY_MB,
-    P_SWAPPED,
     REF_KB_DISABLE_BALLOON,
     REF_KB_PINNED,
     REF_RM_BALLOON,
@@ -128,7 +126,9 @@ def check_balloon_disabled(snapshot: Snapshot, params: Params) -> RuleOutcome:
                 else "not swapping now"
             )
         message = f"balloon driver disabled ({_KEY} = {vm.maxmemctl!r}); {tail}"
-        evidence = vm_evidence(vm, **{P_MAXMEMCTL: vm.maxmemctl, P_SWAPPED: vm.swapped_mb})
+        evidence = vm_evidence(
+            vm, **{vs.VM_MAXMEMCTL.key: vm.maxmemctl, vs.VM_SWAPPED.key: vm.swapped_mb}
+        )
         findings.append(vm_finding(BA201, vm, severity, message, evidence, _ba201_remediation(vm)))
     return RuleOutcome(checked=len(vms), findings=tuple(findings))
 
@@ -195,7 +195,9 @@ def check_balloon_capped(snapshot: Snapshot, params: Params) -> RuleOutcome:
         if vm.maxmemctl is None:
             continue
         parsed = parse_int(vm.maxmemctl)
-        evidence = vm_evidence(vm, **{P_MAXMEMCTL: vm.maxmemctl, P_MEMORY_MB: vm.memory_mb})
+        evidence = vm_evidence(
+            vm, **{vs.VM_MAXMEMCTL.key: vm.maxmemctl, vs.VM_MEMORY.key: vm.memory_mb}
+        )
         if parsed is None:
             message = f"{_KEY} = {vm.maxmemctl!r} is not a whole number of MB"
         elif parsed <= 0 or vm.memory_mb is None:

@@ -12,37 +12,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import VM, Entity, Finding, Host, Remediation, Severity, Snapshot
 from balloon_audit.rules.registry import RuleMeta
 
 # Host connection states under which quickStats cannot be trusted.
 UNREACHABLE_HOST_STATES = frozenset({"disconnected", "notResponding"})
-
-# Evidence keys: the vSphere API property paths the values came from.
-P_BALLOONED = "summary.quickStats.balloonedMemory"
-P_SWAPPED = "summary.quickStats.swappedMemory"
-P_COMPRESSED = "summary.quickStats.compressedMemory"
-P_MEMORY_MB = "config.hardware.memoryMB"
-P_LIMIT = "config.memoryAllocation.limit"
-P_RESERVATION = "config.memoryAllocation.reservation"
-P_LOCKED_TO_MAX = "config.memoryReservationLockedToMax"
-P_MAXMEMCTL = 'config.extraConfig["sched.mem.maxmemctl"]'
-P_TOOLS_STATUS2 = "guest.toolsVersionStatus2"
-P_TOOLS_VERSION_STATUS = "guest.toolsVersionStatus"
-P_TOOLS_STATUS = "guest.toolsStatus"
-P_TOOLS_RUNNING = "guest.toolsRunningStatus"
-P_TOOLS_VERSION = "guest.toolsVersion"
-P_GUEST_ID = "config.guestId"
-P_POWER_STATE = "runtime.powerState"
-P_HOST_CONNECTION = "runtime.host.runtime.connectionState"
-P_SWAPIN_RATE = "mem.swapinRate (KB/s)"
-P_SWAPOUT_RATE = "mem.swapoutRate (KB/s)"
-P_SSD_SWAPPED = "summary.quickStats.ssdSwappedMemory"
-P_OVERHEAD = "summary.quickStats.consumedOverheadMemory"
-P_GUEST_FAMILY = "guest.guestFamily"
-P_LATENCY = "config.latencySensitivity.level"
-P_RESOURCE_POOL = "resourcePool"
-P_HOST_CTL_MAX = 'host config.option["Mem.CtlMaxPercent"]'
 
 DEFAULT_CTL_MAX_PCT = 65
 """ESXi's default Mem.CtlMaxPercent: the balloon may take at most 65 % of a VM's memory."""
@@ -282,11 +257,11 @@ def host_ctl_max_pct(host: Host | None, default: float | int) -> tuple[float | i
 def vm_evidence(vm: VM, **values: Any) -> dict[str, Any]:
     """Evidence for a VM finding: power state plus the given property values.
 
-    Pass values keyed by API property path with ``**{P_BALLOONED: 512}``.
+    Pass values keyed by API property path with ``**{vs.VM_BALLOONED.key: 512}``.
     """
-    evidence: dict[str, Any] = {P_POWER_STATE: vm.power_state}
+    evidence: dict[str, Any] = {vs.VM_POWER_STATE.key: vm.power_state}
     if vm.is_template:
-        evidence["config.template"] = True
+        evidence[vs.VM_TEMPLATE.key] = True
     evidence.update(values)
     return evidence
 

@@ -6,8 +6,8 @@ not be read must not look like a clean fleet: both are reported as findings.
 
 from __future__ import annotations
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import (
-    SOURCE_FAILED,
     VM,
     Entity,
     Finding,
@@ -17,9 +17,8 @@ from balloon_audit.model import (
     Snapshot,
     SourceInfo,
 )
+from balloon_audit.netloc import sdk_url, split_hostport
 from balloon_audit.rules.common import (
-    P_HOST_CONNECTION,
-    P_POWER_STATE,
     host_unreachable,
     lacks_runtime_data,
     make_finding,
@@ -35,7 +34,6 @@ from balloon_audit.rules.shell import (
     powercli_pipeline,
     powercli_server,
     powershell_quote,
-    split_server,
 )
 
 # --------------------------------------------------------------------------- BA901
@@ -134,9 +132,9 @@ def check_no_runtime_data(snapshot: Snapshot, params: Params) -> RuleOutcome:
         evidence = vm_evidence(
             vm,
             **{
-                P_POWER_STATE: vm.power_state,
-                P_HOST_CONNECTION: vm.host_connection_state,
-                "summary.quickStats (returned)": vm.quickstats_available,
+                vs.VM_POWER_STATE.key: vm.power_state,
+                vs.VM_HOST_CONNECTION.key: vm.host_connection_state,
+                vs.VM_QUICKSTATS.key: vm.quickstats_available,
             },
         )
         findings.append(
@@ -173,7 +171,7 @@ def source_entity(source: SourceInfo) -> Entity:
 
 
 def _connect_viserver(server: str) -> str:
-    host, port = split_server(server)
+    host, port = split_hostport(server)
     command = f"Connect-VIServer -Server {powershell_quote(host)}"
     if port is not None:
         command += f" -Port {port}"
@@ -182,11 +180,7 @@ def _connect_viserver(server: str) -> str:
 
 def _sdk_url(server: str) -> str:
     """``https://host[:port]/sdk``; an IPv6 address goes in brackets."""
-    host, port = split_server(server)
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None:
-        netloc += f":{port}"
-    return f"https://{netloc}/sdk"
+    return sdk_url(*split_hostport(server))
 
 
 def _ba902_remediation(source: SourceInfo) -> Remediation:
@@ -219,13 +213,13 @@ def _ba902_remediation(source: SourceInfo) -> Remediation:
 def check_collection_error(snapshot: Snapshot, params: Params) -> RuleOutcome:
     findings: list[Finding] = []
     for source in snapshot.sources:
-        if source.status != SOURCE_FAILED:
+        if source.ok:
             continue
         message = f"could not audit {source.server}: {source.error or 'unknown error'}"
         if source.hint:
             message += f" ({source.hint})"
         evidence = {
-            "status": source.status,
+            "status": str(source.status),
             "error": source.error,
             "hint": source.hint,
             "duration_s": source.duration_s,

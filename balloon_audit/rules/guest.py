@@ -7,19 +7,13 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_GUEST_BALLOON,
     CONFIRM_MCTL,
     CONFIRM_SWAP,
     ESXTOP_MEMORY_VIEW,
-    P_BALLOONED,
-    P_GUEST_ID,
-    P_LOCKED_TO_MAX,
-    P_MEMORY_MB,
-    P_RESERVATION,
-    P_SWAPPED,
-    P_TOOLS_VERSION,
     REF_API_ALLOCATION,
     REF_BEST_PRACTICES,
     REF_RM_BALLOON,
@@ -41,9 +35,6 @@ from balloon_audit.rules.shell import (
 
 TOOLS_VERSION_UNMANAGED = 0x7FFFFFFF
 """guest.toolsVersion reported for Tools whose lifecycle vSphere does not manage."""
-
-P_NAME = "name"
-P_ANNOTATION = "config.annotation"
 
 
 PARAM_HELP = {
@@ -158,12 +149,12 @@ def check_guest_without_balloon_driver(
         evidence = vm_evidence(
             vm,
             **{
-                P_GUEST_ID: vm.guest_id,
-                P_TOOLS_VERSION: vm.tools_version,
+                vs.VM_GUEST_ID.key: vm.guest_id,
+                vs.VM_TOOLS_VERSION.key: vm.tools_version,
                 "tools_version_decoded": dotted,
-                P_MEMORY_MB: vm.memory_mb,
-                P_RESERVATION: vm.memory_reservation_mb,
-                P_LOCKED_TO_MAX: vm.reservation_locked_to_max,
+                vs.VM_MEMORY.key: vm.memory_mb,
+                vs.VM_RESERVATION.key: vm.memory_reservation_mb,
+                vs.VM_LOCKED_TO_MAX.key: vm.reservation_locked_to_max,
             },
         )
         remediation = _reserve_all_remediation(
@@ -240,11 +231,11 @@ def k8s_match(vm: VM, patterns: Sequence[str], match_annotation: bool) -> tuple[
     """(where, pattern) of the first pattern that matches the VM's name, then its annotation."""
     for pattern in patterns:
         if pattern_matches(vm.name, pattern):
-            return P_NAME, pattern
+            return vs.VM_NAME.key, pattern
     if match_annotation and vm.annotation:
         for pattern in patterns:
             if pattern_matches(vm.annotation, pattern):
-                return P_ANNOTATION, pattern
+                return vs.VM_ANNOTATION.key, pattern
     return None
 
 
@@ -333,16 +324,16 @@ def check_kubernetes_node_reclaimed(snapshot: Snapshot, params: Mapping[str, Any
         evidence = vm_evidence(
             vm,
             **{
-                P_NAME: vm.name,
-                P_ANNOTATION: vm.annotation,
+                vs.VM_NAME.key: vm.name,
+                vs.VM_ANNOTATION.key: vm.annotation,
                 "matched_pattern": pattern,
                 "matched_in": where,
                 "control_plane": control_plane,
-                P_BALLOONED: vm.ballooned_mb,
-                P_SWAPPED: vm.swapped_mb,
-                P_MEMORY_MB: vm.memory_mb,
-                P_RESERVATION: vm.memory_reservation_mb,
-                P_LOCKED_TO_MAX: vm.reservation_locked_to_max,
+                vs.VM_BALLOONED.key: vm.ballooned_mb,
+                vs.VM_SWAPPED.key: vm.swapped_mb,
+                vs.VM_MEMORY.key: vm.memory_mb,
+                vs.VM_RESERVATION.key: vm.memory_reservation_mb,
+                vs.VM_LOCKED_TO_MAX.key: vm.reservation_locked_to_max,
             },
         )
         findings.append(

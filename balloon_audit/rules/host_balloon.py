@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import Entity, Finding, Host, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_MCTL,
@@ -29,7 +30,6 @@ from balloon_audit.rules.hosts import connected_hosts, host_evidence, powercli_h
 from balloon_audit.rules.registry import RuleMeta, rule
 from balloon_audit.rules.shell import govc_moref, posix_quote
 
-P_CTL_MAX = 'config.option["Mem.CtlMaxPercent"]'
 KEY = "Mem.CtlMaxPercent"
 
 BA203 = RuleMeta(
@@ -142,7 +142,7 @@ def check_host_balloon_disabled(snapshot: Snapshot, params: Mapping[str, Any]) -
         evidence: dict[str, Any] = host_evidence(
             host,
             **{
-                P_CTL_MAX: value,
+                vs.HOST_CTL_MAX.key: value,
                 "default_pct": default_pct,
                 "running_vms": running.get(key, 0),
                 "swapping_vms": swappers,

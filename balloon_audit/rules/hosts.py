@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import (
     VM,
     Cluster,
@@ -28,10 +29,6 @@ from balloon_audit.rules.common import (
     CONFIRM_MCTL,
     CONFIRM_SWAP,
     CONFIRM_ZIP,
-    P_BALLOONED,
-    P_MEMORY_MB,
-    P_OVERHEAD,
-    P_SWAPPED,
     REF_BEST_PRACTICES,
     REF_MON_HOST_MEMORY,
     REF_RM_BALLOON,
@@ -50,12 +47,6 @@ from balloon_audit.rules.shell import (
     powercli_server,
     powershell_quote,
 )
-
-# Evidence keys (API property paths of HostSystem).
-P_HOST_MEMORY_SIZE = "hardware.memorySize"
-P_HOST_MEMORY_USAGE = "summary.quickStats.overallMemoryUsage"
-P_HOST_VERSION = "summary.config.product.version"
-P_HOST_CONNECTION = "runtime.connectionState"
 
 REF_KB_MINFREE = "VMware KB 1033687: MinFreePct and the host memory states"
 
@@ -201,11 +192,11 @@ def connected_hosts(snapshot: Snapshot) -> list[Host]:
 
 def host_evidence(host: Host, **values: Any) -> dict[str, Any]:
     """Evidence for a host finding, raw API values first (memorySize in bytes)."""
-    evidence: dict[str, Any] = {P_HOST_CONNECTION: host.connection_state}
+    evidence: dict[str, Any] = {vs.HOST_CONNECTION.key: host.connection_state}
     if host.memory_size_mb is not None:
-        evidence[P_HOST_MEMORY_SIZE] = round(host.memory_size_mb * 1024 * 1024)
-    evidence[P_HOST_MEMORY_USAGE] = host.memory_usage_mb
-    evidence[P_HOST_VERSION] = host.product_version
+        evidence[vs.HOST_MEMORY_SIZE.key] = round(host.memory_size_mb * 1024 * 1024)
+    evidence[vs.HOST_MEMORY_USAGE.key] = host.memory_usage_mb
+    evidence[vs.HOST_VERSION.key] = host.product_version
     evidence.update(values)
     return evidence
 
@@ -578,12 +569,12 @@ def check_host_reclaiming(snapshot: Snapshot, params: Mapping[str, Any]) -> Rule
         evidence = host_evidence(
             host,
             **{
-                f"sum({P_BALLOONED})": total_ballooned,
-                f"sum({P_SWAPPED})": total_swapped,
+                f"sum({vs.VM_BALLOONED.key})": total_ballooned,
+                f"sum({vs.VM_SWAPPED.key})": total_swapped,
                 "vms_ballooning": n_ballooning,
                 "vms_swapping": n_swapping,
                 "top_vms": [
-                    {"name": vm.name, "moid": vm.moid, P_BALLOONED: b, P_SWAPPED: s}
+                    {"name": vm.name, "moid": vm.moid, vs.VM_BALLOONED.key: b, vs.VM_SWAPPED.key: s}
                     for vm, b, s in rows[:top_n]
                 ],
             },
@@ -745,8 +736,8 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
         evidence = host_evidence(
             host,
             **{
-                f"sum({P_MEMORY_MB})": configured,
-                f"sum({P_OVERHEAD})": overhead,
+                f"sum({vs.VM_MEMORY.key})": configured,
+                f"sum({vs.VM_OVERHEAD.key})": overhead,
                 "powered_on_vms": counted,
                 "vms_with_unknown_memory": unknown,
                 "overcommit_ratio": round(ratio, 3),
@@ -780,9 +771,9 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
             moid="", name=name, server=server, datacenter=datacenter
         )
         evidence = {
-            f"sum(host.{P_HOST_MEMORY_SIZE})": round(physical * 1024 * 1024),
-            f"sum({P_MEMORY_MB})": int(configured),
-            f"sum({P_OVERHEAD})": int(overhead),
+            f"sum(host.{vs.HOST_MEMORY_SIZE.key})": round(physical * 1024 * 1024),
+            f"sum({vs.VM_MEMORY.key})": int(configured),
+            f"sum({vs.VM_OVERHEAD.key})": int(overhead),
             "connected_hosts": int(n_hosts),
             "powered_on_vms": int(counted),
             "vms_with_unknown_memory": int(unknown),

@@ -13,6 +13,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import (
     VM,
     Entity,
@@ -27,8 +28,6 @@ from balloon_audit.rules.common import (
     CONFIRM_MCTL,
     CONFIRM_SWAP,
     ESXTOP_MEMORY_VIEW,
-    P_BALLOONED,
-    P_SWAPPED,
     REF_KB_LIMITS,
     REF_RM_LIMITS,
     REF_RM_POOLS,
@@ -44,9 +43,6 @@ from balloon_audit.rules.hosts import PRESSURE_STATES, host_memory_state
 from balloon_audit.rules.registry import RuleMeta, rule
 from balloon_audit.rules.shell import govc_moref, posix_quote, powercli_server, powershell_quote
 
-P_POOL_LIMIT = "config.memoryAllocation.limit"
-P_POOL_RESERVATION = "config.memoryAllocation.reservation"
-P_POOL_EXPANDABLE = "config.memoryAllocation.expandableReservation"
 MAX_NESTING = 64
 
 BA403 = RuleMeta(
@@ -251,17 +247,17 @@ def _pool_finding(
         )
     ancestors = _limited_ancestors(pool, by_moid)
     evidence: dict[str, Any] = {
-        P_POOL_LIMIT: limit,
-        P_POOL_RESERVATION: pool.memory_reservation_mb,
-        P_POOL_EXPANDABLE: pool.expandable_reservation,
-        f"pool {P_BALLOONED}": pool.ballooned_mb,
-        f"pool {P_SWAPPED}": pool.swapped_mb,
-        "sum(config.hardware.memoryMB)": configured,
+        vs.POOL_LIMIT.key: limit,
+        vs.POOL_RESERVATION.key: pool.memory_reservation_mb,
+        vs.POOL_EXPANDABLE.key: pool.expandable_reservation,
+        f"pool {vs.POOL_BALLOONED.key}": pool.ballooned_mb,
+        f"pool {vs.POOL_SWAPPED.key}": pool.swapped_mb,
+        f"sum({vs.VM_MEMORY.key})": configured,
         "powered_on_vms": len(vms),
         "limited_parent_pools": ancestors,
         "hosts_under_pressure": sorted(pressured_hosts),
         "reclaimed_vms": [
-            {"name": vm.name, "moid": vm.moid, P_BALLOONED: b, P_SWAPPED: s}
+            {"name": vm.name, "moid": vm.moid, vs.VM_BALLOONED.key: b, vs.VM_SWAPPED.key: s}
             for vm, b, s in sorted(reclaimed, key=lambda r: (-r[2], -r[1], r[0].name))[:5]
         ],
     }

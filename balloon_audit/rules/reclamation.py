@@ -8,6 +8,7 @@ it in MB.
 
 from __future__ import annotations
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_GUEST_BALLOON,
@@ -18,17 +19,6 @@ from balloon_audit.rules.common import (
     CONFIRM_ZIP,
     DEFAULT_CTL_MAX_PCT,
     ESXTOP_MEMORY_VIEW,
-    P_BALLOONED,
-    P_COMPRESSED,
-    P_HOST_CTL_MAX,
-    P_LIMIT,
-    P_MAXMEMCTL,
-    P_MEMORY_MB,
-    P_RESERVATION,
-    P_SSD_SWAPPED,
-    P_SWAPIN_RATE,
-    P_SWAPOUT_RATE,
-    P_SWAPPED,
     REF_API_QUICKSTATS,
     REF_BEST_PRACTICES,
     REF_MON_HOST_MEMORY,
@@ -205,12 +195,12 @@ def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
         evidence = vm_evidence(
             vm,
             **{
-                P_BALLOONED: vm.ballooned_mb,
-                P_MEMORY_MB: configured,
-                P_RESERVATION: vm.memory_reservation_mb,
-                P_LIMIT: vm.memory_limit_mb,
-                P_MAXMEMCTL: vm.maxmemctl,
-                P_HOST_CTL_MAX: ctl_max_pct if ctl_read else None,
+                vs.VM_BALLOONED.key: vm.ballooned_mb,
+                vs.VM_MEMORY.key: configured,
+                vs.VM_RESERVATION.key: vm.memory_reservation_mb,
+                vs.VM_LIMIT.key: vm.memory_limit_mb,
+                vs.VM_MAXMEMCTL.key: vm.maxmemctl,
+                vs.HOST_CTL_MAX.key: ctl_max_pct if ctl_read else None,
                 "host_ctl_max_pct_in_force": ctl_max_pct,
                 "host_ctl_max_pct_source": "host" if ctl_read else "default (not read)",
                 "effective_balloon_cap_mb": cap,
@@ -376,14 +366,14 @@ def check_host_swapping(snapshot: Snapshot, params: Params) -> RuleOutcome:
         evidence = vm_evidence(
             vm,
             **{
-                P_SWAPPED: vm.swapped_mb,
-                P_SSD_SWAPPED: ssd_kb,
-                P_MEMORY_MB: configured,
+                vs.VM_SWAPPED.key: vm.swapped_mb,
+                vs.VM_SSD_SWAPPED.key: ssd_kb,
+                vs.VM_MEMORY.key: configured,
                 "live_swap_checked": swap_activity(vm) is not None,
-                P_SWAPIN_RATE: vm.swapin_rate_kbps,
-                P_SWAPOUT_RATE: vm.swapout_rate_kbps,
-                P_MAXMEMCTL: vm.maxmemctl,
-                P_LIMIT: vm.memory_limit_mb,
+                vs.VM_SWAPIN_RATE.key: vm.swapin_rate_kbps,
+                vs.VM_SWAPOUT_RATE.key: vm.swapout_rate_kbps,
+                vs.VM_MAXMEMCTL.key: vm.maxmemctl,
+                vs.VM_LIMIT.key: vm.memory_limit_mb,
             },
         )
         findings.append(
@@ -454,9 +444,9 @@ def check_memory_compression(snapshot: Snapshot, params: Params) -> RuleOutcome:
         evidence = vm_evidence(
             vm,
             **{
-                P_COMPRESSED: raw_kb,
+                vs.VM_COMPRESSED.key: raw_kb,
                 "compressed_mb": vm.compressed_mb,
-                P_MEMORY_MB: configured,
+                vs.VM_MEMORY.key: configured,
             },
         )
         findings.append(

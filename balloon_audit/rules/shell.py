@@ -40,6 +40,7 @@ import re
 import shlex
 
 from balloon_audit.model import VM
+from balloon_audit.netloc import split_hostport
 
 # PowerShell treats these as single quotes too (System.Management.Automation
 # CharExtensions.IsSingleQuote): each one must be doubled inside a literal.
@@ -164,22 +165,9 @@ def govc_reconfigure(vm: VM, *args: str) -> str | None:
     )
 
 
-def split_server(server: str) -> tuple[str, int | None]:
-    """``host``, ``host:port``, ``[v6]:port`` or a bare IPv6 address -> (host, port)."""
-    if server.startswith("["):
-        host, _, rest = server[1:].partition("]")
-        port = rest[1:] if rest.startswith(":") else ""
-        return host, int(port) if port.isdigit() else None
-    if server.count(":") == 1:
-        host, _, port = server.partition(":")
-        if port.isdigit():
-            return host, int(port)
-    return server, None
-
-
 def powercli_server(server: str) -> str:
     """The ``-Server`` value (host only) for a vCenter given as ``host[:port]``."""
-    return split_server(server)[0]
+    return split_hostport(server)[0]
 
 
 def _powercli_get(cmdlet: str, vm: VM) -> str:

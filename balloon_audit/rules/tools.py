@@ -11,6 +11,7 @@ info, not quickStats, so these rules also judge VMs without quickStats.
 
 from __future__ import annotations
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_LINUX_DRIVER,
@@ -20,13 +21,6 @@ from balloon_audit.rules.common import (
     LINUX,
     LINUX_OLD_KERNEL,
     MACOS,
-    P_GUEST_FAMILY,
-    P_GUEST_ID,
-    P_TOOLS_RUNNING,
-    P_TOOLS_STATUS,
-    P_TOOLS_STATUS2,
-    P_TOOLS_VERSION,
-    P_TOOLS_VERSION_STATUS,
     REF_API_TOOLS_RUNNING,
     REF_API_TOOLS_VERSION,
     REF_LINUX_VMW_BALLOON,
@@ -81,16 +75,16 @@ def tools_not_installed(vm: VM) -> bool:
 
 def _tools_evidence(vm: VM, *, running: bool = False) -> dict:
     values = {
-        P_TOOLS_STATUS2: vm.tools_version_status2,
-        P_TOOLS_VERSION_STATUS: vm.tools_version_status,
-        P_TOOLS_STATUS: vm.tools_status,
-        P_TOOLS_VERSION: vm.tools_version,
-        P_GUEST_ID: vm.guest_id,
-        P_GUEST_FAMILY: vm.guest_family,
+        vs.VM_TOOLS_STATUS2.key: vm.tools_version_status2,
+        vs.VM_TOOLS_VERSION_STATUS.key: vm.tools_version_status,
+        vs.VM_TOOLS_STATUS.key: vm.tools_status,
+        vs.VM_TOOLS_VERSION.key: vm.tools_version,
+        vs.VM_GUEST_ID.key: vm.guest_id,
+        vs.VM_GUEST_FAMILY.key: vm.guest_family,
         "guest_os_family": guest_os_family(vm),
     }
     if running:
-        values[P_TOOLS_RUNNING] = vm.tools_running_status
+        values[vs.VM_TOOLS_RUNNING.key] = vm.tools_running_status
     return vm_evidence(vm, **values)
 
 

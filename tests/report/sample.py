@@ -11,7 +11,6 @@ from balloon_audit.model import (
     Cluster,
     Entity,
     Finding,
-    Host,
     Remediation,
     RuleStat,
     Severity,
@@ -20,6 +19,7 @@ from balloon_audit.model import (
     WaivedFinding,
     Waiver,
 )
+from tests.factories import make_host, make_vm
 
 # Names an attacker (or an unlucky admin) can give a VM in vCenter.
 HOSTILE_NAMES = (
@@ -44,29 +44,24 @@ FAILED = "vc2.example.test"
 
 
 def _vm(i: int, name: str, **kw) -> VM:
+    """A ballooning-ready VM in "Cluster <A>" whose Tools report only toolsVersionStatus2."""
     base = dict(
         moid=f"vm-{100 + i}",
         name=name,
-        server=SERVER,
         datacenter="DC0",
         cluster="Cluster <A>",
         host="esx-01.example.test",
-        host_moid="host-1",
-        power_state="poweredOn",
-        guest_id="rhel9_64Guest",
-        memory_mb=4096,
-        tools_version_status2="guestToolsCurrent",
-        tools_running_status="guestToolsRunning",
-        quickstats_available=True,
+        tools_version_status=None,
+        tools_status=None,
+        tools_version=None,
         ballooned_mb=0,
         swapped_mb=0,
         compressed_mb=0.0,
         host_memory_usage_mb=4000,
         guest_memory_usage_mb=800,
-        host_connection_state="connected",
     )
     base.update(kw)
-    return VM(**base)
+    return make_vm(**base)
 
 
 def _snapshot(vms: list[VM]) -> Snapshot:
@@ -91,28 +86,26 @@ def _snapshot(vms: list[VM]) -> Snapshot:
         ),
         clusters=(Cluster("domain-c1", "Cluster <A>", SERVER, "DC0"),),
         hosts=(
-            Host(
-                "host-1",
-                "esx-01.example.test",
-                SERVER,
-                "DC0",
-                "Cluster <A>",
-                "connected",
-                "poweredOn",
-                False,
+            make_host(
+                name="esx-01.example.test",
+                server=SERVER,
+                datacenter="DC0",
+                cluster="Cluster <A>",
+                in_maintenance_mode=False,
                 memory_size_mb=65536.0,
                 memory_usage_mb=60000,
-                product_version="8.0.3",
             ),
-            Host(
-                "host-2",
-                "<b>esx-02</b>",
-                SERVER,
-                "DC0",
-                None,
-                "disconnected",
-                None,
-                None,
+            make_host(
+                moid="host-2",
+                name="<b>esx-02</b>",
+                server=SERVER,
+                datacenter="DC0",
+                cluster=None,
+                connection_state="disconnected",
+                power_state=None,
+                memory_size_mb=None,
+                memory_usage_mb=None,
+                product_version=None,
             ),
         ),
         vms=tuple(vms),

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from balloon_audit.errors import ReportError
-from balloon_audit.report.files import atomic_write_bytes, atomic_write_text, atomic_writer
+from balloon_audit.fileio import atomic_write_bytes, atomic_write_text, atomic_writer
 
 
 def test_writes_and_replaces(tmp_path):

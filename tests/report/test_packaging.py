@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import site
 import subprocess
 import sys
@@ -16,16 +17,23 @@ import pytest
 pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parents[2]
+TEST_DATA_MODULES = (
+    "tests/__init__.py",
+    "tests/factories.py",
+    "tests/report/__init__.py",
+    "tests/report/sample.py",
+)
+"""What the render script imports from the checkout: test data, never the package itself."""
 
 RENDER = textwrap.dedent(
     """
     import json, sys
-    sys.path.insert(0, sys.argv[1])  # the test data module only, not the package
+    sys.path.insert(0, sys.argv[1])  # the test data modules only, not the package
     import balloon_audit
     from balloon_audit.report.html import templates_location, write_html
     from balloon_audit.report.xlsx import write_xlsx
     from pathlib import Path
-    from sample import hostile_result
+    from tests.report.sample import hostile_result
     out = Path(sys.argv[2])
     write_html(hostile_result(), out / "r.html")
     write_xlsx(hostile_result(), out / "r.xlsx")
@@ -87,8 +95,12 @@ def test_report_renders_from_installed_wheel(tmp_path: Path):
     out = tmp_path / "out"
     out.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    data = tmp_path / "testdata"
+    for module in TEST_DATA_MODULES:
+        (data / module).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(ROOT / module, data / module)
     run = subprocess.run(
-        [python, "-c", RENDER, str(Path(__file__).parent), str(out)],
+        [python, "-c", RENDER, str(data), str(out)],
         cwd=tmp_path,  # keep the checkout off sys.path
         env=env,
         check=True,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from balloon_audit.rules.registry import get_rule
-from tests.rules.factory import make_vm, only_severity, powered_off, run, template
+from tests.factories import make_vm, only_severity, powered_off, run, template
 
 
 @pytest.mark.parametrize(

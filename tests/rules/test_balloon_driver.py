@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.rules.factory import make_vm, only_severity, powered_off, run, template
+from tests.factories import make_vm, only_severity, powered_off, run, template
 
 
 @pytest.mark.parametrize("raw", ["0", " 0", "0 ", "00"])

@@ -19,8 +19,9 @@ import pytest
 from balloon_audit.lab.vcsim import find_tool, start_vcsim, stop_vcsim
 from balloon_audit.model import VM
 from balloon_audit.rules.shell import govc_positional, govc_vm_change, govc_vm_json
-from tests.conftest import require_vcsim
-from tests.rules.factory import HOSTILE_NAMES, make_vm, run
+from tests.factories import make_vm, run
+from tests.live import require_vcsim
+from tests.rules.quoting import HOSTILE_NAMES
 
 pytestmark = pytest.mark.live
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import shlex
 
 from balloon_audit.model import Snapshot, SourceInfo
-from tests.rules.factory import make_vm, powered_off, run, template
+from tests.factories import make_vm, powered_off, run, template
 
 
 def test_ba901_flags_missing_quickstats_and_unreachable_hosts():

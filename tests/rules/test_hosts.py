@@ -2,38 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from balloon_audit.model import Cluster, Host, Snapshot, SourceInfo
 from balloon_audit.rules.hosts import memory_state, min_free_mb
-from tests.rules.factory import SERVER, make_vm, powered_off, run, template
-
-
-def make_host(**overrides: Any) -> Host:
-    values: dict[str, Any] = dict(
-        moid="host-1",
-        name="esx1.example.test",
-        server=SERVER,
-        datacenter="DC1",
-        cluster="Cluster1",
-        connection_state="connected",
-        power_state="poweredOn",
-        memory_size_mb=10000.0,
-        memory_usage_mb=5000,
-        product_version="8.0.3",
-    )
-    values.update(overrides)
-    return Host(**values)
+from tests.factories import SERVER, make_host, make_vm, powered_off, run, snapshot, template
 
 
 def snap(hosts=(), vms=(), clusters=()) -> Snapshot:
-    return Snapshot(
-        sources=(SourceInfo(server=SERVER, status="ok"),),
-        clusters=tuple(clusters),
-        hosts=tuple(hosts),
-        vms=tuple(vms),
+    return snapshot(
+        *vms, hosts=hosts, clusters=clusters, sources=(SourceInfo(server=SERVER, status="ok"),)
     )
 
 
@@ -317,7 +295,7 @@ def live_result(tmp_path_factory: pytest.TempPathFactory):
     from balloon_audit.config_file import load_config
     from balloon_audit.engine import evaluate
     from balloon_audit.lab.vcsim import start_vcsim, stop_vcsim
-    from tests.conftest import require_vcsim
+    from tests.live import require_vcsim
 
     def reconfigure(vm, extra, **spec):
         options = [vim.option.OptionValue(key=k, value=v) for k, v in extra.items()]

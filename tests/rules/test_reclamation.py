@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from balloon_audit.rules.common import effective_balloon_cap_mb
-from tests.rules.factory import make_vm, only_severity, powered_off, run, template
+from tests.factories import make_vm, only_severity, powered_off, run, template
 
 # --- BA301: 4096 MB configured; 10 % = 409.6 MB, 50 % = 2048 MB; effective cap 65 % = 2662.4
 

@@ -9,7 +9,8 @@ import pytest
 from balloon_audit.model import Snapshot, SourceInfo
 from balloon_audit.rules.registry import get_rule
 from balloon_audit.rules.shell import govc_name
-from tests.rules.factory import HOSTILE_NAMES, decode_powershell_literal, make_vm, run, template
+from tests.factories import make_vm, run, template
+from tests.rules.quoting import HOSTILE_NAMES, decode_powershell_literal
 
 # VM settings that make each rule fire.
 TRIGGERS = {

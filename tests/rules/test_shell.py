@@ -14,7 +14,8 @@ from balloon_audit.rules.shell import (
     powercli_vm,
     powershell_quote,
 )
-from tests.rules.factory import HOSTILE_NAMES, decode_powershell_literal, make_vm
+from tests.factories import make_vm
+from tests.rules.quoting import HOSTILE_NAMES, decode_powershell_literal
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)

@@ -9,8 +9,7 @@ from typing import Any
 import pytest
 
 from balloon_audit.model import ResourcePool, Snapshot, SourceInfo
-from tests.rules.factory import SERVER, make_vm, powered_off, run, template
-from tests.rules.test_hosts import make_host
+from tests.factories import SERVER, make_host, make_vm, powered_off, run, template
 
 
 def snap(hosts=(), vms=(), pools=(), clusters=()) -> Snapshot:

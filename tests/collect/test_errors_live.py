@@ -26,7 +26,7 @@ from balloon_audit.errors import (
     TLSVerificationError,
 )
 from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
-from tests.conftest import require_vcsim
+from tests.live import free_port, require_vcsim
 
 pytestmark = pytest.mark.live
 
@@ -53,12 +53,6 @@ def expect_failure(target: Target, kind: type[CollectionError]) -> CollectionErr
     assert str(err).startswith(target.label + ":")
     assert_no_secret(err, target.password)
     return err
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 # --- authentication --------------------------------------------------------------------------

@@ -15,8 +15,8 @@ from balloon_audit.collect.host_options import _keyed_pass, _query_each, add_hos
 from balloon_audit.collect.perf import add_host_memory_state
 from balloon_audit.lab import LabInstance, load_scenario, start_lab, stop_lab
 from balloon_audit.model import Snapshot
-from tests.conftest import require_vcsim
-from tests.test_collect_live import target_for
+from tests.collect.test_collect_live import target_for
+from tests.live import require_vcsim
 
 pytestmark = pytest.mark.live
 

@@ -1,12 +1,17 @@
-"""Small in-memory snapshots for rule tests: a healthy VM by default, override what matters."""
+"""The one place tests build in-memory VMs, hosts and snapshots.
+
+``make_vm`` is a healthy VM: override only what the test is about. ``bare_vm`` is a VM that
+reports nothing beyond its identity. ``run`` evaluates one rule with its defaults.
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import itertools
+from collections.abc import Iterable
 from typing import Any
 
-from balloon_audit.model import VM, Snapshot, SourceInfo
+from balloon_audit.model import VM, Cluster, Host, Snapshot, SourceInfo
 from balloon_audit.rules.registry import get_rule
 
 _ids = itertools.count(1)
@@ -41,6 +46,40 @@ def make_vm(**overrides: Any) -> VM:
     return VM(**values)
 
 
+def bare_vm(moid: str = "vm-1", name: str = "bare", server: str = "vc", **fields: Any) -> VM:
+    """A VM that says nothing beyond its identity: every optional property is unknown."""
+    values: dict[str, Any] = dict(
+        moid=moid,
+        name=name,
+        server=server,
+        datacenter=None,
+        cluster=None,
+        host=None,
+        host_moid=None,
+        power_state=None,
+    )
+    values.update(fields)
+    return VM(**values)
+
+
+def make_host(**overrides: Any) -> Host:
+    """A connected, powered-on ESXi 8 host with 10,000 MB of memory, half of it in use."""
+    values: dict[str, Any] = dict(
+        moid="host-1",
+        name="esx1.example.test",
+        server=SERVER,
+        datacenter="DC1",
+        cluster="Cluster1",
+        connection_state="connected",
+        power_state="poweredOn",
+        memory_size_mb=10000.0,
+        memory_usage_mb=5000,
+        product_version="8.0.3",
+    )
+    values.update(overrides)
+    return Host(**values)
+
+
 def powered_off(**overrides: Any) -> VM:
     """A powered-off VM: no quickStats, as vCenter reports it."""
     return make_vm(power_state="poweredOff", quickstats_available=False, **overrides)
@@ -52,9 +91,17 @@ def template(**overrides: Any) -> VM:
     )
 
 
-def snapshot(*vms: VM, sources: tuple[SourceInfo, ...] = ()) -> Snapshot:
+def snapshot(
+    *vms: VM,
+    hosts: Iterable[Host] = (),
+    clusters: Iterable[Cluster] = (),
+    sources: tuple[SourceInfo, ...] = (),
+) -> Snapshot:
+    """One successful source (``SERVER``) unless ``sources`` says otherwise."""
     return Snapshot(
         sources=sources or (SourceInfo(server=SERVER, status="ok", vm_count=len(vms)),),
+        clusters=tuple(clusters),
+        hosts=tuple(hosts),
         vms=tuple(vms),
     )
 
@@ -80,66 +127,3 @@ def only_severity(rule_id: str, vm: VM, **params: Any) -> str | None:
 
 def replace(vm: VM, **changes: Any) -> VM:
     return dataclasses.replace(vm, **changes)
-
-
-# Names that break naive quoting in bash, PowerShell, spreadsheets, HTML or govc.
-PS_QUOTES = "'\u2018\u2019\u201a\u201b"
-
-HOSTILE_NAMES = [
-    'it\'s "odd" $(rm -rf) ; x',
-    '=HYPERLINK("http://x")',
-    "<script>alert(1)</script>",
-    "虚拟机 ’quote’",
-    "‘a’ ‚b‛ 'c'",
-    "`backtick` $env:PATH @(1) ${x}",
-    "line1\nline2\r\tend",
-    "-starts-with-dash",
-    "a*b?[c]",
-    "vm-42",
-    "VirtualMachine:vm-42",
-    "back\\slash %2f 100%25",
-    "",
-    " spaces  ",
-    "!history & | > < #",
-]
-
-
-def decode_powershell_literal(text: str, start: int = 0) -> tuple[str, int]:
-    """Decode the single-quoted PowerShell literal at ``text[start]``; return (value, end).
-
-    Inside '...' PowerShell expands nothing; any single-quote character (' or
-    U+2018..U+201B) ends the literal unless it is followed by another one,
-    which stands for one quote.
-    """
-    assert text[start] in PS_QUOTES, text[start:]
-    out = []
-    i = start + 1
-    while i < len(text):
-        ch = text[i]
-        if ch in PS_QUOTES:
-            if i + 1 < len(text) and text[i + 1] in PS_QUOTES:
-                out.append(ch)
-                i += 2
-                continue
-            return "".join(out), i + 1
-        out.append(ch)
-        i += 1
-    raise AssertionError(f"unterminated PowerShell literal in {text!r}")
-
-
-CORE_RULE_IDS = [
-    "BA101",
-    "BA102",
-    "BA103",
-    "BA104",
-    "BA201",
-    "BA202",
-    "BA301",
-    "BA302",
-    "BA303",
-    "BA401",
-    "BA402",
-    "BA901",
-    "BA902",
-]
-"""The rules in tools, balloon_driver, reclamation, allocation and data_quality."""

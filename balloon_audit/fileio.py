@@ -1,9 +1,10 @@
-"""Write report files atomically: a reader never sees half a report.
+"""Write files atomically: a reader never sees half a report or half a capture.
 
 The data goes to a temporary file in the destination directory (so the final
-rename stays on one filesystem), is flushed to disk, then replaces the target
-with ``os.replace``. On any failure the temporary file is removed and the
-previous report, if any, is left untouched.
+rename stays on one filesystem), is flushed and fsynced, then replaces the target
+with ``os.replace``; the directory is fsynced too so the rename survives a crash.
+On any failure the temporary file is removed and the previous file, if any, is
+left untouched. Failures raise :class:`~balloon_audit.errors.ReportError` with a hint.
 """
 
 from __future__ import annotations
@@ -19,29 +20,36 @@ from typing import IO
 from balloon_audit.errors import ReportError
 
 
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` atomically; raise ReportError with a hint on failure."""
-    with atomic_writer(path) as fh:
+def atomic_write_bytes(path: Path, data: bytes, *, what: str = "", hint: str | None = None) -> None:
+    """Write ``data`` to ``path`` atomically.
+
+    ``what`` names the file in error messages (``"capture"`` gives "cannot write capture
+    PATH"); ``hint`` replaces the generic advice for errors other than a missing directory.
+    """
+    with atomic_writer(path, what=what, hint=hint) as fh:
         fh.write(data)
 
 
-def atomic_write_text(path: Path, text: str, encoding: str = "utf-8") -> None:
+def atomic_write_text(
+    path: Path, text: str, encoding: str = "utf-8", *, what: str = "", hint: str | None = None
+) -> None:
     """Write ``text`` to ``path`` atomically (UTF-8, newlines as given)."""
-    atomic_write_bytes(path, text.encode(encoding))
+    atomic_write_bytes(path, text.encode(encoding), what=what, hint=hint)
 
 
 @contextlib.contextmanager
-def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
+def atomic_writer(path: Path, *, what: str = "", hint: str | None = None) -> Iterator[IO[bytes]]:
     """Yield a binary file handle; on a clean exit its content replaces ``path``.
 
     If the body raises, the temporary file is deleted and ``path`` is unchanged.
     """
     path = Path(path)
-    _check_target(path)
+    name = f"{what} {path}" if what else str(path)
+    _check_target(path, name)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as exc:
-        raise _report_error(path, exc) from None
+        raise _write_error(path, name, exc, hint) from None
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -49,41 +57,47 @@ def atomic_writer(path: Path) -> Iterator[IO[bytes]]:
             fh.flush()
             os.fsync(fh.fileno())
         # mkstemp creates 0600; a report is an ordinary file: honour the umask.
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, path)
     except BaseException as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(exc, OSError):
-            raise _report_error(path, exc) from None
+            raise _write_error(path, name, exc, hint) from None
         raise
     _fsync_dir(path.parent)
 
 
-def _check_target(path: Path) -> None:
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _check_target(path: Path, name: str) -> None:
     parent = path.parent
     if not parent.exists():
         raise ReportError(
-            f"cannot write {path}: directory {parent} does not exist",
+            f"cannot write {name}: directory {parent} does not exist",
             hint=f"create it first (mkdir -p {parent}) or choose another output path",
         )
     if not parent.is_dir():
         raise ReportError(
-            f"cannot write {path}: {parent} is not a directory",
+            f"cannot write {name}: {parent} is not a directory",
             hint="choose an output path inside an existing directory",
         )
     if path.is_dir():
         raise ReportError(
-            f"cannot write {path}: it is a directory, a file name is expected",
+            f"cannot write {name}: it is a directory, a file name is expected",
             hint=f"give a file name, e.g. {path / 'report'}",
         )
 
 
-def _report_error(path: Path, exc: OSError) -> ReportError:
+def _write_error(path: Path, name: str, exc: OSError, hint: str | None) -> ReportError:
     reason = exc.strerror or type(exc).__name__
-    if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+    if hint is not None:
+        pass
+    elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         hint = f"check that you may write to {path.parent} (permissions, read-only filesystem)"
     elif exc.errno == errno.ENOSPC:
         hint = f"free some space on the filesystem holding {path.parent}"
@@ -91,7 +105,7 @@ def _report_error(path: Path, exc: OSError) -> ReportError:
         hint = "give a file name, not a directory"
     else:
         hint = "choose another output path"
-    return ReportError(f"cannot write {path}: {reason}", hint=hint)
+    return ReportError(f"cannot write {name}: {reason}", hint=hint)
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -8,10 +8,10 @@ from balloon_audit.collect.capture_scrub import (
     SESSION_PLACEHOLDER,
     USER_PLACEHOLDER,
     Scrubber,
+    endpoint_key,
     normalise_body,
     placeholder_host,
     soap_operation,
-    split_hostport,
 )
 
 LOGIN_REQUEST = (
@@ -112,12 +112,12 @@ def test_endpoints_in_declared_order_then_first_seen() -> None:
     assert scrubber.endpoint(placeholder_host(7), 443).placeholder == placeholder_host(7)
 
 
-def test_split_hostport() -> None:
-    assert split_hostport("vc01") == ("vc01", 443)
-    assert split_hostport("VC01:8443") == ("vc01", 8443)
-    assert split_hostport("[::1]:9000") == ("::1", 9000)
-    assert split_hostport("::1") == ("::1", 443)
-    assert split_hostport("user@vc01:444") == ("vc01", 444)
+def test_endpoint_key() -> None:
+    assert endpoint_key("vc01") == ("vc01", 443)
+    assert endpoint_key("VC01:8443") == ("vc01", 8443)
+    assert endpoint_key("[::1]:9000") == ("::1", 9000)
+    assert endpoint_key("::1") == ("::1", 443)
+    assert endpoint_key("user@vc01:444") == ("vc01", 444)
 
 
 def test_normalised_body_ignores_per_run_values_but_not_the_question() -> None:

@@ -38,10 +38,9 @@ from balloon_audit.errors import ConfigError
 from balloon_audit.model import AuditResult, Snapshot
 from balloon_audit.report.json_result import result_from_json
 from balloon_audit.report.writers import write_reports
+from tests.paths import CASSETTES, ROOT
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-ROOT = Path(__file__).resolve().parents[1]
-CASSETTES = ROOT / "cassettes"
 NAMES = ("demo", "empty", "esx", "large", "rejected-login")
 
 

@@ -14,7 +14,7 @@ from pyVmomi import vim, vmodl
 from balloon_audit.errors import LabError
 from balloon_audit.lab import LabInstance, api_name, lab_down, lab_status, lab_up, load_scenario
 from balloon_audit.lab.vcsim import find_tool
-from tests.conftest import require_vcsim
+from tests.live import require_vcsim
 
 MB = 1024 * 1024
 pytestmark = pytest.mark.live

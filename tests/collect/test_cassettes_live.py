@@ -24,11 +24,11 @@ from balloon_audit.engine import evaluate
 from balloon_audit.lab import LabInstance
 from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
 from balloon_audit.model import Snapshot
-from tests.conftest import require_vcsim
+from tests.live import require_vcsim
+from tests.paths import ROOT
 
 pytestmark = pytest.mark.live
 
-ROOT = Path(__file__).resolve().parents[1]
 PASSWORD = "Capture-Pw-9d2e!"
 
 

@@ -14,7 +14,7 @@ from balloon_audit.collect import Target, collect_source
 from balloon_audit.collect.perf import add_swap_rates
 from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
 from balloon_audit.model import Snapshot
-from tests.conftest import require_vcsim
+from tests.live import require_vcsim
 
 pytestmark = pytest.mark.live
 

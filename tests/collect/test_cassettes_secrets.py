@@ -22,9 +22,9 @@ from balloon_audit.collect.capture_scrub import (
     USER_PLACEHOLDER,
     is_placeholder_host,
 )
+from tests.paths import CASSETTES
 
 LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-CASSETTES = Path(__file__).resolve().parents[1] / "cassettes"
 
 # Host names that may appear in URLs: XML namespaces, not machines we talked to.
 NAMESPACE_HOSTS = {"schemas.xmlsoap.org", "www.w3.org"}
