@@ -9,7 +9,7 @@ leaves the rates unknown and is reported through ``progress``, never raised.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pyVmomi import vim
@@ -20,7 +20,7 @@ SWAPIN = "mem.swapinRate.average"
 SWAPOUT = "mem.swapoutRate.average"
 REALTIME_INTERVAL_S = 20
 BATCH = 200
-"""QuerySpecs per QueryPerf call: one round trip per 200 swapping VMs."""
+"""QuerySpecs per QueryPerf call: one round trip per 200 swapping VMs (or hosts)."""
 
 
 def needs_swap_rates(vm: VM) -> bool:
@@ -51,6 +51,24 @@ def latest_values(metrics: Sequence[Any]) -> dict[str, dict[int, float]]:
     return out
 
 
+def query_latest(
+    perf_manager: Any, entities: Sequence[Any], ids: Iterable[int]
+) -> dict[str, dict[int, float]]:
+    """The latest realtime sample of counters ``ids`` for ``entities``: one QueryPerf per
+    :data:`BATCH` entities. {moid: {counter id: value}}."""
+    metric_ids = [vim.PerformanceManager.MetricId(counterId=i, instance="") for i in set(ids)]
+    out: dict[str, dict[int, float]] = {}
+    for start in range(0, len(entities), BATCH):
+        specs = [
+            vim.PerformanceManager.QuerySpec(
+                entity=entity, metricId=metric_ids, intervalId=REALTIME_INTERVAL_S, maxSample=1
+            )
+            for entity in entities[start : start + BATCH]
+        ]
+        out.update(latest_values(perf_manager.QueryPerf(querySpec=specs)))
+    return out
+
+
 def add_swap_rates(
     content: Any,
     vms: Sequence[VM],
@@ -75,21 +93,7 @@ def add_swap_rates(
         if not ids:
             progress(f"{label}: swap rate counters not offered; swap activity not confirmed")
             return list(vms)
-        metric_ids = [
-            vim.PerformanceManager.MetricId(counterId=i, instance="") for i in set(ids.values())
-        ]
-        rates: dict[str, dict[int, float]] = {}
-        for start in range(0, len(targets), BATCH):
-            specs = [
-                vim.PerformanceManager.QuerySpec(
-                    entity=refs[vm.moid],
-                    metricId=metric_ids,
-                    intervalId=REALTIME_INTERVAL_S,
-                    maxSample=1,
-                )
-                for vm in targets[start : start + BATCH]
-            ]
-            rates.update(latest_values(perf_manager.QueryPerf(querySpec=specs)))
+        rates = query_latest(perf_manager, [refs[vm.moid] for vm in targets], ids.values())
     except Exception as exc:  # noqa: BLE001 - confirmation is optional; the audit goes on
         progress(f"{label}: could not read swap rates ({type(exc).__name__}); left unknown")
         return list(vms)
@@ -138,19 +142,7 @@ def add_host_memory_state(
         if not ids:
             progress(f"{label}: mem.state counter not offered; host memory state estimated")
             return list(hosts)
-        metric_ids = [vim.PerformanceManager.MetricId(counterId=ids[counter], instance="")]
-        states: dict[str, dict[int, float]] = {}
-        for start in range(0, len(targets), BATCH):
-            specs = [
-                vim.PerformanceManager.QuerySpec(
-                    entity=refs[h.moid],
-                    metricId=metric_ids,
-                    intervalId=REALTIME_INTERVAL_S,
-                    maxSample=1,
-                )
-                for h in targets[start : start + BATCH]
-            ]
-            states.update(latest_values(perf_manager.QueryPerf(querySpec=specs)))
+        states = query_latest(perf_manager, [refs[h.moid] for h in targets], ids.values())
     except Exception as exc:  # noqa: BLE001 - the estimate remains; the audit goes on
         progress(f"{label}: could not read mem.state ({type(exc).__name__}); estimated instead")
         return list(hosts)
