@@ -20,7 +20,7 @@ SWAPIN = "mem.swapinRate.average"
 SWAPOUT = "mem.swapoutRate.average"
 REALTIME_INTERVAL_S = 20
 BATCH = 200
-"""QuerySpecs per QueryPerf call: one round trip per 200 swapping VMs (or hosts)."""
+"""QuerySpecs per QueryPerf call: one round trip per 200 swapping VMs."""
 
 
 def needs_swap_rates(vm: VM) -> bool:
@@ -51,24 +51,6 @@ def latest_values(metrics: Sequence[Any]) -> dict[str, dict[int, float]]:
     return out
 
 
-def query_latest(
-    perf_manager: Any, entities: Sequence[Any], ids: Iterable[int]
-) -> dict[str, dict[int, float]]:
-    """The latest realtime sample of counters ``ids`` for ``entities``: one QueryPerf per
-    :data:`BATCH` entities. {moid: {counter id: value}}."""
-    metric_ids = [vim.PerformanceManager.MetricId(counterId=i, instance="") for i in set(ids)]
-    out: dict[str, dict[int, float]] = {}
-    for start in range(0, len(entities), BATCH):
-        specs = [
-            vim.PerformanceManager.QuerySpec(
-                entity=entity, metricId=metric_ids, intervalId=REALTIME_INTERVAL_S, maxSample=1
-            )
-            for entity in entities[start : start + BATCH]
-        ]
-        out.update(latest_values(perf_manager.QueryPerf(querySpec=specs)))
-    return out
-
-
 def add_swap_rates(
     content: Any,
     vms: Sequence[VM],
@@ -93,27 +75,46 @@ def add_swap_rates(
         if not ids:
             progress(f"{label}: swap rate counters not offered; swap activity not confirmed")
             return list(vms)
-        rates = query_latest(perf_manager, [refs[vm.moid] for vm in targets], ids.values())
+        rates = _query_latest(perf_manager, [refs[vm.moid] for vm in targets], set(ids.values()))
     except Exception as exc:  # noqa: BLE001 - confirmation is optional; the audit goes on
         progress(f"{label}: could not read swap rates ({type(exc).__name__}); left unknown")
         return list(vms)
     swapin_id, swapout_id = ids.get(swapin_name), ids.get(swapout_name)
     sampled = sum(1 for got in rates.values() if got)
     progress(f"{label}: live swap rates: samples for {sampled:,} of {len(targets):,} swapping VMs")
-    result = []
-    for vm in vms:
-        got = rates.get(vm.moid)
-        if got is None:
-            result.append(vm)
-            continue
-        result.append(
-            dataclasses.replace(
-                vm,
-                swapin_rate_kbps=got.get(swapin_id) if swapin_id is not None else None,
-                swapout_rate_kbps=got.get(swapout_id) if swapout_id is not None else None,
+    return [_with_rates(vm, rates.get(vm.moid), swapin_id, swapout_id) for vm in vms]
+
+
+def _query_latest(
+    perf_manager: Any, entities: Sequence[Any], counters: Iterable[int]
+) -> dict[str, dict[int, float]]:
+    """The latest realtime sample of each counter for each entity, ``BATCH`` entities a query."""
+    metric_ids = [vim.PerformanceManager.MetricId(counterId=i, instance="") for i in counters]
+    rates: dict[str, dict[int, float]] = {}
+    for start in range(0, len(entities), BATCH):
+        specs = [
+            vim.PerformanceManager.QuerySpec(
+                entity=entity,
+                metricId=metric_ids,
+                intervalId=REALTIME_INTERVAL_S,
+                maxSample=1,
             )
-        )
-    return result
+            for entity in entities[start : start + BATCH]
+        ]
+        rates.update(latest_values(perf_manager.QueryPerf(querySpec=specs)))
+    return rates
+
+
+def _with_rates(
+    vm: VM, got: Mapping[int, float] | None, swapin_id: int | None, swapout_id: int | None
+) -> VM:
+    if got is None:
+        return vm
+    return dataclasses.replace(
+        vm,
+        swapin_rate_kbps=got.get(swapin_id) if swapin_id is not None else None,
+        swapout_rate_kbps=got.get(swapout_id) if swapout_id is not None else None,
+    )
 
 
 MEM_STATE = "mem.state.latest"
@@ -131,7 +132,8 @@ def add_host_memory_state(
     """``hosts`` with ``mem_state`` from the realtime ``mem.state`` counter (one QueryPerf).
 
     The VMkernel's own state (0 high, 1 clear, 2 soft, 3 hard, 4 low) beats any estimate
-    from quickStats. Best effort: hosts without a sample keep ``None``.
+    from quickStats. Best effort: hosts without a sample keep ``None``. ``counter`` lets
+    tests use a counter the simulator has samples for.
     """
     targets = [h for h in hosts if h.connected and h.moid in refs]
     if not targets:
@@ -142,7 +144,7 @@ def add_host_memory_state(
         if not ids:
             progress(f"{label}: mem.state counter not offered; host memory state estimated")
             return list(hosts)
-        states = query_latest(perf_manager, [refs[h.moid] for h in targets], ids.values())
+        states = _query_latest(perf_manager, [refs[h.moid] for h in targets], ids.values())
     except Exception as exc:  # noqa: BLE001 - the estimate remains; the audit goes on
         progress(f"{label}: could not read mem.state ({type(exc).__name__}); estimated instead")
         return list(hosts)

@@ -125,24 +125,13 @@ def build_host(
 
 
 def build_pool(
-    moid: str,
-    props: Mapping[str, Any],
-    *,
-    server: str,
-    datacenter: str | None,
-    cluster: str | None,
-    parent_pool: str | None,
-    is_vapp: bool,
+    moid: str, props: Mapping[str, Any], *, server: str, place: Mapping[str, Any]
 ) -> ResourcePool:
-    """A resource pool (or vApp); ``parent_pool`` is ``None`` when its parent is a root pool."""
-    values: dict[str, Any] = {p.field: p.parse(props.get(p.path)) for p in _POOL_PLAIN}
+    """A resource pool (or vApp) from its properties and its ``place`` in the inventory.
+
+    ``place`` gives ``datacenter``, ``cluster``, ``parent_moid`` (``None`` when the parent
+    is a root pool) and ``is_vapp``.
+    """
+    values: dict[str, Any] = {str(p.field): p.parse(props.get(p.path)) for p in _POOL_PLAIN}
     values["name"] = str(props.get(vs.POOL_NAME.path) or moid)
-    return ResourcePool(
-        moid=moid,
-        server=server,
-        datacenter=datacenter,
-        cluster=cluster,
-        parent_moid=parent_pool,
-        is_vapp=is_vapp,
-        **values,
-    )
+    return ResourcePool(moid=moid, server=server, **place, **values)

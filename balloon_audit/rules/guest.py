@@ -8,6 +8,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from balloon_audit import vsphere as vs
+from balloon_audit.formatting import fmt_mb
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_GUEST_BALLOON,
@@ -19,7 +20,7 @@ from balloon_audit.rules.common import (
     REF_RM_BALLOON,
     config_vms,
     edit_settings_step,
-    fmt_mb,
+    fully_reserved,
     runtime_vms,
     vm_evidence,
     vm_finding,
@@ -71,13 +72,6 @@ def decode_tools_version(raw: str | None) -> tuple[int, int, int] | None:
     return (value >> 10) & 0x1F, (value >> 5) & 0x1F, value & 0x1F
 
 
-def fully_reserved(vm: VM) -> bool:
-    """All configured memory is reserved (or "Reserve all guest memory" is set)."""
-    if vm.reservation_locked_to_max:
-        return True
-    return vm.memory_mb is not None and (vm.memory_reservation_mb or 0) >= vm.memory_mb
-
-
 def _reserve_all_remediation(vm: VM, summary: str, references: tuple[str, ...]) -> Remediation:
     return Remediation(
         summary=summary,
@@ -119,6 +113,15 @@ BA601 = RuleMeta(
     ),
     references=(REF_RM_BALLOON, REF_API_ALLOCATION, REF_BEST_PRACTICES),
     defaults={"guest_id_prefixes": ("darwin",), "min_tools_major": 11},
+    reads=(
+        vs.VM_TOOLS_VERSION,
+        vs.VM_GUEST_ID,
+        vs.VM_MEMORY,
+        vs.VM_RESERVATION,
+        vs.VM_LOCKED_TO_MAX,
+        vs.VM_POWER_STATE,
+        vs.VM_TEMPLATE,
+    ),
 )
 
 
@@ -208,6 +211,16 @@ BA602 = RuleMeta(
     ),
     references=(REF_K8S_SWAP, REF_TANZU_VM_CLASSES, REF_RM_BALLOON, REF_API_ALLOCATION),
     defaults={"name_patterns": DEFAULT_K8S_PATTERNS, "match_annotation": True},
+    reads=(
+        vs.VM_NAME,
+        vs.VM_ANNOTATION,
+        vs.VM_BALLOONED,
+        vs.VM_SWAPPED,
+        vs.VM_MEMORY,
+        vs.VM_RESERVATION,
+        vs.VM_LOCKED_TO_MAX,
+        vs.VM_POWER_STATE,
+    ),
 )
 
 _WORD_RE = re.compile(r"[a-z0-9]+")

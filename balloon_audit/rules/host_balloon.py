@@ -57,6 +57,15 @@ BA203 = RuleMeta(
     ),
     references=(REF_RM_ADVANCED, REF_RM_BALLOON, REF_RM_SWAP),
     defaults={"default_pct": DEFAULT_CTL_MAX_PCT},
+    reads=(
+        vs.HOST_CTL_MAX,
+        vs.HOST_CONNECTION,
+        vs.HOST_MEMORY_SIZE,
+        vs.HOST_MEMORY_USAGE,
+        vs.HOST_VERSION,
+        vs.VM_SWAPPED,
+        vs.VM_POWER_STATE,
+    ),
 )
 
 

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from balloon_audit import vsphere as vs
+from balloon_audit.formatting import fmt_mb, fmt_num
 from balloon_audit.model import (
     VM,
     Cluster,
@@ -34,8 +35,6 @@ from balloon_audit.rules.common import (
     REF_RM_BALLOON,
     REF_RM_OVERCOMMIT,
     REF_RM_SWAP,
-    fmt_mb,
-    fmt_num,
     make_finding,
     runtime_vms,
 )
@@ -302,6 +301,14 @@ BA501 = RuleMeta(
     ),
     references=(REF_MON_HOST_MEMORY, REF_RM_OVERCOMMIT, REF_KB_MINFREE, REF_BEST_PRACTICES),
     defaults={"min_free_pct": 0.0, "report_clear_state": True},
+    reads=(
+        vs.HOST_MEM_STATE,
+        vs.HOST_MIN_FREE,
+        vs.HOST_CONNECTION,
+        vs.HOST_MEMORY_SIZE,
+        vs.HOST_MEMORY_USAGE,
+        vs.HOST_VERSION,
+    ),
 )
 
 
@@ -414,7 +421,7 @@ def check_host_memory_state(snapshot: Snapshot, params: Mapping[str, Any]) -> Ru
                 host_evidence(
                     host,
                     **{
-                        "mem.state": host.mem_state,
+                        vs.HOST_MEM_STATE.key: host.mem_state,
                         "state": state,
                         "state_source": (
                             "mem.state counter"
@@ -424,7 +431,7 @@ def check_host_memory_state(snapshot: Snapshot, params: Mapping[str, Any]) -> Ru
                         "estimated_state": estimated,
                         "estimated_free_mb": None if free is None else round(free, 1),
                         "min_free_mb": None if min_free is None else round(min_free, 2),
-                        'config.option["Mem.MemMinFreePct"]': host.min_free_pct,
+                        vs.HOST_MIN_FREE.key: host.min_free_pct,
                         "min_free_rule": _min_free_rule(host, min_free_pct),
                     },
                 ),
@@ -493,6 +500,14 @@ BA502 = RuleMeta(
     ),
     references=(REF_RM_BALLOON, REF_RM_SWAP, REF_MON_HOST_MEMORY),
     defaults={"ballooned_above_mb": 0, "swapped_above_mb": 0, "evidence_top_vms": 5},
+    reads=(
+        vs.VM_BALLOONED,
+        vs.VM_SWAPPED,
+        vs.HOST_CONNECTION,
+        vs.HOST_MEMORY_SIZE,
+        vs.HOST_MEMORY_USAGE,
+        vs.HOST_VERSION,
+    ),
 )
 
 
@@ -618,6 +633,15 @@ BA503 = RuleMeta(
     ),
     references=(REF_RM_OVERCOMMIT, REF_BEST_PRACTICES, REF_MON_HOST_MEMORY),
     defaults={"info_ratio": 1.5, "warning_ratio": 2.0, "ha_headroom": True},
+    reads=(
+        vs.VM_MEMORY,
+        vs.VM_OVERHEAD,
+        vs.VM_POWER_STATE,
+        vs.HOST_CONNECTION,
+        vs.HOST_MEMORY_SIZE,
+        vs.HOST_MEMORY_USAGE,
+        vs.HOST_VERSION,
+    ),
 )
 
 
@@ -750,12 +774,12 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
 
     cluster_index = {(c.server, c.datacenter, c.name): c for c in snapshot.clusters}
     for key in sorted(clusters, key=lambda k: (k[0], k[1] or "", k[2])):
-        physical, configured, counted, unknown, n_hosts, overhead, largest = clusters[key]
+        physical, total, n_vms, n_unknown, n_hosts, total_overhead, largest = clusters[key]
         checked += 1
-        ratio = (configured + overhead) / physical
+        ratio = (total + total_overhead) / physical
         # N−1: what is left when the largest host fails (vSphere HA's worst single failure).
         remaining = physical - largest
-        ratio_n1 = (configured + overhead) / remaining if n_hosts > 1 and remaining > 0 else None
+        ratio_n1 = (total + total_overhead) / remaining if n_hosts > 1 and remaining > 0 else None
         severity = _ratio_severity(ratio, params)
         ha_short = (
             bool(params.get("ha_headroom", True))
@@ -772,16 +796,16 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
         )
         evidence = {
             f"sum(host.{vs.HOST_MEMORY_SIZE.key})": round(physical * 1024 * 1024),
-            f"sum({vs.VM_MEMORY.key})": int(configured),
-            f"sum({vs.VM_OVERHEAD.key})": int(overhead),
+            f"sum({vs.VM_MEMORY.key})": int(total),
+            f"sum({vs.VM_OVERHEAD.key})": int(total_overhead),
             "connected_hosts": int(n_hosts),
-            "powered_on_vms": int(counted),
-            "vms_with_unknown_memory": int(unknown),
+            "powered_on_vms": int(n_vms),
+            "vms_with_unknown_memory": int(n_unknown),
             "overcommit_ratio": round(ratio, 3),
             "largest_host_mb": round(largest),
             "overcommit_ratio_n_minus_1": None if ratio_n1 is None else round(ratio_n1, 3),
         }
-        message = _overcommit_message("Cluster", name, configured, overhead, physical)
+        message = _overcommit_message("Cluster", name, total, total_overhead, physical)
         if ratio_n1 is not None:
             message += (
                 f"; {ratio_n1:.2f}:1 with its largest host ({fmt_mb(round(largest))}) down (N−1)"

@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from balloon_audit import vsphere as vs
+from balloon_audit.formatting import fmt_mb, fmt_pct
 from balloon_audit.model import (
     VM,
     Entity,
@@ -31,8 +32,6 @@ from balloon_audit.rules.common import (
     REF_KB_LIMITS,
     REF_RM_LIMITS,
     REF_RM_POOLS,
-    fmt_mb,
-    fmt_pct,
     host_index,
     host_of,
     make_finding,
@@ -70,6 +69,21 @@ BA403 = RuleMeta(
         "limit; the VMs counted are powered-on VMs in the pool and its child pools"
     ),
     references=(REF_KB_LIMITS, REF_RM_POOLS, REF_RM_LIMITS),
+    reads=(
+        vs.POOL_LIMIT,
+        vs.POOL_RESERVATION,
+        vs.POOL_EXPANDABLE,
+        vs.POOL_BALLOONED,
+        vs.POOL_SWAPPED,
+        vs.VM_POOL,
+        vs.VM_MEMORY,
+        vs.VM_BALLOONED,
+        vs.VM_SWAPPED,
+        vs.VM_POWER_STATE,
+        vs.HOST_MEM_STATE,
+        vs.HOST_MEMORY_SIZE,
+        vs.HOST_MEMORY_USAGE,
+    ),
 )
 
 

@@ -12,6 +12,7 @@ info, not quickStats, so these rules also judge VMs without quickStats.
 from __future__ import annotations
 
 from balloon_audit import vsphere as vs
+from balloon_audit.formatting import tools_status_text
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_LINUX_DRIVER,
@@ -52,9 +53,20 @@ _TOOLS_SELECT = (
 )
 
 
+_TOOLS_READS = (
+    vs.VM_TOOLS_STATUS2,
+    vs.VM_TOOLS_VERSION_STATUS,
+    vs.VM_TOOLS_STATUS,
+    vs.VM_TOOLS_VERSION,
+    vs.VM_GUEST_ID,
+    vs.VM_GUEST_FAMILY,
+)
+"""What every Tools rule shows as evidence (see _tools_evidence)."""
+
+
 def tools_version_status(vm: VM) -> str | None:
-    """toolsVersionStatus2, or the deprecated toolsVersionStatus when the server gave no 2."""
-    return vm.tools_version_status2 or vm.tools_version_status
+    """The status BA103 judges: :func:`~balloon_audit.formatting.tools_status_text`, or None."""
+    return tools_status_text(vm) or None
 
 
 def _status_field(vm: VM) -> str:
@@ -133,6 +145,7 @@ BA101 = RuleMeta(
     ),
     scope="powered-on VMs on reachable hosts, with or without quickStats (templates excluded)",
     references=(REF_RM_BALLOON, REF_RM_SWAP, REF_LINUX_VMW_BALLOON, REF_API_TOOLS_VERSION),
+    reads=(*_TOOLS_READS, vs.VM_POWER_STATE),
 )
 
 
@@ -253,6 +266,7 @@ BA102 = RuleMeta(
     ),
     scope="powered-on VMs on reachable hosts with Tools installed, with or without quickStats",
     references=(REF_API_TOOLS_RUNNING, REF_RM_BALLOON),
+    reads=(*_TOOLS_READS, vs.VM_TOOLS_RUNNING, vs.VM_POWER_STATE),
 )
 
 
@@ -346,6 +360,7 @@ BA103 = RuleMeta(
     scope="powered-on VMs on reachable hosts, with or without quickStats",
     references=(REF_RM_BALLOON, REF_API_TOOLS_VERSION, REF_POWERCLI),
     defaults={"report_supported_old": True},
+    reads=(*_TOOLS_READS, vs.VM_POWER_STATE),
 )
 
 
@@ -437,6 +452,7 @@ BA104 = RuleMeta(
     ),
     scope="powered-on VMs on reachable hosts, with or without quickStats",
     references=(REF_RM_BALLOON, REF_LINUX_VMW_BALLOON, REF_API_TOOLS_VERSION),
+    reads=(*_TOOLS_READS, vs.VM_POWER_STATE),
 )
 
 
