@@ -386,16 +386,13 @@ def report(
     quiet: QuietOpt = False,
 ) -> None:
     """Re-render HTML and Excel reports from a saved JSON result, offline."""
-    from balloon_audit.report.json_result import result_from_json
+    from balloon_audit.report.json_result import read_result
 
     if html_path is None and xlsx_path is None and output_dir is None:
         err.print("[bold red]error:[/] nothing to write: pass --html, --xlsx or --output-dir")
         raise typer.Exit(EXIT_USAGE)
     try:
-        result = result_from_json(result_file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        err.print("[bold red]error:[/] the result file is not UTF-8 text")
-        raise typer.Exit(EXIT_USAGE) from None
+        result = read_result(result_file)
     except BalloonAuditError as exc:
         raise fail(exc, EXIT_USAGE) from None
     try:
