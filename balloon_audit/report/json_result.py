@@ -92,11 +92,6 @@ def read_result(path: Path) -> AuditResult:
     return result_from_json(text, source=str(path))
 
 
-def result_from_dict(data: dict[str, Any], source: str = "the result") -> AuditResult:
-    """An :class:`AuditResult` from parsed JSON (see :func:`result_from_json`)."""
-    return result_from_json(json.dumps(data), source)
-
-
 def result_from_json(text: str, source: str = "the result") -> AuditResult:
     """Check ``text`` against the ``balloon-audit/1`` model and build the result.
 

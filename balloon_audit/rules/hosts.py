@@ -8,13 +8,24 @@ the same way by the rules that need those numbers.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from balloon_audit import vsphere as vs
 from balloon_audit.formatting import fmt_mb, fmt_num
+from balloon_audit.memstate import (
+    CLEAR,
+    HARD,
+    HIGH,
+    LOW,
+    SOFT,
+    STATE_EFFECT,
+    HostMemory,
+    estimate,
+    min_free_rule,
+    state_from_counter,
+)
 from balloon_audit.model import (
     VM,
     Cluster,
@@ -40,54 +51,14 @@ from balloon_audit.rules.common import (
 )
 from balloon_audit.rules.registry import RuleMeta, rule
 from balloon_audit.rules.shell import (
-    govc_metric,
-    govc_name,
-    posix_quote,
-    powercli_server,
-    powershell_quote,
+    govc_cluster_usage,
+    govc_host_info,
+    govc_host_metric,
+    powercli_cluster,
+    powercli_host,
 )
 
 REF_KB_MINFREE = "VMware KB 1033687: MinFreePct and the host memory states"
-
-MB_PER_GB = 1024
-# ESXi 5.0+ minFree: a sliding scale over the host's memory, (band size in MB, percent).
-MINFREE_SCALE: tuple[tuple[float, float], ...] = (
-    (4 * MB_PER_GB, 6.0),
-    (8 * MB_PER_GB, 4.0),
-    (16 * MB_PER_GB, 2.0),
-    (math.inf, 1.0),
-)
-LEGACY_MINFREE_PCT = 6.0
-"""ESX before 5.0: minFree was a flat 6 % of memory."""
-
-HIGH, CLEAR, SOFT, HARD, LOW = "high", "clear", "soft", "hard", "low"
-STATES = (HIGH, CLEAR, SOFT, HARD, LOW)
-# Lower bound of each state, in percent of minFree (ESXi 6.0 and later).
-STATE_FLOORS_PCT: tuple[tuple[str, float], ...] = (
-    (HIGH, 400),
-    (CLEAR, 100),
-    (SOFT, 64),
-    (HARD, 32),
-)
-# ESXi 5.x had no clear state: high began at minFree.
-STATE_FLOORS_PCT_5X: tuple[tuple[str, float], ...] = ((HIGH, 100), (SOFT, 64), (HARD, 32))
-# ESX before 5.0: fixed percentages of host memory free.
-STATE_FLOORS_PCT_OF_MEMORY_LEGACY: tuple[tuple[str, float], ...] = ((HIGH, 6), (SOFT, 4), (HARD, 2))
-
-STATE_EFFECT = {
-    HIGH: "no reclamation beyond page sharing",
-    CLEAR: "ESXi breaks large pages so that page sharing can reclaim memory; no ballooning yet",
-    SOFT: "ESXi is ballooning VMs to reclaim memory",
-    HARD: (
-        "ESXi compresses and swaps VM memory (sources differ on whether ballooning continues "
-        "in this state)"
-    ),
-    LOW: "ESXi compresses and swaps VM memory and blocks VMs from allocating more",
-}
-# Realtime counter mem.state: the VMkernel's own state.
-MEM_STATE_VALUES = {0: HIGH, 1: CLEAR, 2: SOFT, 3: HARD, 4: LOW}
-MEM_STATE_VALUES_5X = {0: HIGH, 1: SOFT, 2: HARD, 3: LOW}
-"""ESXi 5.x had no clear state, so its counter values are one lower from soft on."""
 
 STATE_SEVERITY = {
     CLEAR: Severity.INFO,
@@ -135,55 +106,6 @@ PARAM_HELP = {
 # --- shared helpers --------------------------------------------------------------
 
 
-def major_version(product_version: str | None) -> int | None:
-    """``8`` for ``"8.0.3"``; ``None`` when unknown or unreadable."""
-    if not product_version:
-        return None
-    head = product_version.strip().split(".", 1)[0]
-    return int(head) if head.isdigit() else None
-
-
-def min_free_mb(
-    memory_mb: float, product_version: str | None = None, min_free_pct: float = 0
-) -> float:
-    """The host's minFree in MB.
-
-    ``min_free_pct`` > 0 models a host with ``Mem.MemMinFreePct`` set (a flat
-    percentage); otherwise ESXi 5.0+ uses the sliding scale (6 % of the first
-    4 GB, 4 % of the next 8 GB, 2 % of the next 16 GB, 1 % of the rest) and
-    older ESX a flat 6 %.
-    """
-    if min_free_pct > 0:
-        return memory_mb * min_free_pct / 100
-    major = major_version(product_version)
-    if major is not None and major < 5:
-        return memory_mb * LEGACY_MINFREE_PCT / 100
-    total, remaining = 0.0, memory_mb
-    for band_mb, band_pct in MINFREE_SCALE:
-        part = min(remaining, band_mb)
-        total += part * band_pct / 100
-        remaining -= part
-        if remaining <= 0:
-            break
-    return total
-
-
-def memory_state(
-    free_mb: float, min_free: float, memory_mb: float, product_version: str | None = None
-) -> str:
-    """The ESXi memory state for ``free_mb`` free (one of :data:`STATES`)."""
-    major = major_version(product_version)
-    if major is not None and major < 5:
-        floors, base = STATE_FLOORS_PCT_OF_MEMORY_LEGACY, memory_mb
-    else:
-        floors = STATE_FLOORS_PCT_5X if major == 5 else STATE_FLOORS_PCT
-        base = min_free
-    for state, floor_pct in floors:
-        if free_mb * 100 >= floor_pct * base:
-            return state
-    return LOW
-
-
 def connected_hosts(snapshot: Snapshot) -> list[Host]:
     """Hosts whose numbers are current: connection state ``connected``."""
     return [h for h in snapshot.hosts if h.connected]
@@ -198,52 +120,6 @@ def host_evidence(host: Host, **values: Any) -> dict[str, Any]:
     evidence[vs.HOST_VERSION.key] = host.product_version
     evidence.update(values)
     return evidence
-
-
-def powercli_host(host: Host) -> str:
-    """A PowerShell expression yielding exactly ``host`` (by moid, name double-checked)."""
-    return (
-        f"Get-VMHost -Server {powershell_quote(powercli_server(host.server))}"
-        f" -Id {powershell_quote('HostSystem-' + host.moid)}"
-        f" | Where-Object {{ $_.Name -ceq {powershell_quote(host.name)} }}"
-    )
-
-
-def powercli_cluster(cluster: Cluster) -> str:
-    """A PowerShell expression yielding exactly ``cluster`` (by moid when known)."""
-    server = powershell_quote(powercli_server(cluster.server))
-    select = (
-        f"-Id {powershell_quote('ClusterComputeResource-' + cluster.moid)}"
-        if cluster.moid
-        else f"-Name {powershell_quote(cluster.name)}"
-    )
-    return (
-        f"Get-Cluster -Server {server} {select}"
-        f" | Where-Object {{ $_.Name -ceq {powershell_quote(cluster.name)} }}"
-    )
-
-
-def govc_host_info(host: Host) -> str:
-    """``govc host.info`` for ``host``: memory size and usage as the host reports them."""
-    words = ["govc", "host.info"]
-    if host.datacenter:
-        words += ["-dc", govc_name(host.datacenter)]
-    words += ["-host", govc_name(host.name)]
-    return " ".join(posix_quote(w) for w in words)
-
-
-def govc_host_metric(host: Host, *counters: str, samples: int = 15) -> str:
-    """Read-only: the last realtime samples of ``counters`` for ``host`` (by reference)."""
-    return govc_metric("HostSystem", host.moid, *counters, samples=samples)
-
-
-def govc_cluster_usage(cluster: Cluster) -> str:
-    """``govc cluster.usage`` for ``cluster``: memory capacity and usage summary."""
-    words = ["govc", "cluster.usage"]
-    if cluster.datacenter:
-        words += ["-dc", govc_name(cluster.datacenter)]
-    words.append(govc_name(cluster.name))
-    return " ".join(posix_quote(w) for w in words)
 
 
 def _host_finding(
@@ -343,112 +219,88 @@ def _ba501_remediation(host: Host, state: str, measured: bool) -> Remediation:
 
 def counter_state(host: Host) -> str | None:
     """The state the realtime mem.state counter reports, ``None`` when it was not read."""
-    if host.mem_state is None:
+    return state_from_counter(host.mem_state, host.product_version)
+
+
+def estimated_memory(host: Host, min_free_pct: float = 0) -> HostMemory | None:
+    """The quickStats estimate; the host's own Mem.MemMinFreePct, when set, beats the
+    parameter. ``None`` when memory size or usage is unknown."""
+    size, usage = host.memory_size_mb, host.memory_usage_mb
+    if size is None or usage is None or size <= 0:
         return None
-    values = MEM_STATE_VALUES_5X if major_version(host.product_version) == 5 else MEM_STATE_VALUES
-    return values.get(host.mem_state)
+    flat = float(host.min_free_pct or min_free_pct)
+    return estimate(size, usage, host.product_version, flat)
 
 
 def host_memory_state(host: Host, min_free_pct: float = 0) -> tuple[str | None, bool]:
-    """(state, measured): the mem.state counter when read, else the quickStats estimate.
-
-    ``None`` when neither is known. The host's own Mem.MemMinFreePct, when set, beats
-    ``min_free_pct``.
-    """
+    """(state, measured): the mem.state counter when read, else the quickStats estimate."""
     measured = counter_state(host)
     if measured is not None:
         return measured, True
-    size, usage = host.memory_size_mb, host.memory_usage_mb
-    if size is None or usage is None or size <= 0 or not host.connected:
-        return None, False
-    flat = float(host.min_free_pct or min_free_pct)
-    free = max(size - usage, 0.0)
-    return memory_state(
-        free, min_free_mb(size, host.product_version, flat), size, host.product_version
-    ), False
-
-
-PRESSURE_STATES = frozenset({SOFT, HARD, LOW})
-"""States in which the host itself reclaims memory from its VMs."""
-
-
-def _min_free_rule(host: Host, min_free_pct: float) -> str:
-    if min_free_pct > 0:
-        source = "the host's Mem.MemMinFreePct" if host.min_free_pct else "rule parameter"
-        return f"flat {fmt_num(min_free_pct)} % ({source})"
-    if (major_version(host.product_version) or 5) < 5:
-        return "flat 6 % (ESX before 5.0)"
-    return "sliding scale 6/4/2/1 %"
+    est = estimated_memory(host, min_free_pct) if host.connected else None
+    return (est.state if est is not None else None), False
 
 
 @rule(BA501)
 def check_host_memory_state(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
-    """Memory state per host (counter, else estimate): clear → info, soft → warning, hard/low →
-    critical."""
+    """Memory state per host (counter, else estimate): clear → info, soft → warning,
+    hard/low → critical."""
     report_clear = bool(params["report_clear_state"])
     checked = 0
     findings: list[Finding] = []
     for host in connected_hosts(snapshot):
         measured = counter_state(host)
-        size, usage = host.memory_size_mb, host.memory_usage_mb
-        known = size is not None and usage is not None and size > 0
-        if measured is None and not known:
+        est = estimated_memory(host, float(params["min_free_pct"]))
+        if measured is None and est is None:
             continue
         checked += 1
-        # The host's own Mem.MemMinFreePct, when set, beats the rule parameter.
-        min_free_pct = float(host.min_free_pct or params["min_free_pct"])
-        free = min_free = None
-        if known:
-            assert size is not None and usage is not None
-            free = max(size - usage, 0.0)
-            min_free = min_free_mb(size, host.product_version, min_free_pct)
-        estimated = (
-            memory_state(free, min_free, size or 0, host.product_version)
-            if free is not None and min_free is not None
-            else None
-        )
-        state = measured or estimated
-        assert state is not None
+        state = measured or (est.state if est is not None else HIGH)
         severity = STATE_SEVERITY.get(state)
         if severity is None or (state == CLEAR and not report_clear):
             continue
+        flat = float(host.min_free_pct or params["min_free_pct"])
         findings.append(
             _host_finding(
                 BA501,
                 host,
                 severity,
-                _ba501_message(host, state, measured is not None, free, min_free, size),
-                host_evidence(
-                    host,
-                    **{
-                        vs.HOST_MEM_STATE.key: host.mem_state,
-                        "state": state,
-                        "state_source": (
-                            "mem.state counter"
-                            if measured is not None
-                            else "estimate from quickStats (mem.state not available)"
-                        ),
-                        "estimated_state": estimated,
-                        "estimated_free_mb": None if free is None else round(free, 1),
-                        "min_free_mb": None if min_free is None else round(min_free, 2),
-                        vs.HOST_MIN_FREE.key: host.min_free_pct,
-                        "min_free_rule": _min_free_rule(host, min_free_pct),
-                    },
-                ),
+                _ba501_message(host, state, measured is not None, est),
+                _ba501_evidence(host, state, measured is not None, est, flat),
                 _ba501_remediation(host, state, measured is not None),
             )
         )
     return RuleOutcome(checked=checked, findings=tuple(findings))
 
 
-def _ba501_message(
-    host: Host,
-    state: str,
-    measured: bool,
-    free: float | None,
-    min_free: float | None,
-    size: float | None,
-) -> str:
+def _ba501_evidence(
+    host: Host, state: str, measured: bool, est: HostMemory | None, flat_pct: float
+) -> dict[str, Any]:
+    pct = est.free_pct_of_min_free if est is not None else None
+    rule_text = min_free_rule(host.product_version, flat_pct)
+    if flat_pct > 0:
+        source = "the host's Mem.MemMinFreePct" if host.min_free_pct else "rule parameter"
+        rule_text = f"flat {fmt_num(flat_pct)} % ({source})"
+    return host_evidence(
+        host,
+        **{
+            vs.HOST_MEM_STATE.key: host.mem_state,
+            vs.HOST_MIN_FREE.key: host.min_free_pct,
+            "state": state,
+            "state_source": (
+                "mem.state counter"
+                if measured
+                else "estimate from quickStats (mem.state not available)"
+            ),
+            "estimated_state": est.state if est is not None else None,
+            "estimated_free_mb": round(est.free_mb, 1) if est is not None else None,
+            "min_free_mb": round(est.min_free_mb, 2) if est is not None else None,
+            "free_pct_of_min_free": None if pct is None else round(pct, 1),
+            "min_free_rule": rule_text,
+        },
+    )
+
+
+def _ba501_message(host: Host, state: str, measured: bool, est: HostMemory | None) -> str:
     if measured:
         head = (
             f'Host "{host.name}" is in the {state} memory state '
@@ -457,11 +309,12 @@ def _ba501_message(
     else:
         head = f'Host "{host.name}" is in the {state} memory state (estimated)'
     numbers = ""
-    if free is not None and min_free is not None and size is not None:
-        pct_text = f"{100 * free / min_free:.0f} % of" if min_free > 0 else "vs"
+    if est is not None:
+        pct = est.free_pct_of_min_free
+        pct_text = f"{pct:.0f} % of" if pct is not None else "vs"
         numbers = (
-            f": {fmt_mb(round(free))} free of {fmt_mb(round(size))}, {pct_text} minFree "
-            f"{fmt_mb(round(min_free))}"
+            f": {fmt_mb(round(est.free_mb))} free of {fmt_mb(round(est.memory_mb))}, "
+            f"{pct_text} minFree {fmt_mb(round(est.min_free_mb))}"
         )
         if measured:
             numbers = f"; quickStats estimate{numbers}"

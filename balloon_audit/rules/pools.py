@@ -15,6 +15,7 @@ from typing import Any
 
 from balloon_audit import vsphere as vs
 from balloon_audit.formatting import fmt_mb, fmt_pct
+from balloon_audit.memstate import PRESSURE_STATES
 from balloon_audit.model import (
     VM,
     Entity,
@@ -38,7 +39,7 @@ from balloon_audit.rules.common import (
     pct,
     runtime_vms,
 )
-from balloon_audit.rules.hosts import PRESSURE_STATES, host_memory_state
+from balloon_audit.rules.hosts import host_memory_state
 from balloon_audit.rules.registry import RuleMeta, rule
 from balloon_audit.rules.shell import govc_moref, posix_quote, powercli_server, powershell_quote
 
