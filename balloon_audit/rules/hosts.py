@@ -582,6 +582,59 @@ def _overcommit_message(
     )
 
 
+def _ba503_cluster_finding(
+    known: Mapping[tuple[str, str | None, str], Cluster],
+    key: tuple[str, str | None, str],
+    sums: list[float],
+    params: Mapping[str, Any],
+) -> Finding | None:
+    """BA503 for one cluster, from its connected hosts' sums; None when under the ratios.
+
+    Also the ratio with the largest host down (N−1, what vSphere HA must absorb): a cluster
+    below info_ratio whose N−1 ratio is above warning_ratio is reported as info.
+    """
+    physical, configured, counted, unknown, n_hosts, overhead, largest = sums
+    ratio = (configured + overhead) / physical
+    remaining = physical - largest
+    ratio_n1 = (configured + overhead) / remaining if n_hosts > 1 and remaining > 0 else None
+    severity = _ratio_severity(ratio, params)
+    if severity is None and params.get("ha_headroom", True) and ratio_n1 is not None:
+        severity = Severity.INFO if ratio_n1 > params["warning_ratio"] else None
+    if severity is None:
+        return None
+    server, datacenter, name = key
+    cluster = known.get(key) or Cluster(moid="", name=name, server=server, datacenter=datacenter)
+    evidence = {
+        f"sum(host.{vs.HOST_MEMORY_SIZE.key})": round(physical * 1024 * 1024),
+        f"sum({vs.VM_MEMORY.key})": int(configured),
+        f"sum({vs.VM_OVERHEAD.key})": int(overhead),
+        "connected_hosts": int(n_hosts),
+        "powered_on_vms": int(counted),
+        "vms_with_unknown_memory": int(unknown),
+        "overcommit_ratio": round(ratio, 3),
+        "largest_host_mb": round(largest),
+        "overcommit_ratio_n_minus_1": None if ratio_n1 is None else round(ratio_n1, 3),
+    }
+    message = _overcommit_message("Cluster", name, configured, overhead, physical)
+    if ratio_n1 is not None:
+        message += f"; {ratio_n1:.2f}:1 with its largest host ({fmt_mb(round(largest))}) down (N−1)"
+    return make_finding(
+        BA503,
+        Entity(
+            "ClusterComputeResource",
+            name,
+            cluster.moid or None,
+            server,
+            datacenter,
+            cluster=name,
+        ),
+        severity,
+        message,
+        evidence,
+        _ba503_cluster_remediation(cluster),
+    )
+
+
 @rule(BA503)
 def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
     """Σ configured memory of powered-on VMs ÷ physical memory, per host and per cluster."""
@@ -625,59 +678,10 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
             _host_finding(BA503, host, severity, message, evidence, _ba503_host_remediation(host))
         )
 
-    cluster_index = {(c.server, c.datacenter, c.name): c for c in snapshot.clusters}
+    known = {(c.server, c.datacenter, c.name): c for c in snapshot.clusters}
     for key in sorted(clusters, key=lambda k: (k[0], k[1] or "", k[2])):
-        physical, total, n_vms, n_unknown, n_hosts, total_overhead, largest = clusters[key]
         checked += 1
-        ratio = (total + total_overhead) / physical
-        # N−1: what is left when the largest host fails (vSphere HA's worst single failure).
-        remaining = physical - largest
-        ratio_n1 = (total + total_overhead) / remaining if n_hosts > 1 and remaining > 0 else None
-        severity = _ratio_severity(ratio, params)
-        ha_short = (
-            bool(params.get("ha_headroom", True))
-            and ratio_n1 is not None
-            and ratio_n1 > params["warning_ratio"]
-        )
-        if severity is None and ha_short:
-            severity = Severity.INFO
-        if severity is None:
-            continue
-        server, datacenter, name = key
-        cluster = cluster_index.get(key) or Cluster(
-            moid="", name=name, server=server, datacenter=datacenter
-        )
-        evidence = {
-            f"sum(host.{vs.HOST_MEMORY_SIZE.key})": round(physical * 1024 * 1024),
-            f"sum({vs.VM_MEMORY.key})": int(total),
-            f"sum({vs.VM_OVERHEAD.key})": int(total_overhead),
-            "connected_hosts": int(n_hosts),
-            "powered_on_vms": int(n_vms),
-            "vms_with_unknown_memory": int(n_unknown),
-            "overcommit_ratio": round(ratio, 3),
-            "largest_host_mb": round(largest),
-            "overcommit_ratio_n_minus_1": None if ratio_n1 is None else round(ratio_n1, 3),
-        }
-        message = _overcommit_message("Cluster", name, total, total_overhead, physical)
-        if ratio_n1 is not None:
-            message += (
-                f"; {ratio_n1:.2f}:1 with its largest host ({fmt_mb(round(largest))}) down (N−1)"
-            )
-        findings.append(
-            make_finding(
-                BA503,
-                Entity(
-                    "ClusterComputeResource",
-                    name,
-                    cluster.moid or None,
-                    server,
-                    datacenter,
-                    cluster=name,
-                ),
-                severity,
-                message,
-                evidence,
-                _ba503_cluster_remediation(cluster),
-            )
-        )
+        finding = _ba503_cluster_finding(known, key, clusters[key], params)
+        if finding is not None:
+            findings.append(finding)
     return RuleOutcome(checked=checked, findings=tuple(findings))
