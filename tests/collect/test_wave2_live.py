@@ -4,6 +4,7 @@ guest family, swap to host cache and overhead memory."""
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator
 
 import pytest
@@ -72,7 +73,7 @@ def test_host_options_failure_leaves_values_unknown(review_lab: LabInstance) -> 
     content = si.RetrieveContent()
     refs = {h.moid: vim.HostSystem(h.moid, si._stub) for h in snap.hosts}
     content.sessionManager.Logout()
-    blank = [h.__class__(**{**h.__dict__, "ctl_max_pct": None}) for h in snap.hosts]
+    blank = [dataclasses.replace(h, ctl_max_pct=None) for h in snap.hosts]
     messages: list[str] = []
     try:
         hosts = add_host_options(content, blank, refs, label="sim", progress=messages.append)
