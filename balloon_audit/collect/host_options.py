@@ -18,6 +18,7 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from balloon_audit import vsphere as vs
+from balloon_audit.collect.deadline import DeadlineExceeded
 from balloon_audit.collect.retrieve import container_view, filter_spec, retrieve_pages
 from balloon_audit.model import Host
 
@@ -46,6 +47,8 @@ def add_host_options(
         progress(f"{label}: keyed host option paths refused; asking each host (in parallel)")
         values = _query_each(refs, [h.moid for h in connected], label, progress)
     except Exception as exc:  # noqa: BLE001 - optional data; the audit goes on
+        if isinstance(exc, DeadlineExceeded) and exc.kind != "request":
+            raise  # the vCenter's time is up, or the run was stopped
         progress(f"{label}: could not read host advanced options ({type(exc).__name__})")
         return list(hosts)
     return [_with_options(h, values.get(h.moid)) if h.connected else h for h in hosts]

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -133,7 +134,8 @@ def _collect(
     report(f"{label}: connected to {about.fullName}")
 
     page_size = options.page_size
-    clusters, hosts, pools, host_refs = _collect_hosts(content, label, page_size)
+    unknown: Counter[str] = Counter()  # enum values newer than this pyVmomi, kept as text
+    clusters, hosts, pools, host_refs = _collect_hosts(content, label, page_size, unknown)
     report(f"{label}: {len(hosts):,} hosts in {len(clusters):,} clusters")
     hosts = add_host_options(content, hosts, host_refs, label=label, progress=report)
     if options.perf:
@@ -141,13 +143,13 @@ def _collect(
     hosts_by_moid = {h.moid: h for h in hosts}
 
     try:
-        vms, refs = _collect_vms(content, label, hosts_by_moid, options, report)
+        vms, refs = _collect_vms(content, label, hosts_by_moid, options, report, unknown)
     except vmodl.query.InvalidProperty as fault:
         if not options.keyed_extra_config or not _rejects_keyed_path(fault):
             raise
         report(f"{label}: keyed extraConfig path refused; reading whole extraConfig instead")
         fallback = dataclasses.replace(options, keyed_extra_config=False)
-        vms, refs = _collect_vms(content, label, hosts_by_moid, fallback, report)
+        vms, refs = _collect_vms(content, label, hosts_by_moid, fallback, report, unknown)
 
     if options.perf:
         vms = add_swap_rates(content, vms, refs, label=label, progress=report)
@@ -166,6 +168,7 @@ def _collect(
         vm_count=len(vms),
         host_count=len(hosts),
         duration_s=round(time.monotonic() - started, 3),
+        unknown_values=tuple(f"{value} ({count})" for value, count in sorted(unknown.items())),
     )
     report(f"{label}: done, {len(vms):,} VMs and {len(hosts):,} hosts in {source.duration_s:.1f}s")
     vms.sort(key=lambda vm: (vm.name, vm.moid))
@@ -190,7 +193,7 @@ def _rejects_keyed_path(fault: Any) -> bool:
 
 
 def _collect_hosts(
-    content: Any, label: str, page_size: int
+    content: Any, label: str, page_size: int, unknown: Counter[str]
 ) -> tuple[list[Cluster], list[Host], list[ResourcePool], dict[str, Any]]:
     """Clusters, hosts, resource pools below the root pools, and the hosts' references."""
     nodes: dict[str, _Node] = {}
@@ -203,7 +206,7 @@ def _collect_hosts(
     ]
     types = [*STRUCTURE_TYPES, vim.HostSystem, vim.ResourcePool]
     with container_view(content, types) as view:
-        for page in retrieve_pages(content, filter_spec(view, specs), page_size):
+        for page in retrieve_pages(content, filter_spec(view, specs), page_size, unknown):
             for ref, props in page:
                 moid = ref._moId
                 if isinstance(ref, vim.HostSystem):
@@ -306,6 +309,7 @@ def _collect_vms(
     hosts: Mapping[str, Host],
     options: _Options,
     report: Progress,
+    unknown: Counter[str],
 ) -> tuple[list[VM], dict[str, Any]]:
     """All VMs and templates; also the references of swapping VMs (for perf queries)."""
     vms: list[VM] = []
@@ -317,7 +321,7 @@ def _collect_vms(
         if total is not None:
             report(f"{label}: 0{of_total} VMs collected")
         spec = filter_spec(view, [(vim.VirtualMachine, paths)])
-        for page in retrieve_pages(content, spec, options.page_size):
+        for page in retrieve_pages(content, spec, options.page_size, unknown):
             for ref, props in page:
                 host_moid = P.moid_of(props.get(P.HOST_REF))
                 vm = P.build_vm(
