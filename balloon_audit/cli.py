@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import getpass
+import math
 import os
 import shlex
 import socket
@@ -18,8 +20,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from balloon_audit import __version__
-from balloon_audit.errors import BalloonAuditError, ConfigError
+from balloon_audit.errors import BalloonAuditError, ConfigError, ReportError
 from balloon_audit.model import AuditResult, Severity
+from balloon_audit.report.terminal import safe
 
 EXIT_OK = 0
 EXIT_FINDINGS = 1
@@ -37,7 +40,7 @@ app = typer.Typer(
 lab_app = typer.Typer(help="Start and stop a vcsim test lab loaded with a scenario.")
 app.add_typer(lab_app, name="lab")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
 
 class FailOn(str, enum.Enum):
@@ -63,19 +66,40 @@ def main(
     """balloon-audit: a read-only vSphere memory auditor. It never changes anything."""
 
 
+EXIT_STDOUT_CLOSED = 141
+"""128 + SIGPIPE, as a shell reports a pipeline member killed by a closed pipe."""
+
+
 def run() -> None:
     """Console-script entry point: an unexpected error exits 3, never 1 ("findings").
 
     The traceback is hidden (it could show values from the user's inventory or
-    environment); set BALLOON_AUDIT_DEBUG=1 to see it.
+    environment); set BALLOON_AUDIT_DEBUG=1 to see it (the exit code stays 3).
+    SIGINT / SIGTERM exit 130 / 143; a standard output closed early exits 141 (scan).
     """
+    from balloon_audit.interrupts import Interrupted, handle_signals
+
+    _tolerant_console()
     try:
-        app(prog_name="balloon-audit")
+        with handle_signals():
+            code = app(prog_name="balloon-audit", standalone_mode=False)
+        sys.exit(code or 0)
+    except _CLICK_ERROR as exc:
+        _usage_error(exc)
+    except typer.Abort:
+        sys.exit(EXIT_FAILED)
+    except Interrupted as exc:
+        err.print(f"[bold red]error:[/] {exc.name} received: stopped, nothing more was written")
+        err.print("[dim]hint:[/] files reported as written above are complete")
+        sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if os.environ.get("BALLOON_AUDIT_DEBUG"):
-            raise
+            import traceback
+
+            traceback.print_exc()
+            sys.exit(EXIT_FAILED)
         first_line = (str(exc).splitlines() or [""])[0][:300]
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(first_line)}")
+        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {safe(first_line)}")
         err.print(
             "[dim]hint:[/] this is a bug in balloon-audit; run again with BALLOON_AUDIT_DEBUG=1 "
             "for the traceback and report it"
@@ -83,17 +107,67 @@ def run() -> None:
         sys.exit(EXIT_FAILED)
 
 
+# Click's error classes, found without importing click (typer may vendor it).
+_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+def _usage_error(exc: Exception) -> None:
+    """A command-line mistake: one ``error:`` line and a hint, exit 2."""
+    if type(exc).__name__ == "NoArgsIsHelpError":
+        exc.show()  # prints the help
+        sys.exit(EXIT_USAGE)
+    err.print(f"[bold red]error:[/] {safe(exc.format_message())}")  # type: ignore[attr-defined]
+    ctx = getattr(exc, "ctx", None)
+    where = ctx.command_path if ctx is not None else "balloon-audit"
+    err.print(f"[dim]hint:[/] see '{safe(where)} --help'")
+    sys.exit(exc.exit_code if isinstance(exc, _USAGE_ERROR) else EXIT_USAGE)
+
+
+def _tolerant_console() -> None:
+    """A console that cannot encode a character shows a replacement, never aborts the run."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
+
+
+class _StdoutConsole(Console):
+    """Rich exits 1 on a broken pipe; here the scan decides (exit 141, reports kept)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def _silence_stdout() -> None:
+    """Standard output was closed by its reader: send the rest (and the exit flush) nowhere."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+
+
 def fail(error: BalloonAuditError, code: int) -> typer.Exit:
     """Print a project error (one line plus hint) to stderr and return the Exit to raise."""
-    err.print(f"[bold red]error:[/] {escape(str(error))}")
-    if error.hint:
-        err.print(f"[dim]hint:[/] {escape(error.hint)}")
+    _print_error(error)
     return typer.Exit(code)
+
+
+def _print_error(error: BalloonAuditError) -> None:
+    err.print(f"[bold red]error:[/] {safe(str(error))}")
+    if error.hint:
+        err.print(f"[dim]hint:[/] {safe(error.hint)}")
 
 
 def _read_password(password_stdin: bool) -> str:
     if password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise ConfigError(
+                "--password-stdin read an empty password",
+                hint="pipe the password in, e.g. from a secrets file: --password-stdin < FILE",
+            )
+        return password
     from_env = os.environ.get(PASSWORD_ENV)
     if from_env:
         return from_env
@@ -123,7 +197,7 @@ def _progress(quiet: bool) -> tuple[Callable[[str], None] | None, object | None]
         return None, None
     status = err.status("connecting…")
     status.start()
-    return (lambda message: status.update(escape(message))), status
+    return (lambda message: status.update(safe(message))), status
 
 
 def _exit_code(result: AuditResult, fail_on: FailOn) -> int:
@@ -148,16 +222,27 @@ def _write_reports(
     from balloon_audit.report.writers import dated_paths, write_reports
 
     targets: list[tuple[str, Path]] = []
-    if output_dir is not None:
-        dated = dated_paths(output_dir, result.generated_at)
-        targets.extend((kind, dated[kind]) for kind in kinds)
     for kind, path in (("json", json_path), ("html", html_path), ("xlsx", xlsx_path)):
         if path is not None:
             targets.append((kind, path))
-    written = write_reports(result, targets)
+    failure: ReportError | None = None
+    with contextlib.ExitStack() as stack:
+        if output_dir is not None:
+            try:
+                dated = stack.enter_context(dated_paths(output_dir, result.generated_at))
+                targets[:0] = [(kind, dated[kind]) for kind in kinds]
+            except ReportError as exc:  # the other outputs are still written
+                failure = exc
+        try:
+            written = write_reports(result, targets)
+        except ReportError as exc:
+            failure = ReportError(f"{failure}; {exc}", hint=failure.hint) if failure else exc
+            written = []
     if not quiet:
         for path in written:
-            err.print(f"wrote {escape(str(path))}")
+            err.print(f"wrote {safe(str(path))}")
+    if failure is not None:
+        raise failure
 
 
 ServerOpt = Annotated[
@@ -202,6 +287,29 @@ ConfigOpt = Annotated[
 ]
 
 
+def _finite(value: float) -> float:
+    """Reject ``nan`` (it passes every range check); ranges reject ``inf`` and ``1e12``."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter("must be a finite number of seconds")
+    return value
+
+
+def _distinct_outputs(*paths: Path | None) -> None:
+    """Two outputs (or an output and the input) naming one file would overwrite each other."""
+    seen: dict[str, Path] = {}
+    for path in paths:
+        if path is None or str(path) == "-" or str(path).startswith("/dev/"):
+            continue
+        key = os.path.realpath(path)
+        if key in seen:
+            raise ConfigError(
+                f"{seen[key]} and {path} are the same file",
+                hint="give each of --json, --html, --xlsx and --record its own file name, "
+                "and never the input file",
+            )
+        seen[key] = path
+
+
 def _load_config(path: Path | None):
     from balloon_audit.config_file import default_config_path, load_config
 
@@ -235,11 +343,30 @@ def scan(
         ),
     ] = None,
     timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for one SOAP request.", min=1)
+        float,
+        typer.Option(
+            help="Seconds for one whole API request (1-3600).", min=1, max=3600, callback=_finite
+        ),
     ] = 300.0,
     connect_timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for a connection.", min=1)
+        float,
+        typer.Option(
+            help="Seconds to connect and log in, per step (1-600).",
+            min=1,
+            max=600,
+            callback=_finite,
+        ),
     ] = 15.0,
+    deadline: Annotated[
+        float,
+        typer.Option(
+            help="Seconds for one vCenter in all, login to logout (1-86400); "
+            "after that it is reported as failed.",
+            min=1,
+            max=86400,
+            callback=_finite,
+        ),
+    ] = 3600.0,
     json_path: JsonOpt = None,
     html_path: HtmlOpt = None,
     xlsx_path: XlsxOpt = None,
@@ -277,15 +404,28 @@ def scan(
     """
     from balloon_audit.engine import evaluate
 
+    capture_error: BalloonAuditError | None = None
     try:
+        _distinct_outputs(
+            None if json_path is None else json_path, html_path, xlsx_path, record, replay
+        )
         config = _load_config(config_path)
         if replay is not None:
+            _replay_alone(server, record)
             snapshot = _collect_replay(replay, quiet=quiet, perf=not no_perf)
         else:
             targets = _targets(
-                server, port, user, password_stdin, insecure, ca_bundle, timeout, connect_timeout
+                server,
+                port,
+                user,
+                password_stdin,
+                insecure,
+                ca_bundle,
+                (timeout, connect_timeout, deadline),
             )
-            snapshot = _collect_live(targets, record=record, quiet=quiet, perf=not no_perf)
+            snapshot, capture_error = _collect_live(
+                targets, record=record, quiet=quiet, perf=not no_perf
+            )
     except ConfigError as exc:
         raise fail(exc, EXIT_USAGE) from None
     except BalloonAuditError as exc:
@@ -293,35 +433,63 @@ def scan(
 
     result = evaluate(snapshot, config, run_by=_run_by())
     stdout_json = json_path is not None and str(json_path) == "-"
-    if not quiet and not stdout_json:
-        from balloon_audit.report.console import render_console
-
-        render_console(result, Console(highlight=False))
-    try:
-        if stdout_json:
-            from balloon_audit.report.json_result import result_to_json
-
-            sys.stdout.write(result_to_json(result))
-            json_path = None
+    report_error: BalloonAuditError | None = None
+    try:  # the reports first: a console that fails must not cost them
         _write_reports(
             result,
-            json_path=json_path,
+            json_path=None if stdout_json else json_path,
             html_path=html_path,
             xlsx_path=xlsx_path,
             output_dir=output_dir,
             quiet=quiet,
         )
     except BalloonAuditError as exc:
-        raise fail(exc, EXIT_FAILED) from None
+        report_error = exc
+    stdout_closed = False
+    try:
+        if stdout_json:
+            from balloon_audit.report.json_result import result_to_json
+
+            sys.stdout.write(result_to_json(result))
+            sys.stdout.flush()
+        elif not quiet:
+            from balloon_audit.report.console import render_console
+
+            render_console(result, _StdoutConsole(highlight=False))
+            sys.stdout.flush()
+    except BrokenPipeError:
+        stdout_closed = True
+        _silence_stdout()
     for source in result.sources:
         if not source.ok:
-            err.print(f"[bold red]error:[/] {escape(source.server)}: {escape(source.error or '')}")
-    raise typer.Exit(_exit_code(result, fail_on))
+            err.print(f"[bold red]error:[/] {safe(source.server)}: {safe(source.error or '')}")
+    for problem in (capture_error, report_error):
+        if problem is not None:
+            _print_error(problem)
+    code = _exit_code(result, fail_on)
+    if capture_error is not None or report_error is not None:
+        code = EXIT_FAILED
+    if stdout_closed and code != EXIT_FAILED:
+        err.print("[bold red]error:[/] standard output was closed before all was written to it")
+        err.print("[dim]hint:[/] report files were written first; or use --json FILE")
+        code = EXIT_STDOUT_CLOSED
+    raise typer.Exit(code)
 
 
-def _targets(server, port, user, password_stdin, insecure, ca_bundle, timeout, connect_timeout):
+def _replay_alone(server: list[str] | None, record: Path | None) -> None:
+    """--replay audits a capture: options that pick or record servers cannot apply."""
+    for name, given in (("--server", server), ("--record", record)):
+        if given:
+            raise ConfigError(
+                f"--replay cannot be combined with {name}",
+                hint="a capture names its own servers; record and replay in separate runs",
+            )
+
+
+def _targets(server, port, user, password_stdin, insecure, ca_bundle, limits):
     from balloon_audit.collect import Target, parse_server
 
+    timeout, connect_timeout, deadline = limits
     if not server:
         raise ConfigError("no server given", hint="pass --server vcenter.example.com (repeatable)")
     parsed = [parse_server(spec) for spec in server]
@@ -331,6 +499,8 @@ def _targets(server, port, user, password_stdin, insecure, ca_bundle, timeout, c
             "no user given",
             hint="pass --user, set BALLOON_AUDIT_USER, or use https://user@host/sdk",
         )
+    if ca_bundle is not None and not insecure:
+        _check_ca_bundle(ca_bundle)
     password = _read_password(password_stdin)
     return [
         Target(
@@ -342,22 +512,46 @@ def _targets(server, port, user, password_stdin, insecure, ca_bundle, timeout, c
             ca_bundle=ca_bundle,
             connect_timeout_s=connect_timeout,
             request_timeout_s=timeout,
+            deadline_s=deadline,
         )
         for host, host_port, url_user in parsed
     ]
 
 
+def _check_ca_bundle(path: Path) -> None:
+    """A CA bundle without a PEM certificate is a usage error, found before connecting."""
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or "no certificate"
+        raise ConfigError(
+            f"--ca-bundle {path} holds no usable PEM certificate ({reason})",
+            hint="pass the vCenter's CA certificate(s) in PEM format "
+            "(-----BEGIN CERTIFICATE-----)",
+        ) from None
+
+
 def _collect_live(targets, *, record: Path | None, quiet: bool, perf: bool):
+    """The snapshot, and the error of writing the capture (the audit is kept regardless)."""
     from balloon_audit.collect import collect_all
 
     progress, status = _progress(quiet)
+    snapshot = None
     try:
         if record is None:
-            return collect_all(targets, progress=progress, perf=perf)
-        from balloon_audit.collect.capture import recording
+            return collect_all(targets, progress=progress, perf=perf), None
+        from balloon_audit.collect.capture import check_capture_path, recording
 
-        with recording(record, servers=[t.label for t in targets]):
-            return collect_all(targets, progress=progress, perf=perf)
+        check_capture_path(record)
+        with recording(record, servers=targets):
+            snapshot = collect_all(targets, progress=progress, perf=perf)
+        return snapshot, None
+    except ReportError as exc:
+        if snapshot is None:
+            raise
+        return snapshot, exc
     finally:
         if status is not None:
             status.stop()
@@ -392,6 +586,7 @@ def report(
         err.print("[bold red]error:[/] nothing to write: pass --html, --xlsx or --output-dir")
         raise typer.Exit(EXIT_USAGE)
     try:
+        _distinct_outputs(result_file, html_path, xlsx_path)
         result = read_result(result_file)
     except BalloonAuditError as exc:
         raise fail(exc, EXIT_USAGE) from None

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import contextlib
+import os
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -12,10 +14,19 @@ from balloon_audit.model import AuditResult
 KINDS = ("json", "html", "xlsx")
 
 
-def dated_paths(directory: Path, generated_at: datetime) -> dict[str, Path]:
-    """``balloon-audit-YYYYmmdd-HHMMSS.{json,html,xlsx}`` in ``directory`` (UTC time).
+MAX_SAME_SECOND = 1000
+"""How many runs may write into one directory within the same second."""
 
-    The directory is created if missing (cron jobs point at a fresh folder).
+
+@contextlib.contextmanager
+def dated_paths(directory: Path, generated_at: datetime) -> Iterator[dict[str, Path]]:
+    """Reserve ``balloon-audit-YYYYmmdd-HHMMSS[-N].{json,html,xlsx}`` in ``directory``.
+
+    Times are UTC. Names never collide: a run takes the first stem whose reports do not
+    exist and whose hidden ``.STEM.reserved`` marker it could create exclusively
+    (``O_EXCL``), so two runs in the same second (``-2``, ``-3`` ...) never overwrite
+    each other. The marker is removed when the block ends. The directory is created if
+    missing (cron jobs point at a fresh folder).
     """
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -25,7 +36,31 @@ def dated_paths(directory: Path, generated_at: datetime) -> dict[str, Path]:
             hint="choose a writable --output-dir",
         ) from None
     stamp = generated_at.strftime("%Y%m%d-%H%M%S")
-    return {kind: directory / f"balloon-audit-{stamp}.{kind}" for kind in KINDS}
+    for n in range(1, MAX_SAME_SECOND + 1):
+        stem = f"balloon-audit-{stamp}" + (f"-{n}" if n > 1 else "")
+        paths = {kind: directory / f"{stem}.{kind}" for kind in KINDS}
+        if any(os.path.lexists(p) for p in paths.values()):
+            continue
+        marker = directory / f".{stem}.reserved"
+        try:
+            os.close(os.open(marker, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        except OSError as exc:
+            raise ReportError(
+                f"cannot write to output directory {directory}: {exc.strerror}",
+                hint="choose a writable --output-dir (permissions, read-only or full disk)",
+            ) from None
+        try:
+            yield paths
+        finally:
+            with contextlib.suppress(OSError):
+                marker.unlink()
+        return
+    raise ReportError(
+        f"more than {MAX_SAME_SECOND} reports for {stamp} in {directory}",
+        hint="write to another --output-dir",
+    )
 
 
 def write_reports(result: AuditResult, targets: Sequence[tuple[str, Path]]) -> list[Path]:
