@@ -197,7 +197,14 @@ def _progress(quiet: bool) -> tuple[Callable[[str], None] | None, object | None]
         return None, None
     status = err.status("connecting…")
     status.start()
-    return (lambda message: status.update(safe(message))), status
+    latest: dict[str, str] = {}  # one line per vCenter ("vc01: 3,000 of 10,000 VMs collected")
+
+    def show(message: str) -> None:
+        source, _, text = message.partition(": ")
+        latest[source] = text
+        status.update("\n".join(safe(f"{name}: {line}") for name, line in latest.items()))
+
+    return show, status
 
 
 def _exit_code(result: AuditResult, fail_on: FailOn) -> int:
@@ -528,8 +535,7 @@ def _check_ca_bundle(path: Path) -> None:
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or "no certificate"
         raise ConfigError(
             f"--ca-bundle {path} holds no usable PEM certificate ({reason})",
-            hint="pass the vCenter's CA certificate(s) in PEM format "
-            "(-----BEGIN CERTIFICATE-----)",
+            hint="pass the vCenter's CA certificate(s) in PEM format (-----BEGIN CERTIFICATE-----)",
         ) from None
 
 
@@ -541,7 +547,9 @@ def _collect_live(targets, *, record: Path | None, quiet: bool, perf: bool):
     snapshot = None
     try:
         if record is None:
-            return collect_all(targets, progress=progress, perf=perf), None
+            # "N of M VMs" costs one request per vCenter: only when someone watches
+            watched = progress is not None
+            return collect_all(targets, progress=progress, perf=perf, count_vms=watched), None
         from balloon_audit.collect.capture import check_capture_path, recording
 
         check_capture_path(record)
