@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 
 from balloon_audit.engine import evaluate  # noqa: E402
 from balloon_audit.history.compare import compare  # noqa: E402
-from balloon_audit.history.store import HistoryStore  # noqa: E402
+from balloon_audit.history.store import HistoryStore, database_url, safe_url  # noqa: E402
 from balloon_audit.history.view import key_result  # noqa: E402
 from balloon_audit.model import (  # noqa: E402
     VM,
@@ -129,8 +129,9 @@ def main() -> None:
     hosts, vms = fleet(args.vms)
     first = run(hosts, vms, START)
     second = run(hosts, overnight(vms, 1), START + timedelta(days=1))
+    shown = safe_url(database_url(url))
     print(f"fleet: {args.vms:,} VMs, {len(hosts):,} hosts; findings per run: "
-          f"{len(first.findings):,} / {len(second.findings):,}; database: {url}")  # fmt: skip
+          f"{len(first.findings):,} / {len(second.findings):,}; database: {shown}")  # fmt: skip
 
     store = HistoryStore.open(url)
     empty = db_size(url, path)
