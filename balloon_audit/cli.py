@@ -1,66 +1,66 @@
-"""The `balloon-audit` command line: parse options, call the core, render, map to an exit code."""
+"""The `balloon-audit` command line: options, and one error handler that maps errors to exit codes.
+
+What the commands do lives in :mod:`balloon_audit.audit`; how results look lives in the
+output formats (:mod:`balloon_audit.report.formats`), which also give ``scan`` and
+``report`` their ``--json``/``--html``/``--xlsx`` options.
+"""
 
 from __future__ import annotations
 
-import enum
-import getpass
+import json
 import os
-import shlex
-import socket
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from balloon_audit import __version__
-from balloon_audit.errors import BalloonAuditError, ConfigError
+from balloon_audit import __version__, audit
+from balloon_audit.cli_lab import lab_app
+from balloon_audit.cli_options import (
+    PASSWORD_ENV,
+    ConfigOpt,
+    FailOn,
+    QuietOpt,
+    ServerOpt,
+    output_dir_option,
+    read_password,
+    run_by,
+    with_output_options,
+)
+from balloon_audit.errors import BalloonAuditError, ConfigError, ExitCode
 from balloon_audit.model import AuditResult, Severity
 
-EXIT_OK = 0
-EXIT_FINDINGS = 1
-EXIT_USAGE = 2
-EXIT_FAILED = 3
 
-PASSWORD_ENV = "BALLOON_AUDIT_PASSWORD"
+class _Commands(typer.core.TyperGroup):
+    """Runs every command under the error handler: a project error prints one line and
+    a hint, then exits with the error's own code (usage 2, audit incomplete 3)."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except BalloonAuditError as exc:
+            err.print(f"[bold red]error:[/] {escape(str(exc))}")
+            if exc.hint:
+                err.print(f"[dim]hint:[/] {escape(exc.hint)}")
+            raise typer.Exit(exc.exit_code) from None
+
 
 app = typer.Typer(
+    cls=_Commands,
     help="Audit vSphere VM memory reclamation: ballooning, compression, swapping, and why.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold passwords
     rich_markup_mode="rich",
 )
-lab_app = typer.Typer(help="Start and stop a vcsim test lab loaded with a scenario.")
 app.add_typer(lab_app, name="lab")
 
 err = Console(stderr=True, highlight=False)
-
-
-class FailOn(str, enum.Enum):
-    info = "info"
-    warning = "warning"
-    critical = "critical"
-    never = "never"
-
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"balloon-audit {__version__}")
-        raise typer.Exit()
-
-
-@app.callback()
-def main(
-    version: Annotated[
-        bool,
-        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
-    ] = False,
-) -> None:
-    """balloon-audit: a read-only vSphere memory auditor. It never changes anything."""
 
 
 def run() -> None:
@@ -80,136 +80,64 @@ def run() -> None:
             "[dim]hint:[/] this is a bug in balloon-audit; run again with BALLOON_AUDIT_DEBUG=1 "
             "for the traceback and report it"
         )
-        sys.exit(EXIT_FAILED)
+        sys.exit(ExitCode.FAILED)
 
 
-def fail(error: BalloonAuditError, code: int) -> typer.Exit:
-    """Print a project error (one line plus hint) to stderr and return the Exit to raise."""
-    err.print(f"[bold red]error:[/] {escape(str(error))}")
-    if error.hint:
-        err.print(f"[dim]hint:[/] {escape(error.hint)}")
-    return typer.Exit(code)
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"balloon-audit {__version__}")
+        raise typer.Exit()
 
 
-def _read_password(password_stdin: bool) -> str:
-    if password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    from_env = os.environ.get(PASSWORD_ENV)
-    if from_env:
-        return from_env
-    if sys.stdin.isatty():
-        return getpass.getpass("vCenter password: ")
-    raise ConfigError(
-        "no password given",
-        hint=f"set {PASSWORD_ENV}, use --password-stdin, or run from a terminal to be prompted",
-    )
-
-
-def _run_by() -> dict[str, str]:
-    try:
-        user = getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
-    return {
-        "user": user,
-        "host": socket.gethostname(),
-        "command": shlex.join(["balloon-audit", *sys.argv[1:]]),
-    }
-
-
-def _progress(quiet: bool) -> tuple[Callable[[str], None] | None, object | None]:
-    """A progress callback that updates a spinner on stderr, only when stderr is a terminal."""
-    if quiet or not err.is_terminal:
-        return None, None
-    status = err.status("connecting…")
-    status.start()
-    return (lambda message: status.update(escape(message))), status
-
-
-def _exit_code(result: AuditResult, fail_on: FailOn) -> int:
-    if any(not source.ok for source in result.sources):
-        return EXIT_FAILED
-    if fail_on is FailOn.never:
-        return EXIT_OK
-    threshold = Severity(fail_on.value)
-    return EXIT_FINDINGS if any(f.severity >= threshold for f in result.findings) else EXIT_OK
-
-
-def _write_reports(
-    result: AuditResult,
-    *,
-    json_path: Path | None,
-    html_path: Path | None,
-    xlsx_path: Path | None,
-    output_dir: Path | None,
-    quiet: bool,
-    kinds: tuple[str, ...] = ("json", "html", "xlsx"),
+@app.callback()
+def main(
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
+    ] = False,
 ) -> None:
-    from balloon_audit.report.writers import dated_paths, write_reports
+    """balloon-audit: a read-only vSphere memory auditor. It never changes anything."""
 
-    targets: list[tuple[str, Path]] = []
-    if output_dir is not None:
-        dated = dated_paths(output_dir, result.generated_at)
-        targets.extend((kind, dated[kind]) for kind in kinds)
-    for kind, path in (("json", json_path), ("html", html_path), ("xlsx", xlsx_path)):
-        if path is not None:
-            targets.append((kind, path))
-    written = write_reports(result, targets)
-    if not quiet:
-        for path in written:
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
+    """A progress callback updating a spinner on stderr, only when stderr is a terminal."""
+    if quiet or not err.is_terminal:
+        yield None
+        return
+    with err.status("connecting…") as status:
+        yield lambda message: status.update(escape(message))
+
+
+def _output(
+    result: AuditResult,
+    outputs: dict[str, Path | None],
+    output_dir: Path | None,
+    *,
+    quiet: bool,
+    rerender_only: bool = False,
+) -> None:
+    """Show and write ``result`` as asked: ``--<format> -`` to stdout replaces the summary."""
+    from balloon_audit.report import writers
+    from balloon_audit.report.formats import get_format
+
+    to_stdout = [
+        name for name, path in outputs.items() if str(path) == "-" and get_format(name).show
+    ]
+    if not quiet and not to_stdout and not rerender_only:
+        get_format("console").show(result)  # type: ignore[misc]
+    for name in to_stdout:
+        get_format(name).show(result)  # type: ignore[misc]
+        outputs = {**outputs, name: None}
+    targets = writers.report_targets(result, outputs, output_dir, rerender_only=rerender_only)
+    for path in writers.write_reports(result, targets):
+        if not quiet:
             err.print(f"wrote {escape(str(path))}")
 
 
-ServerOpt = Annotated[
-    list[str] | None,
-    typer.Option(
-        "--server",
-        "-s",
-        envvar="BALLOON_AUDIT_SERVER",
-        help="vCenter or ESXi host: name, name:port or https://user@name/sdk. Repeat for several.",
-        show_default=False,
-    ),
-]
-JsonOpt = Annotated[
-    Path | None,
-    typer.Option("--json", help="Write the JSON result here ('-' for stdout).", show_default=False),
-]
-HtmlOpt = Annotated[
-    Path | None, typer.Option("--html", help="Write the HTML report here.", show_default=False)
-]
-XlsxOpt = Annotated[
-    Path | None, typer.Option("--xlsx", help="Write the Excel workbook here.", show_default=False)
-]
-OutputDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--output-dir",
-        help="Write JSON, HTML and XLSX with dated names (balloon-audit-YYYYmmdd-HHMMSS.*).",
-        show_default=False,
-    ),
-]
-QuietOpt = Annotated[
-    bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for cron).")
-]
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        help="TOML configuration: thresholds, rules, waivers. "
-        "Default: $BALLOON_AUDIT_CONFIG or ~/.config/balloon-audit/config.toml if present.",
-        show_default=False,
-    ),
-]
-
-
-def _load_config(path: Path | None):
-    from balloon_audit.config_file import default_config_path, load_config
-
-    return load_config(path if path is not None else default_config_path())
-
-
 @app.command()
-def scan(
+@with_output_options(rerender_only=False)
+def scan(  # noqa: PLR0913 - one parameter per command-line option
     server: ServerOpt = None,
     port: Annotated[int, typer.Option(help="HTTPS port.", min=1, max=65535)] = 443,
     user: Annotated[
@@ -240,10 +168,8 @@ def scan(
     connect_timeout: Annotated[
         float, typer.Option(help="Seconds to wait for a connection.", min=1)
     ] = 15.0,
-    json_path: JsonOpt = None,
-    html_path: HtmlOpt = None,
-    xlsx_path: XlsxOpt = None,
-    output_dir: OutputDirOpt = None,
+    outputs: dict[str, Path | None] | None = None,
+    output_dir: output_dir_option(rerender_only=False) = None,
     fail_on: Annotated[
         FailOn,
         typer.Option(case_sensitive=False, help="Exit 1 when a finding is at or above this."),
@@ -275,141 +201,45 @@ def scan(
     Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
     2 usage or configuration error, 3 the audit could not be completed.
     """
-    from balloon_audit.engine import evaluate
-
-    try:
-        config = _load_config(config_path)
+    config = audit.load_config(config_path)
+    with _progress(quiet) as progress:
+        run = audit.RunOptions(perf=not no_perf, progress=progress, run_by=run_by())
         if replay is not None:
-            snapshot = _collect_replay(replay, quiet=quiet, perf=not no_perf)
+            result = audit.replay(replay, config, run)
         else:
-            targets = _targets(
-                server, port, user, password_stdin, insecure, ca_bundle, timeout, connect_timeout
+            connect = audit.ConnectOptions(
+                port, user, insecure, ca_bundle, connect_timeout, timeout
             )
-            snapshot = _collect_live(targets, record=record, quiet=quiet, perf=not no_perf)
-    except ConfigError as exc:
-        raise fail(exc, EXIT_USAGE) from None
-    except BalloonAuditError as exc:
-        raise fail(exc, EXIT_FAILED) from None
-
-    result = evaluate(snapshot, config, run_by=_run_by())
-    stdout_json = json_path is not None and str(json_path) == "-"
-    if not quiet and not stdout_json:
-        from balloon_audit.report.console import render_console
-
-        render_console(result, Console(highlight=False))
-    try:
-        if stdout_json:
-            from balloon_audit.report.json_result import result_to_json
-
-            sys.stdout.write(result_to_json(result))
-            json_path = None
-        _write_reports(
-            result,
-            json_path=json_path,
-            html_path=html_path,
-            xlsx_path=xlsx_path,
-            output_dir=output_dir,
-            quiet=quiet,
-        )
-    except BalloonAuditError as exc:
-        raise fail(exc, EXIT_FAILED) from None
+            targets = audit.build_targets(
+                server or [], connect, lambda: read_password(password_stdin)
+            )
+            result = audit.scan(targets, config, run, record=record)
+    _output(result, outputs or {}, output_dir, quiet=quiet)
     for source in result.sources:
         if not source.ok:
             err.print(f"[bold red]error:[/] {escape(source.server)}: {escape(source.error or '')}")
-    raise typer.Exit(_exit_code(result, fail_on))
-
-
-def _targets(server, port, user, password_stdin, insecure, ca_bundle, timeout, connect_timeout):
-    from balloon_audit.collect import Target, parse_server
-
-    if not server:
-        raise ConfigError("no server given", hint="pass --server vcenter.example.com (repeatable)")
-    parsed = [parse_server(spec) for spec in server]
-    users = {u for _, _, u in parsed if u} | ({user} if user else set())
-    if not users:
-        raise ConfigError(
-            "no user given",
-            hint="pass --user, set BALLOON_AUDIT_USER, or use https://user@host/sdk",
-        )
-    password = _read_password(password_stdin)
-    return [
-        Target(
-            server=host,
-            port=host_port or port,
-            user=url_user or user or "",
-            password=password,
-            insecure=insecure,
-            ca_bundle=ca_bundle,
-            connect_timeout_s=connect_timeout,
-            request_timeout_s=timeout,
-        )
-        for host, host_port, url_user in parsed
-    ]
-
-
-def _collect_live(targets, *, record: Path | None, quiet: bool, perf: bool):
-    from balloon_audit.collect import collect_all
-
-    progress, status = _progress(quiet)
-    try:
-        if record is None:
-            return collect_all(targets, progress=progress, perf=perf)
-        from balloon_audit.collect.capture import recording
-
-        with recording(record, servers=[t.label for t in targets]):
-            return collect_all(targets, progress=progress, perf=perf)
-    finally:
-        if status is not None:
-            status.stop()
-
-
-def _collect_replay(path: Path, *, quiet: bool, perf: bool):
-    from balloon_audit.collect.capture import replay_snapshot
-
-    progress, status = _progress(quiet)
-    try:
-        return replay_snapshot(path, progress=progress, perf=perf)
-    finally:
-        if status is not None:
-            status.stop()
+    threshold = None if fail_on is FailOn.never else Severity(fail_on.value)
+    raise typer.Exit(audit.exit_code(result, threshold))
 
 
 @app.command()
+@with_output_options(rerender_only=True)
 def report(
     result_file: Annotated[
         Path,
         typer.Argument(help="A JSON result written by `scan --json`.", exists=True, dir_okay=False),
     ],
-    html_path: HtmlOpt = None,
-    xlsx_path: XlsxOpt = None,
-    output_dir: OutputDirOpt = None,
+    outputs: dict[str, Path | None] | None = None,
+    output_dir: output_dir_option(rerender_only=True) = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Re-render HTML and Excel reports from a saved JSON result, offline."""
-    from balloon_audit.report.json_result import result_from_json
-
-    if html_path is None and xlsx_path is None and output_dir is None:
-        err.print("[bold red]error:[/] nothing to write: pass --html, --xlsx or --output-dir")
-        raise typer.Exit(EXIT_USAGE)
-    try:
-        result = result_from_json(result_file.read_text(encoding="utf-8"))
-    except UnicodeDecodeError:
-        err.print("[bold red]error:[/] the result file is not UTF-8 text")
-        raise typer.Exit(EXIT_USAGE) from None
-    except BalloonAuditError as exc:
-        raise fail(exc, EXIT_USAGE) from None
-    try:
-        _write_reports(
-            result,
-            json_path=None,
-            html_path=html_path,
-            xlsx_path=xlsx_path,
-            output_dir=output_dir,
-            quiet=quiet,
-            kinds=("html", "xlsx"),
-        )
-    except BalloonAuditError as exc:
-        raise fail(exc, EXIT_FAILED) from None
+    outputs = outputs or {}
+    if output_dir is None and not any(outputs.values()):
+        options = ", ".join(f"--{name}" for name in outputs)
+        raise ConfigError(f"nothing to write: pass {options} or --output-dir")
+    result = audit.load_result(result_file)
+    _output(result, outputs, output_dir, quiet=quiet, rerender_only=True)
 
 
 @app.command("rules")
@@ -418,30 +248,8 @@ def list_rules(
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
 ) -> None:
     """List the rule catalogue with the thresholds in force."""
-    import json
-
-    from balloon_audit.config_file import describe_thresholds
-    from balloon_audit.rules.registry import get_rule
-
-    try:
-        config = _load_config(config_path)
-    except BalloonAuditError as exc:
-        raise fail(exc, EXIT_USAGE) from None
-    settings = describe_thresholds(config)
+    rows = audit.rule_catalogue(audit.load_config(config_path))
     if as_json:
-        rows = [
-            {
-                "id": s.rule,
-                "name": s.name,
-                "severity": s.severity.value,
-                "enabled": s.enabled,
-                "checks": get_rule(s.rule).meta.checks,
-                "scope": get_rule(s.rule).meta.scope,
-                "thresholds": s.params,
-                "overridden": sorted(s.overridden),
-            }
-            for s in settings
-        ]
         typer.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
     table = Table(show_edge=False)
@@ -449,100 +257,13 @@ def list_rules(
         table.add_column(column, no_wrap=True)
     for column in ("checks", "thresholds (* = from config)"):
         table.add_column(column, overflow="fold")
-    for s in settings:
+    for row in rows:
+        overridden = set(row["overridden"])
         thresholds = ", ".join(
-            f"{k}={v}{'*' if k in s.overridden else ''}" for k, v in s.params.items()
+            f"{k}={v}{'*' if k in overridden else ''}" for k, v in row["thresholds"].items()
         )
-        name = s.name if s.enabled else f"{s.name} [dim](disabled)[/]"
-        table.add_row(
-            s.rule, name, s.severity.value, escape(get_rule(s.rule).meta.checks), escape(thresholds)
-        )
+        name = row["name"] if row["enabled"] else f"{row['name']} [dim](disabled)[/]"
+        table.add_row(row["id"], name, row["severity"], escape(row["checks"]), escape(thresholds))
     Console(highlight=False).print(table)
 
 
-StateDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--state-dir",
-        envvar="BALLOON_AUDIT_LAB_DIR",
-        help="Where the running lab is recorded (default: ~/.local/state/balloon-audit/lab).",
-        show_default=False,
-    ),
-]
-
-
-def _state_dir(path: Path | None) -> Path:
-    from balloon_audit.lab import default_state_dir
-
-    return path if path is not None else default_state_dir()
-
-
-@lab_app.command("list")
-def lab_list() -> None:
-    """List the bundled scenarios."""
-    from balloon_audit.lab import list_scenarios
-
-    table = Table(show_edge=False)
-    table.add_column("scenario", no_wrap=True)
-    table.add_column("description", overflow="fold")
-    for name, description in list_scenarios():
-        table.add_row(name, escape(description))
-    Console(highlight=False).print(table)
-
-
-@lab_app.command("up")
-def lab_up_command(
-    scenario: Annotated[
-        str, typer.Option("--scenario", help="Bundled scenario name or a scenario TOML file.")
-    ] = "demo",
-    state_dir: StateDirOpt = None,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print the lab's connection details as JSON.")
-    ] = False,
-) -> None:
-    """Start vcsim on 127.0.0.1, seed it with a scenario, and print how to connect."""
-    import json
-
-    from balloon_audit.lab import lab_up
-
-    try:
-        instance = lab_up(scenario, _state_dir(state_dir), progress=_lab_progress(as_json))
-    except BalloonAuditError as exc:
-        raise fail(exc, EXIT_FAILED) from None
-    if as_json:
-        typer.echo(json.dumps(instance.to_json(), indent=2, sort_keys=True))
-        return
-    typer.echo(
-        f"lab '{instance.scenario.name}' is up at {instance.url} (pid {instance.pid}); "
-        "vcsim accepts any user and password:\n\n"
-        "  export BALLOON_AUDIT_PASSWORD=any\n"
-        f"  balloon-audit scan -s {instance.server} -u lab --insecure --output-dir reports\n\n"
-        "Stop it with: balloon-audit lab down"
-    )
-
-
-def _lab_progress(quiet: bool) -> Callable[[str], None] | None:
-    if quiet:
-        return None
-    return lambda message: err.print(f"[dim]lab:[/] {escape(message)}")
-
-
-@lab_app.command("status")
-def lab_status_command(state_dir: StateDirOpt = None) -> None:
-    """Show the running lab, if any (exit 1 when none is running)."""
-    from balloon_audit.lab import lab_status
-
-    instance = lab_status(_state_dir(state_dir))
-    if instance is None:
-        typer.echo("no lab is running")
-        raise typer.Exit(1)
-    typer.echo(f"lab '{instance.scenario.name}' at {instance.url} (pid {instance.pid})")
-
-
-@lab_app.command("down")
-def lab_down_command(state_dir: StateDirOpt = None) -> None:
-    """Stop the running lab."""
-    from balloon_audit.lab import lab_down
-
-    stopped = lab_down(_state_dir(state_dir))
-    typer.echo("lab stopped" if stopped else "no lab was running")

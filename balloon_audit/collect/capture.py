@@ -24,7 +24,6 @@ raises :class:`CaptureMismatchError`.
 
 from __future__ import annotations
 
-import dataclasses
 import difflib
 import functools
 import gzip
@@ -32,7 +31,7 @@ import http.client
 import logging
 import re
 import types
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -51,9 +50,8 @@ from balloon_audit.collect.capture_scrub import (
     soap_operation,
 )
 from balloon_audit.collect.target import Target
-from balloon_audit.errors import CollectionError, ConfigError, ReportError
+from balloon_audit.errors import CollectionError, ConfigError, FailureKind, ReportError
 from balloon_audit.fileio import atomic_write_bytes
-from balloon_audit.model import Snapshot, SourceInfo, SourceStatus
 
 CAPTURE_FORMAT = 1
 META_KEY = "balloon_audit"
@@ -69,6 +67,8 @@ _REAL_HTTPS = http.client.HTTPSConnection
 class CaptureMismatchError(CollectionError):
     """The run asked for something the capture does not hold (replay never guesses)."""
 
+    kind = FailureKind.CAPTURE
+
 
 @dataclass(frozen=True)
 class CaptureInfo:
@@ -79,7 +79,7 @@ class CaptureInfo:
     recorded_at: str | None
     tool_version: str | None
     interactions: int
-    page_size: int | None = None
+    page_size: int = DEFAULT_PAGE_SIZE
     """Objects per PropertyCollector page the recording used (replay must ask the same)."""
     unreachable: tuple[str, ...] = ()
     """Sources that never answered while recording (refused, unresolvable, TLS failure)."""
@@ -179,44 +179,6 @@ def replay_targets(path: Path) -> list[Target]:
         )
         for name in capture_info(path).sources
     ]
-
-
-def replay_snapshot(
-    path: Path,
-    *,
-    progress: Callable[[str], None] | None = None,
-    perf: bool = True,
-    strict: bool = False,
-) -> Snapshot:
-    """Collect every source of the capture at ``path``, offline: the replay half of a scan."""
-    from balloon_audit.collect.fleet import collect_all
-
-    with replaying(path, strict=strict) as info:
-        snapshot = collect_all(
-            replay_targets(path),
-            progress=progress,
-            perf=perf,
-            page_size=info.page_size or DEFAULT_PAGE_SIZE,
-        )
-    # A server that never answered left no traffic to replay: report it as it failed then.
-    failed = [
-        SourceInfo(
-            server=name,
-            status=SourceStatus.FAILED,
-            error=f"{name}: did not answer while the capture was recorded",
-            hint="the capture holds no traffic for this server; the recording run's "
-            "own report says why it could not be reached",
-        )
-        for name in info.unreachable
-    ]
-    if not failed:
-        return snapshot
-    return dataclasses.replace(
-        snapshot,
-        sources=tuple(
-            sorted((*snapshot.sources, *failed), key=lambda s: placeholder_index(s.server))
-        ),
-    )
 
 
 # ----------------------------------------------------------------------- file format
@@ -361,7 +323,7 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
         recorded_at=meta.get("recorded_at"),
         tool_version=meta.get("tool_version"),
         interactions=len(requests),
-        page_size=_page_size(requests),
+        page_size=_page_size(requests) or DEFAULT_PAGE_SIZE,
         unreachable=tuple(str(s) for s in meta.get("unreachable") or ()),
     )
     return info, requests, responses

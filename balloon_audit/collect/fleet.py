@@ -9,7 +9,7 @@ from concurrent.futures import ThreadPoolExecutor
 from balloon_audit.collect.connection import redact
 from balloon_audit.collect.source import collect_source
 from balloon_audit.collect.target import Target
-from balloon_audit.errors import BalloonAuditError
+from balloon_audit.errors import BalloonAuditError, FailureKind
 from balloon_audit.model import Snapshot, SourceInfo, SourceStatus
 
 
@@ -51,6 +51,7 @@ def collect_all(
 
 
 def _failed_source(target: Target, exc: BaseException, duration_s: float) -> SourceInfo:
+    kind = exc.kind if isinstance(exc, BalloonAuditError) else FailureKind.UNEXPECTED
     if isinstance(exc, BalloonAuditError):
         # SourceInfo names the server already: keep the error free of the "label: " prefix
         error, hint = str(exc).removeprefix(f"{target.label}: "), exc.hint
@@ -63,6 +64,7 @@ def _failed_source(target: Target, exc: BaseException, duration_s: float) -> Sou
         status=SourceStatus.FAILED,
         error=redact(error, target.password),
         hint=redact(hint, target.password) if hint else None,
+        error_kind=kind.value,
         duration_s=round(duration_s, 3),
     )
 

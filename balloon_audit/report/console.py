@@ -9,6 +9,7 @@ from rich.table import Table
 from rich.text import Text
 
 from balloon_audit.model import AuditResult, Finding, Severity
+from balloon_audit.report.formats import Format, register
 from balloon_audit.summary import fleet_totals
 
 SEVERITY_STYLE = {
@@ -124,3 +125,11 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
     hidden = len(result.findings) - max_findings
     if hidden > 0:
         console.print(f"… and {hidden:,} more findings: write a report with --html/--xlsx/--json")
+
+
+def show_console(result: AuditResult) -> None:
+    """The summary on stdout (what ``scan`` prints unless ``--quiet`` or ``--json -``)."""
+    render_console(result, Console(highlight=False))
+
+
+register(Format("console", help="The summary on the terminal.", show=show_console, order=0))

@@ -21,6 +21,7 @@ from markupsafe import Markup
 from balloon_audit.fileio import atomic_write_bytes
 from balloon_audit.model import VM, AuditResult
 from balloon_audit.report import presentation as p
+from balloon_audit.report.formats import Format, register
 
 TEMPLATE = "report.html.j2"
 
@@ -267,3 +268,6 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "per_entity": per_entity,
         "unknown": UNKNOWN,
     }
+
+
+register(Format("html", help="Write the HTML report here.", write=write_html, order=20))

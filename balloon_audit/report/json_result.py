@@ -10,10 +10,13 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import sys
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any, TypeVar
 
-from balloon_audit.errors import ReportError
+from balloon_audit.errors import ResultFileError
+from balloon_audit.fileio import atomic_write_text
 from balloon_audit.model import (
     VM,
     AuditResult,
@@ -30,6 +33,7 @@ from balloon_audit.model import (
     WaivedFinding,
     Waiver,
 )
+from balloon_audit.report.formats import Format, register
 from balloon_audit.summary import summary
 
 SCHEMA = "balloon-audit/1"
@@ -116,7 +120,7 @@ def _source(data: dict[str, Any]) -> SourceInfo:
 def result_from_dict(data: dict[str, Any]) -> AuditResult:
     schema = data.get("schema") if isinstance(data, dict) else None
     if schema != SCHEMA:
-        raise ReportError(
+        raise ResultFileError(
             f"not a balloon-audit result (schema {schema!r}, expected {SCHEMA!r})",
             hint="pass a file written by `balloon-audit scan --json`",
         )
@@ -149,7 +153,7 @@ def result_from_dict(data: dict[str, Any]) -> AuditResult:
             run_by=dict(data.get("run_by", {})),
         )
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
-        raise ReportError(
+        raise ResultFileError(
             f"the result file is damaged or incomplete ({type(exc).__name__}: {exc})",
             hint="re-run `balloon-audit scan --json FILE` to write a fresh one",
         ) from None
@@ -159,8 +163,25 @@ def result_from_json(text: str) -> AuditResult:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise ReportError(
+        raise ResultFileError(
             f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             hint="pass a file written by `balloon-audit scan --json`",
         ) from None
     return result_from_dict(data)
+
+
+def write_json(result: AuditResult, path: Path) -> None:
+    """Write the JSON result to ``path`` atomically."""
+    atomic_write_text(path, result_to_json(result))
+
+
+register(
+    Format(
+        "json",
+        help="Write the JSON result here ('-' for stdout).",
+        write=write_json,
+        show=lambda result: sys.stdout.write(result_to_json(result)),
+        rerender=False,
+        order=10,
+    )
+)

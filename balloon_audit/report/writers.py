@@ -1,21 +1,23 @@
-"""Write the requested report files, each atomically."""
+"""Which report files a run writes; writing them (each atomically) through the format registry."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from pathlib import Path
 
 from balloon_audit.errors import ReportError
 from balloon_audit.model import AuditResult
+from balloon_audit.report.formats import file_formats, get_format
 
-KINDS = ("json", "html", "xlsx")
 
+def dated_paths(
+    directory: Path, generated_at: datetime, kinds: Sequence[str] | None = None
+) -> dict[str, Path]:
+    """``balloon-audit-YYYYmmdd-HHMMSS.<kind>`` in ``directory`` (UTC time) for each kind.
 
-def dated_paths(directory: Path, generated_at: datetime) -> dict[str, Path]:
-    """``balloon-audit-YYYYmmdd-HHMMSS.{json,html,xlsx}`` in ``directory`` (UTC time).
-
-    The directory is created if missing (cron jobs point at a fresh folder).
+    ``kinds`` defaults to every file format. The directory is created if missing
+    (cron jobs point at a fresh folder).
     """
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -25,11 +27,33 @@ def dated_paths(directory: Path, generated_at: datetime) -> dict[str, Path]:
             hint="choose a writable --output-dir",
         ) from None
     stamp = generated_at.strftime("%Y%m%d-%H%M%S")
-    return {kind: directory / f"balloon-audit-{stamp}.{kind}" for kind in KINDS}
+    if kinds is None:
+        kinds = [f.name for f in file_formats()]
+    return {kind: directory / f"balloon-audit-{stamp}.{kind}" for kind in kinds}
+
+
+def report_targets(
+    result: AuditResult,
+    paths: Mapping[str, Path | None],
+    output_dir: Path | None,
+    *,
+    rerender_only: bool = False,
+) -> list[tuple[str, Path]]:
+    """(format name, path) pairs to write: the dated files of ``output_dir`` first, then
+    the explicit ``paths`` (``--json FILE``, ``--html FILE`` ...) that are set.
+
+    ``rerender_only`` limits ``output_dir`` to what ``report`` can re-render (not JSON).
+    """
+    targets: list[tuple[str, Path]] = []
+    if output_dir is not None:
+        kinds = [f.name for f in file_formats(rerender_only=rerender_only)]
+        targets.extend(dated_paths(output_dir, result.generated_at, kinds).items())
+    targets.extend((kind, path) for kind, path in paths.items() if path is not None)
+    return targets
 
 
 def write_reports(result: AuditResult, targets: Sequence[tuple[str, Path]]) -> list[Path]:
-    """Write each (kind, path); returns the paths written.
+    """Write each (format name, path); returns the paths written.
 
     One report that cannot be written does not stop the others: every target is
     tried, then a ReportError names all that failed.
@@ -37,8 +61,11 @@ def write_reports(result: AuditResult, targets: Sequence[tuple[str, Path]]) -> l
     written: list[Path] = []
     failures: list[ReportError] = []
     for kind, path in targets:
+        write = get_format(kind).write
+        if write is None:
+            raise ValueError(f"output format {kind!r} does not write files")
         try:
-            _WRITERS[kind](result, path)
+            write(result, path)
         except ReportError as exc:
             failures.append(exc)
         else:
@@ -49,29 +76,3 @@ def write_reports(result: AuditResult, targets: Sequence[tuple[str, Path]]) -> l
             message += " (written: " + ", ".join(str(p) for p in written) + ")"
         raise ReportError(message, hint=failures[0].hint)
     return written
-
-
-def _write_json(result: AuditResult, path: Path) -> None:
-    from balloon_audit.fileio import atomic_write_text
-    from balloon_audit.report.json_result import result_to_json
-
-    atomic_write_text(path, result_to_json(result))
-
-
-def _write_html(result: AuditResult, path: Path) -> None:
-    from balloon_audit.report.html import write_html
-
-    write_html(result, path)
-
-
-def _write_xlsx(result: AuditResult, path: Path) -> None:
-    from balloon_audit.report.xlsx import write_xlsx
-
-    write_xlsx(result, path)
-
-
-_WRITERS: dict[str, Callable[[AuditResult, Path], None]] = {
-    "json": _write_json,
-    "html": _write_html,
-    "xlsx": _write_xlsx,
-}

@@ -30,6 +30,7 @@ from openpyxl.utils import get_column_letter
 from balloon_audit.fileio import atomic_write_bytes
 from balloon_audit.model import VM, AuditResult, Finding, Host
 from balloon_audit.report import presentation as p
+from balloon_audit.report.formats import Format, register
 
 MAX_CELL_TEXT = 32767
 RISKY_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -581,3 +582,6 @@ def _errors_sheet(wb: Workbook, result: AuditResult) -> None:
     ]
     rows += [["waiver", None, line, None] for line in result.waiver_problems]
     _table(ws, columns, rows)
+
+
+register(Format("xlsx", help="Write the Excel workbook here.", write=write_xlsx, order=30))

@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from balloon_audit.audit import replay_snapshot
 from balloon_audit.collect import Target, collect_all
-from balloon_audit.collect.capture import capture_info, recording, replay_snapshot
+from balloon_audit.collect.capture import capture_info, recording
 from balloon_audit.collect.capture_scrub import soap_operation
 from balloon_audit.engine import evaluate
 from balloon_audit.lab import LabInstance

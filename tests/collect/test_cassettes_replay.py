@@ -23,11 +23,11 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
+from balloon_audit.audit import replay_snapshot
 from balloon_audit.collect import collect_source
 from balloon_audit.collect.capture import (
     CaptureMismatchError,
     capture_info,
-    replay_snapshot,
     replay_targets,
     replaying,
 )

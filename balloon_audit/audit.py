@@ -1,0 +1,216 @@
+"""The application service: what the ``balloon-audit`` commands do, without a command line.
+
+``scan`` and ``replay`` collect a snapshot (from vCenters, or offline from a capture),
+evaluate the rules and return an :class:`~balloon_audit.model.AuditResult`;
+``exit_code`` is the exit policy; ``rule_catalogue`` is what ``rules --json`` prints.
+The CLI parses options, asks for the password, renders, and maps errors to exit codes.
+Heavy layers (pyVmomi, vcrpy) are imported only by the function that needs them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from balloon_audit.errors import ConfigError, ExitCode, FailureKind, ResultFileError
+from balloon_audit.model import AuditResult, Severity, Snapshot, SourceInfo, SourceStatus
+
+if TYPE_CHECKING:
+    from balloon_audit.collect.target import Target
+    from balloon_audit.config import Config
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class ConnectOptions:
+    """How to reach the servers of a scan; a ``--server`` spec may override port and user."""
+
+    port: int = 443
+    user: str | None = None
+    insecure: bool = False
+    ca_bundle: Path | None = None
+    connect_timeout_s: float = 15.0
+    request_timeout_s: float = 300.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What every audit run takes besides its sources and configuration."""
+
+    perf: bool = True
+    """Read swap-rate counters for swapping VMs."""
+    progress: Progress | None = None
+    """Called with one-line status messages (from worker threads)."""
+    run_by: Mapping[str, str] = field(default_factory=dict)
+    """Provenance for the result: ``user``, ``host``, ``command``."""
+
+
+def load_config(path: Path | None) -> Config:
+    """The configuration file at ``path``, else the default one (or defaults if none)."""
+    from balloon_audit.config_file import default_config_path
+    from balloon_audit.config_file import load_config as load
+
+    return load(path if path is not None else default_config_path())
+
+
+def load_result(path: Path) -> AuditResult:
+    """A JSON result written by ``scan --json``, for re-rendering; ResultFileError if damaged."""
+    from balloon_audit.report.json_result import result_from_json
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise ResultFileError("the result file is not UTF-8 text") from None
+    except OSError as exc:
+        raise ResultFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+    return result_from_json(text)
+
+
+def build_targets(
+    servers: Sequence[str], options: ConnectOptions, password: Callable[[], str]
+) -> list[Target]:
+    """One Target per ``--server`` spec; ``password`` is asked only once the specs are valid.
+
+    A spec's own port (``vc01:8443``) and user (``https://user@vc01/sdk``) win over
+    ``options``; every target shares the one password.
+    """
+    from balloon_audit.collect.target import Target, parse_server
+
+    if not servers:
+        raise ConfigError("no server given", hint="pass --server vcenter.example.com (repeatable)")
+    parsed = [parse_server(spec) for spec in servers]
+    if not options.user and not any(url_user for _, _, url_user in parsed):
+        raise ConfigError(
+            "no user given",
+            hint="pass --user, set BALLOON_AUDIT_USER, or use https://user@host/sdk",
+        )
+    secret = password()
+    return [
+        Target(
+            server=host,
+            port=host_port or options.port,
+            user=url_user or options.user or "",
+            password=secret,
+            insecure=options.insecure,
+            ca_bundle=options.ca_bundle,
+            connect_timeout_s=options.connect_timeout_s,
+            request_timeout_s=options.request_timeout_s,
+        )
+        for host, host_port, url_user in parsed
+    ]
+
+
+def scan(
+    targets: Sequence[Target],
+    config: Config,
+    run: RunOptions = RunOptions(),  # noqa: B008 - frozen, never mutated
+    *,
+    record: Path | None = None,
+) -> AuditResult:
+    """Audit ``targets`` live; with ``record``, also write a scrubbed capture of the traffic.
+
+    A failing server becomes a failed source in the result (the others are kept);
+    only errors that stop the whole run (bad CA bundle, unwritable capture) raise.
+    """
+    from balloon_audit.collect import collect_all
+
+    if record is None:
+        snapshot = collect_all(targets, progress=run.progress, perf=run.perf)
+    else:
+        from balloon_audit.collect.capture import recording
+
+        with recording(record, servers=[t.hostport for t in targets]):
+            snapshot = collect_all(targets, progress=run.progress, perf=run.perf)
+    return _evaluate(snapshot, config, run)
+
+
+def replay(
+    capture: Path,
+    config: Config,
+    run: RunOptions = RunOptions(),  # noqa: B008 - frozen, never mutated
+    *,
+    strict: bool = False,
+) -> AuditResult:
+    """Audit every source of the capture at ``capture``, offline: the replay half of a scan.
+
+    ``strict`` also fails when recorded requests were never asked for (the collector
+    asks less than when the capture was made).
+    """
+    snapshot = replay_snapshot(capture, progress=run.progress, perf=run.perf, strict=strict)
+    return _evaluate(snapshot, config, run)
+
+
+def replay_snapshot(
+    capture: Path, *, progress: Progress | None = None, perf: bool = True, strict: bool = False
+) -> Snapshot:
+    """Collect every source of a capture, offline, without evaluating the rules."""
+    from balloon_audit.collect import collect_all
+    from balloon_audit.collect.capture import replay_targets, replaying
+    from balloon_audit.collect.capture_scrub import placeholder_index
+
+    with replaying(capture, strict=strict) as info:
+        snapshot = collect_all(
+            replay_targets(capture), progress=progress, perf=perf, page_size=info.page_size
+        )
+    # A server that never answered left no traffic to replay: report it as it failed then.
+    failed = tuple(_unreachable_when_recorded(name) for name in info.unreachable)
+    if not failed:
+        return snapshot
+    sources = sorted((*snapshot.sources, *failed), key=lambda s: placeholder_index(s.server))
+    return dataclasses.replace(snapshot, sources=tuple(sources))
+
+
+def _unreachable_when_recorded(name: str) -> SourceInfo:
+    return SourceInfo(
+        server=name,
+        status=SourceStatus.FAILED,
+        error=f"{name}: did not answer while the capture was recorded",
+        hint="the capture holds no traffic for this server; the recording run's "
+        "own report says why it could not be reached",
+        error_kind=FailureKind.UNREACHABLE.value,
+    )
+
+
+def _evaluate(snapshot: Snapshot, config: Config, run: RunOptions) -> AuditResult:
+    from balloon_audit.engine import evaluate
+
+    return evaluate(snapshot, config, run_by=dict(run.run_by))
+
+
+def exit_code(result: AuditResult, fail_on: Severity | None) -> ExitCode:
+    """3 when a source failed; else 1 when a finding is at or above ``fail_on``; else 0.
+
+    ``fail_on=None`` (``--fail-on never``) never exits 1.
+    """
+    if any(not source.ok for source in result.sources):
+        return ExitCode.FAILED
+    if fail_on is not None and any(f.severity >= fail_on for f in result.findings):
+        return ExitCode.FINDINGS
+    return ExitCode.OK
+
+
+def rule_catalogue(config: Config) -> list[dict[str, Any]]:
+    """The rule catalogue with the settings in force, as ``balloon-audit rules --json`` prints."""
+    from balloon_audit.config_file import describe_thresholds
+    from balloon_audit.rules.registry import get_rule
+
+    rows = []
+    for settings in describe_thresholds(config):
+        meta = get_rule(settings.rule).meta
+        rows.append(
+            {
+                "id": settings.rule,
+                "name": settings.name,
+                "severity": settings.severity.value,
+                "enabled": settings.enabled,
+                "checks": meta.checks,
+                "scope": meta.scope,
+                "thresholds": settings.params,
+                "overridden": sorted(settings.overridden),
+            }
+        )
+    return rows

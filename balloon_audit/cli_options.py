@@ -1,0 +1,141 @@
+"""Command-line options shared by the commands, and the output options the format registry adds."""
+
+from __future__ import annotations
+
+import enum
+import functools
+import getpass
+import inspect
+import os
+import shlex
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from balloon_audit.errors import ConfigError
+
+PASSWORD_ENV = "BALLOON_AUDIT_PASSWORD"
+
+
+class FailOn(str, enum.Enum):
+    """``--fail-on``: the severity from which ``scan`` exits 1, or ``never``."""
+
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+    never = "never"
+
+
+ServerOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--server",
+        "-s",
+        envvar="BALLOON_AUDIT_SERVER",
+        help="vCenter or ESXi host: name, name:port or https://user@name/sdk. Repeat for several.",
+        show_default=False,
+    ),
+]
+def output_dir_option(*, rerender_only: bool) -> Any:
+    """``--output-dir``: every file format (of ``report``: those it re-renders), dated names."""
+    from balloon_audit.report.formats import file_formats
+
+    names = [f.name.upper() for f in file_formats(rerender_only=rerender_only)]
+    listed = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
+    return Annotated[
+        Path | None,
+        typer.Option(
+            "--output-dir",
+            help=f"Write {listed} with dated names (balloon-audit-YYYYmmdd-HHMMSS.*).",
+            show_default=False,
+        ),
+    ]
+QuietOpt = Annotated[
+    bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for cron).")
+]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="TOML configuration: thresholds, rules, waivers. "
+        "Default: $BALLOON_AUDIT_CONFIG or ~/.config/balloon-audit/config.toml if present.",
+        show_default=False,
+    ),
+]
+
+
+def with_output_options(*, rerender_only: bool) -> Callable[[Callable], Callable]:
+    """Give a command one ``--<format> PATH`` option per file format in the registry.
+
+    The command declares ``outputs: dict[str, Path | None]``; it receives the paths by
+    format name. A new format module adds its option here without a CLI edit.
+    """
+    from balloon_audit.report.formats import file_formats
+
+    formats = file_formats(rerender_only=rerender_only)
+
+    def decorate(command: Callable) -> Callable:
+        signature = inspect.signature(command, eval_str=True)
+        options = [
+            inspect.Parameter(
+                f"{f.name}_path",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=None,
+                annotation=Annotated[
+                    Path | None, typer.Option(f"--{f.name}", help=f.help, show_default=False)
+                ],
+            )
+            for f in formats
+        ]
+        params: list[inspect.Parameter] = []
+        for param in signature.parameters.values():
+            if param.name == "outputs":
+                params.extend(options)
+            else:
+                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+
+        @functools.wraps(command)
+        def wrapper(**kwargs: Any) -> Any:
+            outputs = {f.name: kwargs.pop(f"{f.name}_path") for f in formats}
+            return command(outputs=outputs, **kwargs)
+
+        wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+        wrapper.__annotations__ = {p.name: p.annotation for p in params}
+        return wrapper
+
+    return decorate
+
+
+def read_password(password_stdin: bool) -> str:
+    """The vCenter password: stdin when asked, else $BALLOON_AUDIT_PASSWORD, else a prompt."""
+    if password_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    from_env = os.environ.get(PASSWORD_ENV)
+    if from_env:
+        return from_env
+    if sys.stdin.isatty():
+        return getpass.getpass("vCenter password: ")
+    raise ConfigError(
+        "no password given",
+        hint=f"set {PASSWORD_ENV}, use --password-stdin, or run from a terminal to be "
+        "prompted",
+    )
+
+
+def run_by() -> dict[str, str]:
+    """Who ran the audit, where, and with which command (recorded in the result)."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    return {
+        "user": user,
+        "host": socket.gethostname(),
+        "command": shlex.join(["balloon-audit", *sys.argv[1:]]),
+    }
+
+
