@@ -18,7 +18,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from balloon_audit import __version__, audit
 from balloon_audit.cli_lab import lab_app
@@ -35,6 +34,8 @@ from balloon_audit.cli_options import (
 )
 from balloon_audit.errors import BalloonAuditError, ConfigError, ExitCode
 from balloon_audit.model import AuditResult, Severity
+from balloon_audit.report.console import render_rule_catalogue
+from balloon_audit.report.writers import emit
 
 
 class _Commands(typer.core.TyperGroup):
@@ -109,30 +110,9 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
         yield lambda message: status.update(escape(message))
 
 
-def _output(
-    result: AuditResult,
-    outputs: dict[str, Path | None],
-    output_dir: Path | None,
-    *,
-    quiet: bool,
-    rerender_only: bool = False,
-) -> None:
-    """Show and write ``result`` as asked: ``--<format> -`` to stdout replaces the summary."""
-    from balloon_audit.report import writers
-    from balloon_audit.report.formats import get_format
-
-    to_stdout = [
-        name for name, path in outputs.items() if str(path) == "-" and get_format(name).show
-    ]
-    if not quiet and not to_stdout and not rerender_only:
-        get_format("console").show(result)  # type: ignore[misc]
-    for name in to_stdout:
-        get_format(name).show(result)  # type: ignore[misc]
-        outputs = {**outputs, name: None}
-    targets = writers.report_targets(result, outputs, output_dir, rerender_only=rerender_only)
-    for path in writers.write_reports(result, targets):
-        if not quiet:
-            err.print(f"wrote {escape(str(path))}")
+def _output(result: AuditResult, outputs: dict[str, Path | None], **kwargs: Any) -> None:
+    for path in emit(result, outputs, **kwargs):
+        err.print(f"wrote {escape(str(path))}")
 
 
 @app.command()
@@ -214,7 +194,7 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
                 server or [], connect, lambda: read_password(password_stdin)
             )
             result = audit.scan(targets, config, run, record=record)
-    _output(result, outputs or {}, output_dir, quiet=quiet)
+    _output(result, outputs or {}, output_dir=output_dir, quiet=quiet)
     for source in result.sources:
         if not source.ok:
             err.print(f"[bold red]error:[/] {escape(source.server)}: {escape(source.error or '')}")
@@ -239,7 +219,7 @@ def report(
         options = ", ".join(f"--{name}" for name in outputs)
         raise ConfigError(f"nothing to write: pass {options} or --output-dir")
     result = audit.load_result(result_file)
-    _output(result, outputs, output_dir, quiet=quiet, rerender_only=True)
+    _output(result, outputs, output_dir=output_dir, quiet=quiet, rerender_only=True)
 
 
 @app.command("rules")
@@ -252,18 +232,4 @@ def list_rules(
     if as_json:
         typer.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
-    table = Table(show_edge=False)
-    for column in ("ID", "name", "severity"):
-        table.add_column(column, no_wrap=True)
-    for column in ("checks", "thresholds (* = from config)"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        overridden = set(row["overridden"])
-        thresholds = ", ".join(
-            f"{k}={v}{'*' if k in overridden else ''}" for k, v in row["thresholds"].items()
-        )
-        name = row["name"] if row["enabled"] else f"{row['name']} [dim](disabled)[/]"
-        table.add_row(row["id"], name, row["severity"], escape(row["checks"]), escape(thresholds))
-    Console(highlight=False).print(table)
-
-
+    render_rule_catalogue(rows, Console(highlight=False))

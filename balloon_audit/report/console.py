@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.console import Console
 from rich.markup import escape
 from rich.padding import Padding
@@ -125,6 +127,23 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
     hidden = len(result.findings) - max_findings
     if hidden > 0:
         console.print(f"… and {hidden:,} more findings: write a report with --html/--xlsx/--json")
+
+
+def render_rule_catalogue(rows: list[dict[str, Any]], console: Console) -> None:
+    """``balloon-audit rules``: one row per rule, thresholds from the configuration starred."""
+    table = Table(show_edge=False)
+    for column in ("ID", "name", "severity"):
+        table.add_column(column, no_wrap=True)
+    for column in ("checks", "thresholds (* = from config)"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        overridden = set(row["overridden"])
+        thresholds = ", ".join(
+            f"{k}={v}{'*' if k in overridden else ''}" for k, v in row["thresholds"].items()
+        )
+        name = row["name"] if row["enabled"] else f"{row['name']} [dim](disabled)[/]"
+        table.add_row(row["id"], name, row["severity"], escape(row["checks"]), escape(thresholds))
+    console.print(table)
 
 
 def show_console(result: AuditResult) -> None:

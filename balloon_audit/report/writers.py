@@ -1,4 +1,4 @@
-"""Which report files a run writes; writing them (each atomically) through the format registry."""
+"""Show a result and write the requested report files (each atomically), via the format registry."""
 
 from __future__ import annotations
 
@@ -9,6 +9,30 @@ from pathlib import Path
 from balloon_audit.errors import ReportError
 from balloon_audit.model import AuditResult
 from balloon_audit.report.formats import file_formats, get_format
+
+
+def emit(
+    result: AuditResult,
+    outputs: Mapping[str, Path | None],
+    *,
+    output_dir: Path | None,
+    quiet: bool,
+    rerender_only: bool = False,
+) -> list[Path]:
+    """Show and write ``result`` as the options ask; returns the files written.
+
+    ``outputs`` maps a format name to its ``--<name>`` path. ``--<name> -`` shows that
+    format on stdout instead of the console summary; ``quiet`` and ``rerender_only``
+    (the ``report`` command) show no summary. Paths are only returned when not ``quiet``.
+    """
+    to_stdout = [n for n, path in outputs.items() if str(path) == "-" and get_format(n).show]
+    for name in to_stdout or ([] if quiet or rerender_only else ["console"]):
+        show = get_format(name).show
+        assert show is not None
+        show(result)
+    files = {name: None if name in to_stdout else path for name, path in outputs.items()}
+    written = write_reports(result, report_targets(result, files, output_dir, rerender_only))
+    return [] if quiet else written
 
 
 def dated_paths(
@@ -36,7 +60,6 @@ def report_targets(
     result: AuditResult,
     paths: Mapping[str, Path | None],
     output_dir: Path | None,
-    *,
     rerender_only: bool = False,
 ) -> list[tuple[str, Path]]:
     """(format name, path) pairs to write: the dated files of ``output_dir`` first, then
