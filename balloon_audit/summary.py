@@ -7,6 +7,25 @@ from typing import Any
 
 from balloon_audit.model import AuditResult, Snapshot
 
+FLEET_LABELS: dict[str, str] = {
+    "sources": "vCenters",
+    "sources_failed": "vCenters not audited",
+    "clusters": "Clusters",
+    "hosts": "Hosts",
+    "hosts_connected": "Hosts connected",
+    "host_memory_mb": "Physical host memory (MB)",
+    "vms": "VMs",
+    "templates": "Templates",
+    "vms_powered_on": "VMs powered on",
+    "configured_mb": "Configured memory of powered-on VMs (MB)",
+    "ballooned_mb": "Ballooned (MB)",
+    "swapped_mb": "Swapped (MB)",
+    "compressed_mb": "Compressed (MB)",
+    "vms_ballooning": "VMs ballooning",
+    "vms_swapping": "VMs swapping",
+}
+"""How every output names the keys of :func:`fleet_totals` (the JSON keeps the keys)."""
+
 
 def fleet_totals(snapshot: Snapshot) -> dict[str, Any]:
     """Sizes of the fleet and the memory being reclaimed from it, in MB.

@@ -204,9 +204,9 @@ VM_LOCKED_TO_MAX = _vm(
     "Reserve all memory",
     parse=unchanged,
 )
-VM_TOOLS_STATUS2 = _vm("tools_version_status2", "guest.toolsVersionStatus2", "Tools")
+VM_TOOLS_STATUS2 = _vm("tools_version_status2", "guest.toolsVersionStatus2", "Tools version status")
 VM_TOOLS_VERSION_STATUS = _vm(
-    "tools_version_status", "guest.toolsVersionStatus", "Tools (deprecated status)"
+    "tools_version_status", "guest.toolsVersionStatus", "Tools version status (deprecated)"
 )
 VM_TOOLS_STATUS = _vm("tools_status", "guest.toolsStatus", "Tools status (deprecated)")
 VM_TOOLS_RUNNING = _vm("tools_running_status", "guest.toolsRunningStatus", "Tools running")

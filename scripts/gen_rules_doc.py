@@ -21,6 +21,7 @@ DOC_PATH = ROOT / "docs" / "rules.md"
 if str(ROOT) not in sys.path:  # run as a script from a checkout
     sys.path.insert(0, str(ROOT))
 
+from balloon_audit import vsphere as vs  # noqa: E402
 from balloon_audit.rules.registry import Rule, all_rules  # noqa: E402
 
 
@@ -60,6 +61,34 @@ def _param_lines(rule: Rule) -> list[str]:
     return lines
 
 
+_SHEET = {vs.VIRTUAL_MACHINE: "VMs", vs.HOST_SYSTEM: "Hosts"}
+
+
+def _source_text(prop: vs.Prop) -> str:
+    """How the value is obtained, when it is not a plain property read."""
+    if prop.source == vs.PERF:
+        return "realtime performance counter"
+    if prop.source == vs.JOINED:
+        return "joined at collection"
+    return ""
+
+
+def reads_line(prop: vs.Prop) -> str:
+    """``reads: `path` (unit), shown as column "Label" (VMs)``: rule → property → column."""
+    details = [d for d in (prop.conversion or prop.unit, _source_text(prop)) if d]
+    unit = f" ({', '.join(details)})" if details else ""
+    return (
+        f"reads: `{prop.key}`{unit} of the {prop.entity}, "
+        f'shown as column "{prop.label}" ({_SHEET.get(prop.entity, prop.entity)})'
+    )
+
+
+def _reads_lines(rule: Rule) -> list[str]:
+    if not rule.meta.reads:
+        return ["**Reads:** no vSphere property (the collection status of each vCenter).", ""]
+    return [*(f"- {reads_line(prop)}" for prop in rule.meta.reads), ""]
+
+
 def _rule_section(rule: Rule) -> list[str]:
     meta = rule.meta
     lines = [
@@ -73,6 +102,7 @@ def _rule_section(rule: Rule) -> list[str]:
         "",
         f"**Remediation.** {meta.remediation}",
         "",
+        *_reads_lines(rule),
     ]
     if meta.defaults:
         lines += [
@@ -177,6 +207,29 @@ separately with the waiver, and they do not count towards `--fail-on`.
 """
 
 
+def _property_table() -> list[str]:
+    lines = [
+        "## Properties read",
+        "",
+        "Every value the rules read, from `balloon_audit/vsphere.py`. Evidence in findings is",
+        "keyed by the vSphere path and keeps the API's unit; the report columns (the VMs and",
+        "Hosts tables of the HTML report and the Excel workbook) use the label and the model's",
+        "unit. The JSON result names VM and host fields by their model field.",
+        "",
+        "| object | vSphere path | unit | model field (JSON) | report column |",
+        "|---|---|---|---|---|",
+    ]
+    for prop in (*vs.VM_PROPS, *vs.HOST_PROPS):
+        if prop.field is None:
+            continue
+        details = [d for d in (prop.conversion or prop.unit, _source_text(prop)) if d]
+        lines.append(
+            f"| {prop.entity} | `{_cell(prop.key)}` | {_cell(', '.join(details))} "
+            f"| `{prop.field}` | {_cell(prop.label)} |"
+        )
+    return [*lines, ""]
+
+
 def render() -> str:
     """The full text of docs/rules.md."""
     rules = all_rules()
@@ -209,6 +262,7 @@ def render() -> str:
     lines += ["", "## Rules", ""]
     for rule in rules:
         lines += _rule_section(rule)
+    lines += _property_table()
     lines.append(CONFIG_REFERENCE)
     return "\n".join(lines).rstrip("\n") + "\n"
 

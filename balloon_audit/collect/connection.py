@@ -159,6 +159,19 @@ def _translate_one(
 ) -> CollectionError | None:
     if isinstance(exc, CollectionError):
         return exc
+    for translate in (_login_failure, _tls_failure, _network_failure):
+        found = translate(exc, target, label, phase)
+        if found is not None:
+            return found
+    if type(exc).__name__ == "ExpatError" or "not a VIM server" in str(exc):
+        return _not_vsphere(target, None)
+    return None
+
+
+def _login_failure(
+    exc: BaseException, target: Target, label: str, phase: str
+) -> CollectionError | None:
+    """vSphere faults about who is asking: a refused login, a missing privilege."""
     if isinstance(exc, vim.fault.InvalidLogin):
         who = f"user {target.user!r}" if target.user else "an empty user name"
         return AuthenticationError(
@@ -173,6 +186,13 @@ def _translate_one(
         return PermissionDeniedError(
             f"{label}: the session is not authenticated or has expired", hint=READ_ONLY_HINT
         )
+    return None
+
+
+def _tls_failure(
+    exc: BaseException, target: Target, label: str, phase: str
+) -> CollectionError | None:
+    """An untrusted certificate, or a server that does not speak TLS."""
     if isinstance(exc, ssl.SSLCertVerificationError):
         reason = getattr(exc, "verify_message", None) or "certificate verify failed"
         return TLSVerificationError(
@@ -190,17 +210,24 @@ def _translate_one(
             f"{label}: TLS handshake failed ({getattr(exc, 'reason', None) or 'SSL error'})",
             hint="check the host and port, and that the server offers TLS 1.2 or later",
         )
+    return None
+
+
+_UNREACHABLE_ERRNOS = (
+    errno.EHOSTUNREACH,
+    errno.ENETUNREACH,
+    errno.EHOSTDOWN,
+    errno.ECONNABORTED,
+    errno.EADDRNOTAVAIL,
+)
+
+
+def _network_failure(
+    exc: BaseException, target: Target, label: str, phase: str
+) -> CollectionError | None:
+    """Timeouts, refused or reset connections, DNS, and answers that are not vSphere's."""
     if isinstance(exc, (TimeoutError, socket.timeout)):
-        if phase == "connect":
-            return CollectionTimeoutError(
-                f"{label}: no answer within {target.connect_timeout_s:g}s while connecting",
-                hint="check that the host is reachable (firewall, VPN) or raise the "
-                "connect timeout",
-            )
-        return CollectionTimeoutError(
-            f"{label}: an API request took longer than {target.request_timeout_s:g}s",
-            hint="the vCenter may be overloaded: raise the request timeout or retry later",
-        )
+        return _timeout(target, label, phase)
     if isinstance(exc, ConnectionRefusedError):
         return ConnectionFailedError(
             f"{label}: connection refused on port {target.port}",
@@ -222,20 +249,24 @@ def _translate_one(
             "not a vSphere API endpoint?",
             hint="check the host name and port: point --server at the vCenter or ESXi itself",
         )
-    if isinstance(exc, OSError) and exc.errno in (
-        errno.EHOSTUNREACH,
-        errno.ENETUNREACH,
-        errno.EHOSTDOWN,
-        errno.ECONNABORTED,
-        errno.EADDRNOTAVAIL,
-    ):
+    if isinstance(exc, OSError) and exc.errno in _UNREACHABLE_ERRNOS:
         return ConnectionFailedError(
             f"{label}: host unreachable ({exc.strerror})",
             hint="check the network path (routing, firewall, VPN) to the vCenter",
         )
-    if type(exc).__name__ == "ExpatError" or "not a VIM server" in str(exc):
-        return _not_vsphere(target, None)
     return None
+
+
+def _timeout(target: Target, label: str, phase: str) -> CollectionTimeoutError:
+    if phase == "connect":
+        return CollectionTimeoutError(
+            f"{label}: no answer within {target.connect_timeout_s:g}s while connecting",
+            hint="check that the host is reachable (firewall, VPN) or raise the connect timeout",
+        )
+    return CollectionTimeoutError(
+        f"{label}: an API request took longer than {target.request_timeout_s:g}s",
+        hint="the vCenter may be overloaded: raise the request timeout or retry later",
+    )
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -249,7 +280,7 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
 
 def _describe(exc: BaseException) -> str:
     if isinstance(exc, vmodl.MethodFault):
-        text = exc.msg or ""
+        text = getattr(exc, "msg", None) or ""  # pyVmomi's stubs omit MethodFault.msg
         return f"{exc._wsdlName} fault" + (f": {text}" if text else "")
     text = str(exc).splitlines()[0] if str(exc) else ""
     return f"{type(exc).__name__}" + (f": {text}" if text else "")

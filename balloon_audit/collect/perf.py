@@ -9,7 +9,7 @@ leaves the rates unknown and is reported through ``progress``, never raised.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from pyVmomi import vim
@@ -75,38 +75,43 @@ def add_swap_rates(
         if not ids:
             progress(f"{label}: swap rate counters not offered; swap activity not confirmed")
             return list(vms)
-        metric_ids = [
-            vim.PerformanceManager.MetricId(counterId=i, instance="") for i in set(ids.values())
-        ]
-        rates: dict[str, dict[int, float]] = {}
-        for start in range(0, len(targets), BATCH):
-            specs = [
-                vim.PerformanceManager.QuerySpec(
-                    entity=refs[vm.moid],
-                    metricId=metric_ids,
-                    intervalId=REALTIME_INTERVAL_S,
-                    maxSample=1,
-                )
-                for vm in targets[start : start + BATCH]
-            ]
-            rates.update(latest_values(perf_manager.QueryPerf(querySpec=specs)))
+        rates = _query_latest(perf_manager, [refs[vm.moid] for vm in targets], set(ids.values()))
     except Exception as exc:  # noqa: BLE001 - confirmation is optional; the audit goes on
         progress(f"{label}: could not read swap rates ({type(exc).__name__}); left unknown")
         return list(vms)
     swapin_id, swapout_id = ids.get(swapin_name), ids.get(swapout_name)
     sampled = sum(1 for got in rates.values() if got)
     progress(f"{label}: live swap rates: samples for {sampled:,} of {len(targets):,} swapping VMs")
-    result = []
-    for vm in vms:
-        got = rates.get(vm.moid)
-        if got is None:
-            result.append(vm)
-            continue
-        result.append(
-            dataclasses.replace(
-                vm,
-                swapin_rate_kbps=got.get(swapin_id) if swapin_id is not None else None,
-                swapout_rate_kbps=got.get(swapout_id) if swapout_id is not None else None,
+    return [_with_rates(vm, rates.get(vm.moid), swapin_id, swapout_id) for vm in vms]
+
+
+def _query_latest(
+    perf_manager: Any, entities: Sequence[Any], counters: Iterable[int]
+) -> dict[str, dict[int, float]]:
+    """The latest realtime sample of each counter for each entity, ``BATCH`` entities a query."""
+    metric_ids = [vim.PerformanceManager.MetricId(counterId=i, instance="") for i in counters]
+    rates: dict[str, dict[int, float]] = {}
+    for start in range(0, len(entities), BATCH):
+        specs = [
+            vim.PerformanceManager.QuerySpec(
+                entity=entity,
+                metricId=metric_ids,
+                intervalId=REALTIME_INTERVAL_S,
+                maxSample=1,
             )
-        )
-    return result
+            for entity in entities[start : start + BATCH]
+        ]
+        rates.update(latest_values(perf_manager.QueryPerf(querySpec=specs)))
+    return rates
+
+
+def _with_rates(
+    vm: VM, got: Mapping[int, float] | None, swapin_id: int | None, swapout_id: int | None
+) -> VM:
+    if got is None:
+        return vm
+    return dataclasses.replace(
+        vm,
+        swapin_rate_kbps=got.get(swapin_id) if swapin_id is not None else None,
+        swapout_rate_kbps=got.get(swapout_id) if swapout_id is not None else None,
+    )

@@ -7,11 +7,14 @@ No property is ever read through a managed object attribute (one round trip each
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, suppress
 from typing import Any
 
 from pyVmomi import vim, vmodl
+
+from balloon_audit.collect.pagecall import call_page, can_stream, streaming_enabled
 
 PC = vmodl.query.PropertyCollector
 
@@ -39,14 +42,22 @@ def filter_spec(view: Any, specs: Sequence[tuple[type, Sequence[str]]]) -> Any:
     )
 
 
-def retrieve_pages(content: Any, spec: Any, page_size: int) -> Iterator[list[PropertyRow]]:
+def retrieve_pages(
+    content: Any, spec: Any, page_size: int, unknown_values: Counter[str] | None = None
+) -> Iterator[list[PropertyRow]]:
     """Yield one list of (object, properties) per page.
 
     Only ``propSet`` is read; ``missingSet`` entries (a property the server could not
     read for one object) simply leave that path out, which the model keeps as ``None``.
-    If the caller stops early, the server-side result is cancelled.
+    If the caller stops early, the server-side result is cancelled. Pages are parsed by
+    :mod:`~balloon_audit.collect.pageparser` as they arrive, unless
+    ``BALLOON_AUDIT_PARSER=pyvmomi`` asks for pyVmomi's deserialiser; enum values this
+    pyVmomi does not know are counted in ``unknown_values`` (``Type=value``).
     """
     pc = content.propertyCollector
+    if streaming_enabled() and can_stream(pc):
+        yield from _streamed_pages(pc, spec, page_size, unknown_values)
+        return
     result = pc.RetrievePropertiesEx(
         specSet=[spec], options=PC.RetrieveOptions(maxObjects=page_size)
     )
@@ -58,6 +69,32 @@ def retrieve_pages(content: Any, spec: Any, page_size: int) -> Iterator[list[Pro
             if not token:
                 break
             result = pc.ContinueRetrievePropertiesEx(token=token)
+            token = None
+    finally:
+        if token:
+            with suppress(Exception):  # best effort
+                pc.CancelRetrievePropertiesEx(token=token)
+
+
+def _streamed_pages(
+    pc: Any, spec: Any, page_size: int, unknown_values: Counter[str] | None
+) -> Iterator[list[PropertyRow]]:
+    unknown = unknown_values if unknown_values is not None else Counter()
+    page = call_page(
+        pc,
+        "RetrievePropertiesEx",
+        unknown,
+        specSet=[spec],
+        options=PC.RetrieveOptions(maxObjects=page_size),
+    )
+    token = None
+    try:
+        while True:
+            token = page.token
+            yield page.rows
+            if not token:
+                break
+            page = call_page(pc, "ContinueRetrievePropertiesEx", unknown, token=token)
             token = None
     finally:
         if token:

@@ -34,6 +34,15 @@ def _quiet(_: str) -> None:
 
 
 @dataclass(frozen=True)
+class _Options:
+    """What ``collect_source`` was asked for."""
+
+    perf: bool
+    page_size: int
+    keyed_extra_config: bool
+
+
+@dataclass(frozen=True)
 class _Node:
     kind: str
     name: str
@@ -63,7 +72,8 @@ def collect_source(
     snapshot: Snapshot | None = None
     with open_session(target) as si:
         try:
-            snapshot = _collect(si, target, report, perf, page_size, keyed_extra_config, started)
+            options = _Options(perf, page_size, keyed_extra_config)
+            snapshot = _collect(si, target, report, options, started)
         except Exception as exc:  # noqa: BLE001 - translated outside the except block
             failure = translate_error(exc, target, phase="collect")
     if failure is not None:
@@ -73,34 +83,29 @@ def collect_source(
 
 
 def _collect(
-    si: Any,
-    target: Target,
-    report: Progress,
-    perf: bool,
-    page_size: int,
-    keyed_extra_config: bool,
-    started: float,
+    si: Any, target: Target, report: Progress, options: _Options, started: float
 ) -> Snapshot:
     label = target.label
     content = si.RetrieveContent()
     about = content.about
     report(f"{label}: connected to {about.fullName}")
 
+    page_size = options.page_size
     clusters, hosts = _collect_hosts(content, label, page_size)
     report(f"{label}: {len(hosts):,} hosts in {len(clusters):,} clusters")
     hosts_by_moid = {h.moid: h for h in hosts}
 
     try:
         vms, refs = _collect_vms(
-            content, label, hosts_by_moid, page_size, keyed_extra_config, report
+            content, label, hosts_by_moid, page_size, options.keyed_extra_config, report
         )
     except vmodl.query.InvalidProperty as fault:
-        if not keyed_extra_config or not _rejects_keyed_path(fault):
+        if not options.keyed_extra_config or not _rejects_keyed_path(fault):
             raise
         report(f"{label}: keyed extraConfig path refused; reading whole extraConfig instead")
         vms, refs = _collect_vms(content, label, hosts_by_moid, page_size, False, report)
 
-    if perf:
+    if options.perf:
         vms = add_swap_rates(content, vms, refs, label=label, progress=report)
 
     hint = None

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
 from balloon_audit.errors import LabError
 from balloon_audit.lab.hostmodel import prepare_model
@@ -205,7 +206,8 @@ def lab_down(state_dir: Path) -> bool:
     return was_running
 
 
-def _read_state(state_dir: Path) -> dict[str, object] | None:
+def _read_state(state_dir: Path) -> dict[str, Any] | None:
+    """The JSON state file as written by ``to_json`` (values as JSON gives them)."""
     path = state_dir / STATE_FILE
     if not path.is_file():
         return None

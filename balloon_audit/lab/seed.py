@@ -16,7 +16,7 @@ vcsim the lab started on 127.0.0.1.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,6 +152,16 @@ def seed(
 
 def _seed(si: Any, scenario: Scenario, progress: Callable[[str], None]) -> int:
     started = time.monotonic()
+    created = _create_vms(si, scenario)
+    progress(f"created {len(created)} VMs in {time.monotonic() - started:.1f}s")
+    by_name = dict(zip([vm.name for vm in scenario.vms], created, strict=True))
+    _set_power_states(si, scenario, by_name)
+    progress(f"seeded {len(created)} VMs in {time.monotonic() - started:.1f}s")
+    return len(created)
+
+
+def _create_vms(si: Any, scenario: Scenario) -> list[Any]:
+    """Create every scenario VM where it is placed (one batch of tasks); return the VMs."""
     hosts, clusters = _inventory(si)
     tasks: list[Any] = []
     for vm in scenario.vms:
@@ -163,10 +173,11 @@ def _seed(si: Any, scenario: Scenario, progress: Callable[[str], None]) -> int:
             tasks.append(where.folder.CreateVM_Task(config=spec, pool=where.pool, host=where.host))
         else:
             tasks.append(where.folder.CreateVM_Task(config=spec, pool=where.pool))
-    created = wait_for_tasks(si, tasks, [f"create {vm.name!r}" for vm in scenario.vms])
-    progress(f"created {len(created)} VMs in {time.monotonic() - started:.1f}s")
+    return wait_for_tasks(si, tasks, [f"create {vm.name!r}" for vm in scenario.vms])
 
-    by_name = dict(zip([vm.name for vm in scenario.vms], created, strict=True))
+
+def _set_power_states(si: Any, scenario: Scenario, by_name: dict[str, Any]) -> None:
+    """Power on, suspend, and mark templates, as the scenario says."""
     to_start = [vm for vm in scenario.vms if vm.power_state in ("poweredOn", "suspended")]
     wait_for_tasks(
         si,
@@ -182,8 +193,6 @@ def _seed(si: Any, scenario: Scenario, progress: Callable[[str], None]) -> int:
     for vm in scenario.vms:
         if vm.template:
             by_name[vm.name].MarkAsTemplate()
-    progress(f"seeded {len(created)} VMs in {time.monotonic() - started:.1f}s")
-    return len(created)
 
 
 def _inventory(si: Any) -> tuple[dict[str, _Placement], dict[str, _Placement]]:
@@ -253,19 +262,7 @@ def _wait_batch(si: Any, tasks: Sequence[Any], labels: Sequence[str], timeout_s:
         ],
     )
     index = {t._moId: i for i, t in enumerate(tasks)}
-    deadline = time.monotonic() + timeout_s
-    delay = 0.01
-    while True:
-        states: dict[int, dict[str, Any]] = {}
-        for oc in pc.RetrieveContents([spec]):
-            states[index[oc.obj._moId]] = {p.name: p.val for p in oc.propSet}
-        pending = [i for i, s in states.items() if s.get("info.state") in ("queued", "running")]
-        if not pending and len(states) == len(tasks):
-            break
-        if time.monotonic() > deadline:
-            raise LabError(f"{len(pending)} vcsim tasks did not finish in {timeout_s:.0f}s")
-        time.sleep(delay)
-        delay = min(delay * 2, 0.2)
+    states = _poll_until_done(pc, spec, index, timeout_s)
     failed = [i for i, s in states.items() if s.get("info.state") == "error"]
     if failed:
         first = failed[0]
@@ -274,6 +271,25 @@ def _wait_batch(si: Any, tasks: Sequence[Any], labels: Sequence[str], timeout_s:
             f"{_fault_text(states[first].get('info.error'))}"
         )
     return [states[i].get("info.result") for i in range(len(tasks))]
+
+
+def _poll_until_done(
+    pc: Any, spec: Any, index: Mapping[str, int], timeout_s: float
+) -> dict[int, dict[str, Any]]:
+    """Poll the tasks' states (task number -> property -> value) until none is pending."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.01
+    while True:
+        states: dict[int, dict[str, Any]] = {}
+        for oc in pc.RetrieveContents([spec]):
+            states[index[oc.obj._moId]] = {p.name: p.val for p in oc.propSet}
+        pending = [i for i, s in states.items() if s.get("info.state") in ("queued", "running")]
+        if not pending and len(states) == len(index):
+            return states
+        if time.monotonic() > deadline:
+            raise LabError(f"{len(pending)} vcsim tasks did not finish in {timeout_s:.0f}s")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
 
 
 def _fault_text(fault: Any) -> str:

@@ -84,7 +84,7 @@ def start_vcsim(
     except OSError as exc:
         raise LabError(f"could not run {binary}: {exc}") from exc
     finally:
-        if log is not subprocess.DEVNULL:
+        if not isinstance(log, int):  # a file we opened, not DEVNULL
             log.close()
     try:
         url = _wait_for_env(env_file, proc, timeout_s)

@@ -10,9 +10,10 @@ from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
 
+from balloon_audit.formatting import fmt_num
 from balloon_audit.model import AuditResult, Finding, Severity
 from balloon_audit.report.formats import Format, register
-from balloon_audit.summary import fleet_totals
+from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
 SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
@@ -21,9 +22,19 @@ SEVERITY_STYLE = {
 }
 
 
-def _mb(value: float) -> str:
-    return f"{value:,.0f} MB"
-
+CONSOLE_FLEET_KEYS = (
+    "vms",
+    "vms_powered_on",
+    "templates",
+    "hosts",
+    "configured_mb",
+    "ballooned_mb",
+    "vms_ballooning",
+    "swapped_mb",
+    "vms_swapping",
+    "compressed_mb",
+)
+"""The fleet totals the terminal summary shows, in this order."""
 
 WIDE = 120
 """Console width from which findings are shown as a table."""
@@ -74,12 +85,8 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
     totals = fleet_totals(result.snapshot)
     counts = result.counts_by_severity()
     console.print(
-        f"\n[bold]Fleet[/]: {totals['vms']:,} VMs ({totals['vms_powered_on']:,} powered on), "
-        f"{totals['templates']:,} templates, {totals['hosts']:,} hosts; "
-        f"{_mb(totals['configured_mb'])} configured on powered-on VMs, "
-        f"{_mb(totals['ballooned_mb'])} ballooned ({totals['vms_ballooning']:,} VMs), "
-        f"{_mb(totals['swapped_mb'])} swapped ({totals['vms_swapping']:,} VMs), "
-        f"{_mb(totals['compressed_mb'])} compressed"
+        "\n[bold]Fleet[/]: "
+        + " · ".join(f"{FLEET_LABELS[key]} {fmt_num(totals[key])}" for key in CONSOLE_FLEET_KEYS)
     )
     console.print(
         "[bold]Findings[/]: "

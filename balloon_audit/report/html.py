@@ -18,10 +18,13 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
+from balloon_audit import formatting as fmt
+from balloon_audit import vsphere as vs
 from balloon_audit.fileio import atomic_write_bytes
 from balloon_audit.model import VM, AuditResult
 from balloon_audit.report import presentation as p
 from balloon_audit.report.formats import Format, register
+from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
 TEMPLATE = "report.html.j2"
 
@@ -66,11 +69,11 @@ def _environment() -> jinja2.Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["mb"] = _mb
-    env.filters["mb1"] = _mb1
-    env.filters["num"] = _num
-    env.filters["pct"] = _pct
-    env.filters["ratio"] = _ratio
+    env.filters["mb"] = fmt.cell_mb
+    env.filters["mb1"] = fmt.cell_num
+    env.filters["num"] = fmt.cell_count
+    env.filters["pct"] = fmt.cell_pct
+    env.filters["ratio"] = fmt.cell_ratio
     env.filters["ev"] = p.evidence_text
     env.filters["body"] = _body
     return env
@@ -94,33 +97,6 @@ def _asset(env: jinja2.Environment, name: str) -> Markup:
     if "</" in source:
         raise ValueError(f"{name} must not contain '</': it would end its inline element")
     return Markup(source)
-
-
-# ---------------------------------------------------------------- formatting
-
-UNKNOWN = "—"
-
-
-def _mb(value: float | None) -> str:
-    return UNKNOWN if value is None else f"{value:,.0f}"
-
-
-def _mb1(value: float | None) -> str:
-    if value is None:
-        return UNKNOWN
-    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.1f}"
-
-
-def _num(value: float | None) -> str:
-    return "" if value is None else f"{value:,}"
-
-
-def _pct(value: float | None) -> str:
-    return UNKNOWN if value is None else f"{value:.0f} %"
-
-
-def _ratio(value: float | None) -> str:
-    return UNKNOWN if value is None else f"{value:.2f}"
 
 
 # ---------------------------------------------------------------- charts
@@ -205,7 +181,7 @@ def _charts(result: AuditResult, top_vms: list[VM], top_hosts: list[p.HostLoad])
                             (vm.compressed_mb or 0, "c"),
                             (vm.swapped_mb or 0, "s"),
                         ],
-                        _mb(p.vm_reclaimed_mb(vm)),
+                        fmt.cell_mb(p.vm_reclaimed_mb(vm)),
                     )
                     for vm in top_vms
                 ],
@@ -221,7 +197,7 @@ def _charts(result: AuditResult, top_vms: list[VM], top_hosts: list[p.HostLoad])
                     (
                         h.host.name,
                         [(h.ballooned_mb, "b"), (h.compressed_mb, "c"), (h.swapped_mb, "s")],
-                        _mb(h.reclaimed_mb),
+                        fmt.cell_mb(h.reclaimed_mb),
                     )
                     for h in hosts_reclaiming
                 ],
@@ -241,8 +217,6 @@ def _context(result: AuditResult) -> dict[str, Any]:
     per_entity = p.findings_per_entity(result)
     counts = result.counts_by_severity()
     worst = result.worst_severity()
-    from balloon_audit.summary import fleet_totals
-
     servers = {vm.server for vm in result.snapshot.vms} | {h.server for h in result.snapshot.hosts}
     datacenters = {vm.datacenter for vm in result.snapshot.vms}
     datacenters |= {h.datacenter for h in result.snapshot.hosts}
@@ -266,7 +240,15 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "vms": p.inventory_vms(result.snapshot),
         "charts": _charts(result, vms_top, hosts_top),
         "per_entity": per_entity,
-        "unknown": UNKNOWN,
+        "unknown": fmt.DASH,
+        # Column headers: labels from vsphere.py and the shared presentation layer.
+        "vm_col": {f: vs.field_label(f, vs.VIRTUAL_MACHINE) for f in vs.VM_BY_FIELD},
+        "host_col": {f: vs.field_label(f, vs.HOST_SYSTEM) for f in vs.HOST_BY_FIELD},
+        "ctx_col": vs.CONTEXT_LABELS,
+        "load_col": p.HOST_LOAD_LABELS,
+        "tools_col": p.TOOLS_COLUMN,
+        "tools_text": fmt.tools_status_text,
+        "fl": FLEET_LABELS,
     }
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from balloon_audit import vsphere as vs
 from balloon_audit.model import (
     VM,
     AuditResult,
@@ -42,6 +43,8 @@ class RuleInfo:
     remediation: str
     references: tuple[str, ...]
     known: bool
+    reads: tuple[str, ...] = ()
+    """``path (unit) → column``, one per property the rule reads (see vsphere.py)."""
 
 
 def rule_info(rule_id: str, name: str = "") -> RuleInfo:
@@ -62,6 +65,7 @@ def rule_info(rule_id: str, name: str = "") -> RuleInfo:
         remediation=meta.remediation,
         references=tuple(meta.references),
         known=True,
+        reads=tuple(f'{prop.describe()} → "{prop.label}"' for prop in meta.reads),
     )
 
 
@@ -168,16 +172,28 @@ def _common_evidence(findings: list[Finding]) -> dict[str, Any]:
 
 
 def _short_key(key: str) -> str:
+    label = vs.evidence_label(key)
+    if label is not None:
+        return label
     if key.endswith("]") and "[" in key:  # config.extraConfig["sched.mem.maxmemctl"]
         return key[key.rindex("[") + 1 : -1].strip("\"'")
     return key.rsplit(".", 1)[-1]
 
 
 def short_keys(keys: Iterable[str]) -> dict[str, str]:
-    """Evidence keys shortened to their last part, kept whole where two would collide."""
+    """Evidence keys as rows show them: a property's label (vsphere.py), else the key's last
+    part; kept whole where two would collide."""
     keys = sorted(set(keys))
     shorts = Counter(_short_key(k) for k in keys)
     return {k: _short_key(k) if shorts[_short_key(k)] == 1 else k for k in keys}
+
+
+def evidence_headers(keys: Iterable[str]) -> list[str]:
+    """Column headers for evidence keys: the property's label, the key itself if not unique."""
+    keys = list(keys)
+    labels = [vs.evidence_label(k) or k for k in keys]
+    counts = Counter(labels)
+    return [label if counts[label] == 1 else key for key, label in zip(keys, labels, strict=True)]
 
 
 def _most_common(values: Iterable[Any], default: Any) -> Any:
@@ -280,6 +296,22 @@ class HostLoad:
     @property
     def reclaimed_mb(self) -> float:
         return self.ballooned_mb + self.swapped_mb + self.compressed_mb
+
+
+HOST_LOAD_LABELS = {
+    "usage_pct": "Memory used (%)",
+    "vms_on": "VMs powered on",
+    "configured_mb": "Configured on VMs (MB)",
+    "overcommit": "Overcommit ratio",
+    "ballooned_mb": "Ballooned on VMs (MB)",
+    "compressed_mb": "Compressed on VMs (MB)",
+    "swapped_mb": "Swapped on VMs (MB)",
+    "reclaimed_mb": "Reclaimed from VMs (MB)",
+}
+"""Headers of the per-host sums over powered-on VMs (:class:`HostLoad`), for HTML and Excel."""
+
+TOOLS_COLUMN = "Tools"
+"""Header of the column showing :func:`balloon_audit.formatting.tools_status_text`."""
 
 
 def by_identity(item: Any) -> tuple:

@@ -27,10 +27,13 @@ from openpyxl.chart.marker import DataPoint
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
+from balloon_audit import vsphere as vs
 from balloon_audit.fileio import atomic_write_bytes
+from balloon_audit.formatting import tools_status_text
 from balloon_audit.model import VM, AuditResult, Finding, Host
 from balloon_audit.report import presentation as p
 from balloon_audit.report.formats import Format, register
+from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
 MAX_CELL_TEXT = 32767
 RISKY_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
@@ -188,26 +191,64 @@ def _mb_format(value: Any) -> str:
 # ---------------------------------------------------------------- sheets
 
 
-def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
-    from balloon_audit.summary import fleet_totals
+class _Rows:
+    """Appends rows to a write-only sheet and knows the number of the last one."""
 
+    def __init__(self, ws: Any) -> None:
+        self.ws = ws
+        self.row = 0
+
+    def put(self, *values: Any) -> int:
+        self.ws.append(list(values))
+        self.row += 1
+        return self.row
+
+    def section(self, title: str) -> None:
+        self.put()
+        self.put(_text_cell(self.ws, title, font=SECTION_FONT))
+
+    def skip_to(self, row: int) -> None:
+        """Blank rows until ``row`` (so a table starts below a chart)."""
+        while self.row < row:
+            self.put()
+
+
+def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
+    """Provenance, vCenters, fleet totals, findings by severity and by rule, with charts."""
     ws = wb.create_sheet("Summary")
     ws.column_dimensions["A"].width = 46
     ws.column_dimensions["B"].width = 48
     for letter in "CDEFGH":
         ws.column_dimensions[letter].width = 12
     _print_setup(ws, fit_width=True)
+    rows = _Rows(ws)
+    _provenance_block(rows, result)
+    _sources_block(rows, result)
+    # The charts sit beside the two-column Fleet and severity blocks, never over a table.
+    rows.section("Fleet")
+    charts_top = rows.row
+    _fleet_block(rows, result)
+    counts = result.counts_by_severity()
+    severity_rows = _severity_block(rows, counts)
+    groups = p.group_findings(result)
+    severity_chart = _severity_chart(ws, severity_rows, counts)
+    ws.add_chart(severity_chart, f"D{charts_top}")
+    charts_end = charts_top + _rows_spanned(severity_chart.height)
+    by_rule_top = charts_end + 1
+    if groups:
+        charts_end = by_rule_top + _rows_spanned(CHART_BY_RULE_SIZE[0])
+    rows.put()
+    rows.skip_to(charts_end)
+    by_rule_rows = _by_rule_block(rows, result, groups)
+    if groups:
+        ws.add_chart(_by_rule_chart(ws, by_rule_rows, groups), f"D{by_rule_top}")
+
+
+def _provenance_block(rows: _Rows, result: AuditResult) -> None:
+    ws = rows.ws
     prov = p.provenance(result)
-    row = 0
-
-    def put(*values: Any) -> int:
-        nonlocal row
-        ws.append(list(values))
-        row += 1
-        return row
-
-    put(_text_cell(ws, "vSphere memory reclamation audit", font=TITLE_FONT))
-    put()
+    rows.put(_text_cell(ws, "vSphere memory reclamation audit", font=TITLE_FONT))
+    rows.put()
     for label, value in (
         ("Generated (UTC)", prov.generated_utc),
         ("Generated (local time of the rendering machine)", prov.generated_local),
@@ -219,13 +260,17 @@ def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
         ("Findings", len(result.findings)),
         ("Waived findings", len(result.waived)),
     ):
-        put(_text_cell(ws, label, font=Font(bold=True)), _value(ws, value))
+        rows.put(_text_cell(ws, label, font=Font(bold=True)), _value(ws, value))
 
-    put()
-    put(_text_cell(ws, "vCenters", font=SECTION_FONT))
-    put(*_header_cells(ws, ("Server", "Status", "Type", "API version", "Hosts", "VMs", "Error")))
+
+def _sources_block(rows: _Rows, result: AuditResult) -> None:
+    ws = rows.ws
+    rows.section("vCenters")
+    rows.put(
+        *_header_cells(ws, ("Server", "Status", "Type", "API version", "Hosts", "VMs", "Error"))
+    )
     for s in result.sources:
-        put(
+        rows.put(
             _value(ws, s.server),
             _value(ws, str(s.status)),
             _value(ws, s.api_type),
@@ -235,61 +280,39 @@ def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
             _value(ws, s.error),
         )
 
-    # The charts sit beside the two-column Fleet and severity blocks, never over a table.
-    put()
-    put(_text_cell(ws, "Fleet", font=SECTION_FONT))
-    charts_top = row
-    fleet = fleet_totals(result.snapshot)
-    labels = {
-        "sources": "vCenters",
-        "sources_failed": "vCenters not audited",
-        "clusters": "Clusters",
-        "hosts": "Hosts",
-        "hosts_connected": "Hosts connected",
-        "host_memory_mb": "Physical host memory (MB)",
-        "vms": "VMs",
-        "templates": "Templates",
-        "vms_powered_on": "VMs powered on",
-        "configured_mb": "Configured memory of powered-on VMs (MB)",
-        "ballooned_mb": "Ballooned (MB)",
-        "swapped_mb": "Swapped (MB)",
-        "compressed_mb": "Compressed (MB)",
-        "vms_ballooning": "VMs ballooning",
-        "vms_swapping": "VMs swapping",
-    }
-    for key, value in fleet.items():
+
+def _fleet_block(rows: _Rows, result: AuditResult) -> None:
+    ws = rows.ws
+    for key, value in fleet_totals(result.snapshot).items():
         fmt = _mb_format(value) if key.endswith("_mb") else INT_FORMAT
-        put(_value(ws, labels.get(key, key)), _value(ws, value, fmt))
+        rows.put(_value(ws, FLEET_LABELS.get(key, key)), _value(ws, value, fmt))
 
-    put()
-    put(_text_cell(ws, "Findings by severity", font=SECTION_FONT))
-    put(*_header_cells(ws, ("Severity", "Findings")))
-    counts = result.counts_by_severity()
-    first = row + 1
+
+def _severity_block(rows: _Rows, counts: dict[str, int]) -> tuple[int, int]:
+    """Findings per severity; returns the (first, last) data rows for the chart."""
+    ws = rows.ws
+    rows.section("Findings by severity")
+    rows.put(*_header_cells(ws, ("Severity", "Findings")))
+    first = rows.row + 1
     for severity in p.SEVERITIES:
-        put(_severity_cell(ws, severity.value), counts[severity.value])
-    sev_rows = (first, row)
+        rows.put(_severity_cell(ws, severity.value), counts[severity.value])
+    return first, rows.row
 
-    groups = p.group_findings(result)
-    severity_chart = _severity_chart(ws, sev_rows, counts)
-    ws.add_chart(severity_chart, f"D{charts_top}")
-    charts_end = charts_top + _rows_spanned(severity_chart.height)
-    by_rule_top = charts_end + 1
-    if groups:
-        charts_end = by_rule_top + _rows_spanned(CHART_BY_RULE_SIZE[0])
 
-    put()
-    while row < charts_end:
-        put()
-    put(_text_cell(ws, "Findings by rule", font=SECTION_FONT))
-    put(
+def _by_rule_block(
+    rows: _Rows, result: AuditResult, groups: list[p.FindingGroup]
+) -> tuple[int, int]:
+    """Findings per rule (or a line saying there are none); returns the data rows."""
+    ws = rows.ws
+    rows.put(_text_cell(ws, "Findings by rule", font=SECTION_FONT))
+    rows.put(
         *_header_cells(
             ws, ("Rule", "Name", "Critical", "Warning", "Info", "Findings", "Checked", "Worst")
         )
     )
-    first = row + 1
+    first = rows.row + 1
     for g in groups:
-        put(
+        rows.put(
             _value(ws, g.rule),
             _value(ws, g.info.name),
             g.counts["critical"],
@@ -299,11 +322,10 @@ def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
             g.checked,
             _severity_cell(ws, g.worst.value),
         )
-    if groups:
-        ws.add_chart(_by_rule_chart(ws, (first, row), groups), f"D{by_rule_top}")
-    else:
+    if not groups:
         waived = f" ({len(result.waived)} waived: see the Waived sheet)" if result.waived else ""
-        put(_text_cell(ws, f"No findings: every rule in force passed{waived}."))
+        rows.put(_text_cell(ws, f"No findings: every rule in force passed{waived}."))
+    return first, rows.row
 
 
 ROW_HEIGHT_CM = 15 / 72 * 2.54
@@ -410,13 +432,14 @@ def _entity_values(f: Finding) -> list[Any]:
 def _findings_sheet(wb: Workbook, result: AuditResult) -> None:
     ws = wb.create_sheet("Findings")
     numeric_keys = _numeric_evidence_keys(result.findings)
+    headers = p.evidence_headers(numeric_keys)
     columns = [
         Column("Rule", 8),
         Column("Name", 30),
         Column("Severity", 11, severity=True),
         *ENTITY_COLUMNS,
         Column("Message", 48),
-        *(Column(key, max(12, min(len(key) + 2, 30)), AUTO_FORMAT) for key in numeric_keys),
+        *(Column(header, max(12, min(len(header) + 2, 30)), AUTO_FORMAT) for header in headers),
         Column("Evidence (JSON)", 40),
         Column("Remediation", 50),
         Column("PowerCLI", 50),
@@ -477,28 +500,33 @@ def _waived_sheet(wb: Workbook, result: AuditResult) -> None:
     _table(ws, columns, rows)
 
 
-def _field_column(name: str, sample: Any) -> Column:
+def _field_column(name: str, entity: str) -> Column:
+    """A model field's column: headed by its label from vsphere.py, numbers formatted."""
+    header = vs.field_label(name, entity)
     if name.endswith("_mb"):
-        return Column(name, 14, FLOAT_FORMAT if name.startswith("compressed") else INT_FORMAT)
+        return Column(header, 14, FLOAT_FORMAT if name.startswith("compressed") else INT_FORMAT)
     if name.endswith("_kbps"):
-        return Column(name, 14, FLOAT_FORMAT)
+        return Column(header, 14, FLOAT_FORMAT)
     if name == "name":
-        return Column(name, 32)
-    return Column(name, 18 if name not in ("annotation", "guest_full_name") else 30)
+        return Column(header, 32)
+    return Column(header, 18 if name not in ("annotation", "guest_full_name") else 30)
+
+
+FINDINGS_COLUMNS = [Column("Findings", 10, INT_FORMAT), Column("Worst severity", 14, severity=True)]
 
 
 def _vms_sheet(wb: Workbook, result: AuditResult) -> None:
     ws = wb.create_sheet("VMs")
     names = [f.name for f in dataclasses.fields(VM)]
     per_entity = p.findings_per_entity(result)
-    columns = [_field_column(n, None) for n in names]
-    columns += [Column("findings", 10, INT_FORMAT), Column("worst_severity", 14, severity=True)]
+    columns = [_field_column(n, vs.VIRTUAL_MACHINE) for n in names]
+    columns += [Column(p.TOOLS_COLUMN, 22), *FINDINGS_COLUMNS]
 
     def rows() -> Iterable[list[Any]]:
         for vm in p.inventory_vms(result.snapshot):
             n, worst = per_entity.get((vm.server, vm.moid), (None, None))
             values: list[Any] = [getattr(vm, name) for name in names]
-            yield [*values, n, worst.value if worst else None]
+            yield [*values, tools_status_text(vm) or None, n, worst.value if worst else None]
 
     _table(ws, columns, rows())
 
@@ -507,17 +535,16 @@ def _hosts_sheet(wb: Workbook, result: AuditResult) -> None:
     ws = wb.create_sheet("Hosts")
     names = [f.name for f in dataclasses.fields(Host)]
     per_entity = p.findings_per_entity(result)
-    columns = [_field_column(n, None) for n in names]
+    columns = [_field_column(n, vs.HOST_SYSTEM) for n in names]
     columns += [
-        Column("memory_used_pct", 14, PERCENT_FORMAT),
-        Column("vms_powered_on", 12, INT_FORMAT),
-        Column("vm_configured_mb", 16, INT_FORMAT),
-        Column("overcommit_ratio", 14, RATIO_FORMAT),
-        Column("vm_ballooned_mb", 16, INT_FORMAT),
-        Column("vm_compressed_mb", 16, FLOAT_FORMAT),
-        Column("vm_swapped_mb", 14, INT_FORMAT),
-        Column("findings", 10, INT_FORMAT),
-        Column("worst_severity", 14, severity=True),
+        Column(p.HOST_LOAD_LABELS["usage_pct"], 14, PERCENT_FORMAT),
+        Column(p.HOST_LOAD_LABELS["vms_on"], 12, INT_FORMAT),
+        Column(p.HOST_LOAD_LABELS["configured_mb"], 16, INT_FORMAT),
+        Column(p.HOST_LOAD_LABELS["overcommit"], 14, RATIO_FORMAT),
+        Column(p.HOST_LOAD_LABELS["ballooned_mb"], 16, INT_FORMAT),
+        Column(p.HOST_LOAD_LABELS["compressed_mb"], 16, FLOAT_FORMAT),
+        Column(p.HOST_LOAD_LABELS["swapped_mb"], 14, INT_FORMAT),
+        *FINDINGS_COLUMNS,
     ]
 
     def rows() -> Iterable[list[Any]]:
@@ -551,6 +578,7 @@ def _rules_sheet(wb: Workbook, result: AuditResult) -> None:
         Column("Rationale", 60, wrap=True),
         Column("Remediation", 60, wrap=True),
         Column("References", 40, wrap=True),
+        Column("Reads (property → column)", 50, wrap=True),
         Column("Thresholds in force", 30, wrap=True),
         Column("Checked", 10, INT_FORMAT),
         Column("Flagged", 10, INT_FORMAT),
@@ -565,6 +593,7 @@ def _rules_sheet(wb: Workbook, result: AuditResult) -> None:
             x.info.rationale,
             x.info.remediation,
             "\n".join(x.info.references),
+            "\n".join(x.info.reads),
             "\n".join(f"{k} = {p.evidence_text(v)}" for k, v in sorted(x.params.items())),
             x.stat.checked if x.stat else None,
             x.stat.flagged if x.stat else None,

@@ -10,6 +10,7 @@ anomaly.
 from __future__ import annotations
 
 from balloon_audit import vsphere as vs
+from balloon_audit.formatting import fmt_mb, fmt_pct
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_MCTL,
@@ -22,8 +23,7 @@ from balloon_audit.rules.common import (
     REF_RM_LIMITS,
     config_vms,
     edit_settings_step,
-    fmt_mb,
-    fmt_pct,
+    fully_reserved,
     in_runtime_scope,
     pct,
     runtime_vms,
@@ -75,6 +75,14 @@ BA401 = RuleMeta(
     ),
     scope="all VMs and templates (configuration); reclamation is read for powered-on VMs",
     references=(REF_KB_LIMITS, REF_RM_LIMITS, REF_RM_BALLOON, REF_API_ALLOCATION),
+    reads=(
+        vs.VM_LIMIT,
+        vs.VM_MEMORY,
+        vs.VM_BALLOONED,
+        vs.VM_SWAPPED,
+        vs.VM_POWER_STATE,
+        vs.VM_TEMPLATE,
+    ),
 )
 
 
@@ -157,18 +165,16 @@ BA402 = RuleMeta(
     ),
     scope="powered-on VMs on connected hosts with quickStats (runtime counters needed)",
     references=(REF_RM_LIMITS, REF_RM_BALLOON, REF_BEST_PRACTICES, REF_API_ALLOCATION),
+    reads=(
+        vs.VM_RESERVATION,
+        vs.VM_LOCKED_TO_MAX,
+        vs.VM_MEMORY,
+        vs.VM_LIMIT,
+        vs.VM_BALLOONED,
+        vs.VM_SWAPPED,
+        vs.VM_POWER_STATE,
+    ),
 )
-
-
-def fully_reserved(vm: VM) -> bool:
-    """All configured memory reserved, or 'Reserve all guest memory' ticked."""
-    if vm.reservation_locked_to_max:
-        return True
-    return (
-        vm.memory_reservation_mb is not None
-        and vm.memory_mb is not None
-        and vm.memory_reservation_mb >= vm.memory_mb
-    )
 
 
 def _ba402_remediation(vm: VM) -> Remediation:

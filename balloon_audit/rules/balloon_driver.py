@@ -9,6 +9,7 @@ powered-off VMs are checked too.
 from __future__ import annotations
 
 from balloon_audit import vsphere as vs
+from balloon_audit.formatting import fmt_mb, fmt_num, fmt_pct, fmt_threshold_pct
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_MCTL,
@@ -21,10 +22,6 @@ from balloon_audit.rules.common import (
     at_least_pct,
     config_vms,
     edit_settings_step,
-    fmt_mb,
-    fmt_num,
-    fmt_pct,
-    fmt_threshold_pct,
     in_runtime_scope,
     parse_int,
     pct,
@@ -77,6 +74,12 @@ BA201 = RuleMeta(
     ),
     scope="all VMs and templates (configuration); swapping is read for powered-on VMs",
     references=(REF_KB_DISABLE_BALLOON, REF_RM_BALLOON, REF_RM_SWAP),
+    reads=(
+        vs.VM_MAXMEMCTL,
+        vs.VM_SWAPPED,
+        vs.VM_POWER_STATE,
+        vs.VM_TEMPLATE,
+    ),
 )
 
 
@@ -151,6 +154,12 @@ BA202 = RuleMeta(
     scope="all VMs and templates (configuration)",
     references=(REF_KB_PINNED, REF_KB_DISABLE_BALLOON, REF_RM_BALLOON),
     defaults={"ctl_max_pct": 65},
+    reads=(
+        vs.VM_MAXMEMCTL,
+        vs.VM_MEMORY,
+        vs.VM_POWER_STATE,
+        vs.VM_TEMPLATE,
+    ),
 )
 
 

@@ -1,4 +1,4 @@
-"""Helpers shared by the rule modules: scope, number formatting, findings, advice text.
+"""Helpers shared by the rule modules: scope, findings, advice text (numbers: formatting.py).
 
 Scope (see the rule catalogue): runtime rules look only at powered-on VMs on
 connected hosts whose quickStats arrived; configuration rules look at every VM,
@@ -96,28 +96,6 @@ def config_vms(snapshot: Snapshot) -> list[VM]:
     return list(snapshot.vms)
 
 
-def fmt_num(value: float | int) -> str:
-    """``1,024`` for whole numbers, ``1,024.5`` otherwise."""
-    if float(value).is_integer():
-        return f"{int(value):,}"
-    return f"{value:,.1f}"
-
-
-def fmt_mb(value: float | int | None) -> str:
-    """``1,024 MB``; ``unknown`` for ``None``."""
-    return "unknown" if value is None else f"{fmt_num(value)} MB"
-
-
-def fmt_pct(value: float | None) -> str:
-    """``25.0 %``; ``unknown`` for ``None``."""
-    return "unknown" if value is None else f"{value:.1f} %"
-
-
-def fmt_threshold_pct(value: float | int) -> str:
-    """A configured percentage threshold as written by the user: ``10 %``, ``0.5 %``."""
-    return f"{fmt_num(value)} %"
-
-
 def pct(part: float | int | None, whole: float | int | None) -> float | None:
     """``part`` as a percentage of ``whole``; ``None`` when either is unknown or whole ≤ 0."""
     if part is None or whole is None or whole <= 0:
@@ -138,6 +116,20 @@ def parse_int(raw: str | None) -> int | None:
         return int(raw.strip())
     except ValueError:
         return None
+
+
+def fully_reserved(vm: VM) -> bool:
+    """All configured memory is reserved, or "Reserve all guest memory" is ticked.
+
+    An unset reservation or configured memory proves nothing: not fully reserved.
+    """
+    if vm.reservation_locked_to_max:
+        return True
+    return (
+        vm.memory_reservation_mb is not None
+        and vm.memory_mb is not None
+        and vm.memory_reservation_mb >= vm.memory_mb
+    )
 
 
 def effective_balloon_cap_mb(

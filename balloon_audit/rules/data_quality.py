@@ -53,6 +53,11 @@ BA901 = RuleMeta(
     ),
     scope="powered-on VMs (templates excluded)",
     references=("vSphere Web Services API: VirtualMachineQuickStats, HostRuntimeInfo",),
+    reads=(
+        vs.VM_POWER_STATE,
+        vs.VM_HOST_CONNECTION,
+        vs.VM_QUICKSTATS,
+    ),
 )
 
 

@@ -8,6 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from balloon_audit import vsphere as vs
+from balloon_audit.formatting import fmt_mb
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_GUEST_BALLOON,
@@ -19,7 +20,7 @@ from balloon_audit.rules.common import (
     REF_RM_BALLOON,
     config_vms,
     edit_settings_step,
-    fmt_mb,
+    fully_reserved,
     runtime_vms,
     vm_evidence,
     vm_finding,
@@ -62,13 +63,6 @@ def decode_tools_version(raw: str | None) -> tuple[int, int, int] | None:
     if value <= 0 or value >= TOOLS_VERSION_UNMANAGED:
         return None
     return (value >> 10) & 0x1F, (value >> 5) & 0x1F, value & 0x1F
-
-
-def fully_reserved(vm: VM) -> bool:
-    """All configured memory is reserved (or "Reserve all guest memory" is set)."""
-    if vm.reservation_locked_to_max:
-        return True
-    return vm.memory_mb is not None and (vm.memory_reservation_mb or 0) >= vm.memory_mb
 
 
 def _reserve_all_remediation(vm: VM, summary: str, references: tuple[str, ...]) -> Remediation:
@@ -125,6 +119,15 @@ BA601 = RuleMeta(
     ),
     references=(REF_RM_BALLOON, REF_API_ALLOCATION, REF_BEST_PRACTICES),
     defaults={"guest_id_prefixes": ("darwin",), "min_tools_major": 11},
+    reads=(
+        vs.VM_TOOLS_VERSION,
+        vs.VM_GUEST_ID,
+        vs.VM_MEMORY,
+        vs.VM_RESERVATION,
+        vs.VM_LOCKED_TO_MAX,
+        vs.VM_POWER_STATE,
+        vs.VM_TEMPLATE,
+    ),
 )
 
 
@@ -210,6 +213,16 @@ BA602 = RuleMeta(
         "match_annotation": True,
         "min_reservation_pct": 100,
     },
+    reads=(
+        vs.VM_NAME,
+        vs.VM_ANNOTATION,
+        vs.VM_BALLOONED,
+        vs.VM_SWAPPED,
+        vs.VM_MEMORY,
+        vs.VM_RESERVATION,
+        vs.VM_LOCKED_TO_MAX,
+        vs.VM_POWER_STATE,
+    ),
 )
 
 

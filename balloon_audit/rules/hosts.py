@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from balloon_audit import vsphere as vs
+from balloon_audit.formatting import fmt_mb, fmt_num
 from balloon_audit.model import (
     VM,
     Cluster,
@@ -34,8 +35,6 @@ from balloon_audit.rules.common import (
     REF_RM_BALLOON,
     REF_RM_OVERCOMMIT,
     REF_RM_SWAP,
-    fmt_mb,
-    fmt_num,
     make_finding,
     runtime_vms,
 )
@@ -271,6 +270,12 @@ BA501 = RuleMeta(
     ),
     references=(REF_MON_HOST_MEMORY, REF_RM_OVERCOMMIT, REF_KB_MINFREE, REF_BEST_PRACTICES),
     defaults={"min_free_pct": 0.0, "report_clear_state": True},
+    reads=(
+        vs.HOST_CONNECTION,
+        vs.HOST_MEMORY_SIZE,
+        vs.HOST_MEMORY_USAGE,
+        vs.HOST_VERSION,
+    ),
 )
 
 
@@ -380,6 +385,14 @@ BA502 = RuleMeta(
     ),
     references=(REF_RM_BALLOON, REF_RM_SWAP, REF_MON_HOST_MEMORY),
     defaults={"ballooned_above_mb": 0, "swapped_above_mb": 0, "evidence_top_vms": 5},
+    reads=(
+        vs.VM_BALLOONED,
+        vs.VM_SWAPPED,
+        vs.HOST_CONNECTION,
+        vs.HOST_MEMORY_SIZE,
+        vs.HOST_MEMORY_USAGE,
+        vs.HOST_VERSION,
+    ),
 )
 
 
@@ -501,6 +514,14 @@ BA503 = RuleMeta(
     ),
     references=(REF_RM_OVERCOMMIT, REF_BEST_PRACTICES, REF_MON_HOST_MEMORY),
     defaults={"info_ratio": 1.5, "warning_ratio": 2.0},
+    reads=(
+        vs.VM_MEMORY,
+        vs.VM_POWER_STATE,
+        vs.HOST_CONNECTION,
+        vs.HOST_MEMORY_SIZE,
+        vs.HOST_MEMORY_USAGE,
+        vs.HOST_VERSION,
+    ),
 )
 
 

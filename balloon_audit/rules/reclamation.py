@@ -9,6 +9,7 @@ it in MB.
 from __future__ import annotations
 
 from balloon_audit import vsphere as vs
+from balloon_audit.formatting import fmt_mb, fmt_num, fmt_pct, fmt_threshold_pct
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_GUEST_BALLOON,
@@ -26,10 +27,6 @@ from balloon_audit.rules.common import (
     REF_RM_SWAP,
     at_least_pct,
     effective_balloon_cap_mb,
-    fmt_mb,
-    fmt_num,
-    fmt_pct,
-    fmt_threshold_pct,
     pct,
     runtime_vms,
     vm_evidence,
@@ -83,6 +80,14 @@ BA301 = RuleMeta(
     scope="powered-on VMs on connected hosts with quickStats",
     references=(REF_RM_BALLOON, REF_RM_OVERCOMMIT, REF_MON_HOST_MEMORY, REF_API_QUICKSTATS),
     defaults={"warning_pct": 10, "critical_pct": 50, "cap_critical_pct": 95, "ctl_max_pct": 65},
+    reads=(
+        vs.VM_BALLOONED,
+        vs.VM_MEMORY,
+        vs.VM_RESERVATION,
+        vs.VM_LIMIT,
+        vs.VM_MAXMEMCTL,
+        vs.VM_POWER_STATE,
+    ),
 )
 
 
@@ -197,6 +202,15 @@ BA302 = RuleMeta(
     scope="powered-on VMs on connected hosts with quickStats",
     references=(REF_RM_SWAP, REF_MON_HOST_MEMORY, REF_BEST_PRACTICES, REF_API_QUICKSTATS),
     defaults={"critical_pct": 1},
+    reads=(
+        vs.VM_SWAPPED,
+        vs.VM_SWAPIN_RATE,
+        vs.VM_SWAPOUT_RATE,
+        vs.VM_MEMORY,
+        vs.VM_LIMIT,
+        vs.VM_MAXMEMCTL,
+        vs.VM_POWER_STATE,
+    ),
 )
 
 
@@ -328,6 +342,11 @@ BA303 = RuleMeta(
     scope="powered-on VMs on connected hosts with quickStats",
     references=(REF_RM_OVERCOMMIT, REF_MON_HOST_MEMORY, REF_API_QUICKSTATS),
     defaults={"warning_above_mb": 0},
+    reads=(
+        vs.VM_COMPRESSED,
+        vs.VM_MEMORY,
+        vs.VM_POWER_STATE,
+    ),
 )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from balloon_audit.model import RuleOutcome, Severity, Snapshot
+from balloon_audit.vsphere import Prop
 
 Params = Mapping[str, Any]
 CheckFn = Callable[[Snapshot, Params], RuleOutcome]
@@ -33,6 +34,8 @@ class RuleMeta:
     references: tuple[str, ...] = ()
     defaults: Mapping[str, Any] = field(default_factory=dict)
     """Default parameters (thresholds), overridable per rule in configuration."""
+    reads: tuple[Prop, ...] = ()
+    """The vSphere properties the rule decides on and shows as evidence (see vsphere.py)."""
 
 
 @dataclass(frozen=True)

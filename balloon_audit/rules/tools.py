@@ -8,6 +8,7 @@ and swap the VM's memory blindly.
 from __future__ import annotations
 
 from balloon_audit import vsphere as vs
+from balloon_audit.formatting import tools_status_text
 from balloon_audit.model import VM, Finding, Remediation, RuleOutcome, Severity, Snapshot
 from balloon_audit.rules.common import (
     CONFIRM_LINUX_DRIVER,
@@ -41,9 +42,19 @@ _TOOLS_SELECT = (
 )
 
 
+_TOOLS_READS = (
+    vs.VM_TOOLS_STATUS2,
+    vs.VM_TOOLS_VERSION_STATUS,
+    vs.VM_TOOLS_STATUS,
+    vs.VM_TOOLS_VERSION,
+    vs.VM_GUEST_ID,
+)
+"""What every Tools rule shows as evidence (see _tools_evidence)."""
+
+
 def tools_version_status(vm: VM) -> str | None:
-    """toolsVersionStatus2, or the deprecated toolsVersionStatus when the server gave no 2."""
-    return vm.tools_version_status2 or vm.tools_version_status
+    """The status BA103 judges: :func:`~balloon_audit.formatting.tools_status_text`, or None."""
+    return tools_status_text(vm) or None
 
 
 def _status_field(vm: VM) -> str:
@@ -109,6 +120,7 @@ BA101 = RuleMeta(
     ),
     scope="powered-on VMs on connected hosts with quickStats (templates excluded)",
     references=(REF_RM_BALLOON, REF_RM_SWAP, REF_API_TOOLS_VERSION),
+    reads=(*_TOOLS_READS, vs.VM_POWER_STATE),
 )
 
 
@@ -192,6 +204,7 @@ BA102 = RuleMeta(
     ),
     scope="powered-on VMs on connected hosts with quickStats and Tools installed",
     references=(REF_RM_BALLOON, REF_RM_SWAP, REF_API_TOOLS_RUNNING),
+    reads=(*_TOOLS_READS, vs.VM_TOOLS_RUNNING, vs.VM_POWER_STATE),
 )
 
 
@@ -280,6 +293,7 @@ BA103 = RuleMeta(
     scope="powered-on VMs on connected hosts with quickStats",
     references=(REF_RM_BALLOON, REF_API_TOOLS_VERSION),
     defaults={"report_supported_old": True},
+    reads=(*_TOOLS_READS, vs.VM_POWER_STATE),
 )
 
 
@@ -361,6 +375,7 @@ BA104 = RuleMeta(
     ),
     scope="powered-on VMs on connected hosts with quickStats",
     references=(REF_RM_BALLOON, REF_API_TOOLS_VERSION),
+    reads=(*_TOOLS_READS, vs.VM_POWER_STATE),
 )
 
 

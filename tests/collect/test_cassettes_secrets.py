@@ -57,22 +57,29 @@ def _machine_names() -> frozenset[str]:
 
 def find_leaks(text: str) -> list[str]:
     """Every secret or real endpoint in a cassette's text, one line each."""
+    return [*_secret_leaks(text), *_address_leaks(text), *_host_leaks(text)]
+
+
+def _secret_leaks(text: str) -> list[str]:
+    """Passwords, user names and session keys that are not the scrubber's placeholders."""
+    found = [
+        (_PASSWORD_RE, PASSWORD_PLACEHOLDER, "password"),
+        (_USER_RE, USER_PLACEHOLDER, "user name"),
+        (_COOKIE_RE, SESSION_PLACEHOLDER, "session cookie"),
+        (_SESSION_KEY_RE, SESSION_PLACEHOLDER, "session key in a view ID"),
+        (_LOGIN_KEY_RE, SESSION_PLACEHOLDER, "session key"),
+    ]
+    return [
+        f"{what} {value!r}"
+        for pattern, placeholder, what in found
+        for value in pattern.findall(text)
+        if value != placeholder
+    ]
+
+
+def _address_leaks(text: str) -> list[str]:
+    """IPv4 and IPv6 addresses outside the documentation ranges."""
     leaks: list[str] = []
-    for value in _PASSWORD_RE.findall(text):
-        if value != PASSWORD_PLACEHOLDER:
-            leaks.append(f"password {value!r}")
-    for value in _USER_RE.findall(text):
-        if value != USER_PLACEHOLDER:
-            leaks.append(f"user name {value!r}")
-    for value in _COOKIE_RE.findall(text):
-        if value != SESSION_PLACEHOLDER:
-            leaks.append(f"session cookie {value!r}")
-    for value in _SESSION_KEY_RE.findall(text):
-        if value != SESSION_PLACEHOLDER:
-            leaks.append(f"session key in a view ID {value!r}")
-    for value in _LOGIN_KEY_RE.findall(text):
-        if value != SESSION_PLACEHOLDER:
-            leaks.append(f"session key {value!r}")
     for match in _IPV4_RE.finditer(text):
         before = text[max(0, match.start() - 12) : match.start()]
         if _VERSION_CONTEXT.search(before):
@@ -90,6 +97,12 @@ def find_leaks(text: str) -> list[str]:
             continue
         if address6 not in DOCUMENTATION_V6:
             leaks.append(f"IPv6 address {address6}")
+    return leaks
+
+
+def _host_leaks(text: str) -> list[str]:
+    """URL hosts that are not placeholders, and this machine's own names."""
+    leaks: list[str] = []
     for host in _URL_RE.findall(text):
         name = host.strip("[]").lower()
         if name not in NAMESPACE_HOSTS and not is_placeholder_host(name):

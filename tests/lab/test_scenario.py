@@ -473,3 +473,82 @@ def test_demo_tools_versions_decode() -> None:
     assert decode(demo.vm("mac-build-01").effective_tools_version) == (11, 0, 0)
     assert decode(demo.vm("mac-legacy-01").effective_tools_version) == (10, 3, 10)
     assert decode("12352") == (12, 2, 0)
+
+
+# ----------------------------------------------------- models: more keys, more shapes
+
+
+@pytest.mark.parametrize(
+    ("snippet", "expected"),
+    [
+        ("[vm_defaults]\nballooned_mb = -5", "vm_defaults.ballooned_mb: expected an integer"),
+        ("[host_defaults]\nmemory_mb = 12", "host_defaults.memory_mb: expected an integer between"),
+        ('[host_defaults]\nname = "x"', "host_defaults.name: unknown key"),
+        (
+            '[[vm_groups]]\nname = "w-{n}"\ncount = 2\nhosts = ["DC0_H0", "DC7_H0"]',
+            "vm_groups[0].hosts: no host 'DC7_H0' in the model",
+        ),
+        ('[[vm_groups]]\nname = "w-{n}"\ncount = 0\nhost = "DC0_H0"', "vm_groups[0].count"),
+        (
+            '[[vm_groups]]\nname = "w-{n}"\ncount = 2\nhost = "DC0_H0"\nswapped_mb = "1"',
+            "vm_groups[0].swapped_mb: expected an integer, got '1'",
+        ),
+        (
+            '[[vms]]\nname = "a"\nhost = "DC0_H0"\nexpect = ["BA301:info", "BA301:info"]',
+            "vms[0] 'a'.expect: lists the same finding twice",
+        ),
+        (
+            '[[vms]]\nname = "a"\nhost = "DC0_H0"\nextra_config = "x"',
+            "vms[0] 'a'.extra_config: expected a table of string values",
+        ),
+        (
+            '[[vms]]\nname = "a"\nhost = "DC0_H0"\nreservation_locked_to_max = true\n'
+            "memory_reservation_mb = 5",
+            "vms[0] 'a'.memory_reservation_mb: must equal memory_mb",
+        ),
+        (
+            '[[vms]]\nname = "a"\nhost = "DC0_H0"\nguest_id = "windows"',
+            "vms[0] 'a'.guest_id: expected a guest id like 'rhel9_64Guest'",
+        ),
+        ('[[vms]]\nhost = "DC0_H0"', "vms[0] '?'.name: missing"),
+        ('[[vms]]\nname = "a"\nhost = "DC0_H0"\ncluster = "DC0_C0"', "give exactly one of"),
+        ('[[clusters]]\nname = "DC0_C0"\nexpect = ["BA503:info"]\nx = 1', "clusters[0].x: unknown"),
+    ],
+)
+def test_more_keys_are_named(snippet: str, expected: str) -> None:
+    found = problems(snippet)
+    assert any(expected in p for p in found), found
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("vms = 3", "vms: expected an array of tables ([[vms]])"),
+        ("model = 3", "model: expected a table, got an integer"),
+        ("description = 5", "description: expected a string, got 5"),
+    ],
+)
+def test_top_level_shapes(text: str, expected: str) -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(tomllib.loads(text), name="t")
+    assert info.value.problems == (expected,)
+
+
+def test_esx_model_refuses_cluster_flags() -> None:
+    with pytest.raises(ScenarioError) as info:
+        parse_scenario(tomllib.loads("[model]\nesx = true\nclusters = 2\n"), name="t")
+    assert "model.clusters: not allowed with esx = true" in str(info.value)
+
+
+def test_vm_defaults_placement_is_checked_per_vm() -> None:
+    found = problems('[vm_defaults]\nhost = "DC0_H5"\n[[vms]]\nname = "a"\n')
+    assert found == [
+        "vms[0] 'a'.host: no host 'DC0_H5' in the model (known: DC0_H0, DC0_C0_H0, DC0_C0_H1)"
+    ]
+
+
+def test_specs_are_immutable_and_templates_default_to_powered_off() -> None:
+    vm = parse('[[vms]]\nname = "t"\nhost = "DC0_H0"\ntemplate = true\n').vms[0]
+    assert vm.power_state == "poweredOff" and not vm.powered_on
+    with pytest.raises(ValueError):
+        vm.memory_mb = 1  # type: ignore[misc]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from balloon_audit import vsphere as vs
 from balloon_audit.report.html import write_html
 from tests.report.browser import Browser, require_chromium
 from tests.report.sample import clean_result, hostile_result
@@ -68,7 +69,7 @@ def test_loads_without_errors_and_nothing_injected(page: Browser):
 
 
 def test_sorting_is_numeric_aware(page: Browser):
-    index = header_index(page, "vmtab", "Ballooned")
+    index = header_index(page, "vmtab", vs.VM_BALLOONED.label)
     assert index > 0
     click_header(page, "vmtab", index)
     values = column(page, "vmtab", index)

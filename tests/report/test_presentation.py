@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from balloon_audit import vsphere as vs
 from balloon_audit.report import presentation as p
 from tests.report.sample import HOSTILE_NAMES, hostile_result
 
@@ -34,8 +35,9 @@ def test_common_evidence_and_short_keys():
     ba301 = p.group_findings(hostile_result())[0]
     assert ba301.common_evidence == {"config.hardware.memoryMB": 4096}
     shown = dict(ba301.row_evidence(ba301.findings[0]))
-    assert "memoryMB" not in shown and "balloonedMemory" in shown
-    assert ("balloonedMemory", "summary.quickStats.balloonedMemory") in ba301.key_legend
+    # Rows name evidence by the property's label; the legend maps it to the API path.
+    assert vs.VM_MEMORY.label not in shown and vs.VM_BALLOONED.label in shown
+    assert (vs.VM_BALLOONED.label, vs.VM_BALLOONED.key) in ba301.key_legend
 
 
 def test_short_keys_keep_colliding_keys_whole():
@@ -43,7 +45,7 @@ def test_short_keys_keep_colliding_keys_whole():
     assert keys == {
         "a.limit": "a.limit",
         "b.limit": "b.limit",
-        'config.extraConfig["sched.mem.maxmemctl"]': "sched.mem.maxmemctl",
+        vs.VM_MAXMEMCTL.key: vs.VM_MAXMEMCTL.label,
         "x.y": "y",
     }
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
+from balloon_audit import vsphere as vs
 from balloon_audit.report.xlsx import clean_text, render_xlsx, write_xlsx
 from tests.report.sample import (
     FAILED,
@@ -52,19 +53,17 @@ def test_one_row_per_finding_with_numbers_as_numbers(wb):
         row = by_moid[f.entity.moid]
         assert row["Entity"] == f.entity.name
         assert row["Severity"] == f.severity.value
-        assert (
-            row["summary.quickStats.balloonedMemory"]
-            == f.evidence["summary.quickStats.balloonedMemory"]
-        )
-        assert isinstance(row["summary.quickStats.balloonedMemory"], int)
+        # Evidence columns are headed by the property's label (vsphere.py), not its path.
+        assert row[vs.VM_BALLOONED.evidence_label] == f.evidence[vs.VM_BALLOONED.key]
+        assert isinstance(row[vs.VM_BALLOONED.evidence_label], int)
         assert row["govc"] == f.remediation.govc
     # A text evidence value gets no numeric column.
     assert "note" not in found[0]
 
 
 def test_hostile_names_read_back_exactly_and_stay_text(wb):
-    vms = {r["moid"]: r for r in rows(wb["VMs"])}
-    names = {r["name"] for r in vms.values()}
+    vms = {r["MOID"]: r for r in rows(wb["VMs"])}
+    names = {r[vs.VM_NAME.label] for r in vms.values()}
     for name in HOSTILE_NAMES:
         assert name in names, name
     assert clean_text(ILLEGAL_XML_NAME) in names  # control character replaced, rest kept
@@ -94,15 +93,15 @@ def test_raw_xml_has_no_formula_element(workbook_path):
 def test_numbers_are_numeric_with_mb_formats(wb):
     ws = wb["VMs"]
     header = [c.value for c in ws[1]]
-    col = header.index("memory_mb") + 1
+    col = header.index(vs.VM_MEMORY.label) + 1
     cell = ws.cell(row=2, column=col)
     assert cell.value == 4096 and cell.data_type == "n"
     assert cell.number_format == "#,##0"
-    compressed = ws.cell(row=3, column=header.index("compressed_mb") + 1)
+    compressed = ws.cell(row=3, column=header.index(vs.VM_COMPRESSED.label) + 1)
     assert compressed.value == 1.5 and compressed.number_format == "#,##0.0"
-    template = next(r for r in rows(ws) if r["name"] == "powered-off-template")
-    assert template["ballooned_mb"] is None  # unknown stays empty, not 0
-    assert template["memory_limit_mb"] == 1024
+    template = next(r for r in rows(ws) if r[vs.VM_NAME.label] == "powered-off-template")
+    assert template[vs.VM_BALLOONED.label] is None  # unknown stays empty, not 0
+    assert template[vs.VM_LIMIT.label] == 1024
 
 
 def test_header_frozen_filtered(wb):
@@ -190,9 +189,9 @@ def test_no_findings_is_said_on_the_summary():
 def test_whole_evidence_numbers_show_no_decimals(wb):
     ws = wb["Findings"]
     header = [c.value for c in ws[1]]
-    memory = ws.cell(row=2, column=header.index("config.hardware.memoryMB") + 1)
+    memory = ws.cell(row=2, column=header.index(vs.VM_MEMORY.evidence_label) + 1)
     assert memory.value == 4096 and memory.number_format == "#,##0"
-    compressed_col = header.index("summary.quickStats.compressedMemory") + 1
+    compressed_col = header.index(vs.VM_COMPRESSED.evidence_label) + 1
     formats = {c.number_format for c in ws.iter_cols(compressed_col, compressed_col, 2).__next__()}
     assert "#,##0.0#" in formats  # 1.5 MB keeps its fraction
 

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from balloon_audit.formatting import fmt_mb, fmt_pct, fmt_threshold_pct
 from balloon_audit.model import Snapshot
 from balloon_audit.rules.common import (
     at_least_pct,
     config_vms,
-    fmt_mb,
-    fmt_pct,
-    fmt_threshold_pct,
+    fully_reserved,
     parse_int,
     pct,
     runtime_vms,
@@ -75,3 +74,19 @@ def test_every_rule_survives_vms_that_say_nothing(rule_id: str) -> None:
         assert finding.rule == rule_id
         assert finding.entity.moid in {"vm-1", "vm-2"}
         assert finding.remediation.summary
+
+
+@pytest.mark.parametrize(
+    ("overrides", "expected"),
+    [
+        (dict(memory_mb=4096, memory_reservation_mb=4096), True),
+        (dict(memory_mb=4096, memory_reservation_mb=4095), False),
+        (dict(memory_mb=4096, memory_reservation_mb=None), False),
+        # An unset reservation is unknown, not 0: not even a 0 MB VM counts as fully reserved.
+        (dict(memory_mb=0, memory_reservation_mb=None), False),
+        (dict(memory_mb=None, memory_reservation_mb=4096), False),
+        (dict(memory_mb=None, memory_reservation_mb=None, reservation_locked_to_max=True), True),
+    ],
+)
+def test_fully_reserved_is_one_rule_for_ba402_and_ba601(overrides, expected):
+    assert fully_reserved(make_vm(**overrides)) is expected

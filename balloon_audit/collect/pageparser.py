@@ -1,0 +1,532 @@
+"""Parse PropertyCollector result pages straight from the response bytes (stdlib expat).
+
+pyVmomi's deserialiser builds a DataObject for every element of a
+``RetrievePropertiesEx`` / ``ContinueRetrievePropertiesEx`` answer (ObjectContent,
+DynamicProperty, …) before the collector reads two fields of each. This parser turns
+the bytes, fed chunk by chunk as they arrive, directly into the rows the snapshot
+builder reads: ``(reference, {property path: value})``.
+
+Values are typed with pyVmomi's own type information (``VmomiSupport`` lookups of the
+``xsi:type`` names and of data object property types), so an ``xsd:long`` becomes
+pyVmomi's ``long``, an enum value pyVmomi's enum value, a reference a pyVmomi managed
+object bound to the session: the same values pyVmomi's deserialiser produces. Nested
+data objects (an extraConfig ``OptionValue``, an allocation) become :class:`Record`
+objects that read like pyVmomi's (attribute access; an unset property is ``None``).
+
+Newer servers may send what this pyVmomi does not know: an enum value stays a plain
+``str`` and is counted in :attr:`PageParser.unknown_values`; an unknown type or data
+object property is kept untyped (text as ``str``, children as a :class:`Record`).
+"""
+
+from __future__ import annotations
+
+import base64
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from xml.parsers.expat import ParserCreate
+
+from pyVmomi import Iso8601, VmomiSupport
+from pyVmomi.VmomiSupport import (
+    XMLNS_VMODL_BASE,
+    XMLNS_XSI,
+    DataObject,
+    Enum,
+    ManagedMethod,
+    ManagedObject,
+    PropertyPath,
+    binary,
+)
+
+NS_SEP = " "
+XSI_TYPE = XMLNS_XSI + NS_SEP + "type"
+_MOREF = "ManagedObjectReference"
+
+Row = tuple[Any, dict[str, Any]]
+"""(managed object reference, {property path: value}), as pyVmomi's path yields them."""
+
+
+class Record(dict):
+    """A data object's properties that the server sent, by name.
+
+    Reads like a pyVmomi DataObject (``option.key``): a property that was not sent
+    reads as pyVmomi's default for it (``None``, or ``False`` / ``0`` / ``""`` / ``[]``
+    for a required one, which servers may leave out). ``wsdl_type`` is the type name
+    (``OptionValue``); ``data_type`` the pyVmomi class, when known.
+    """
+
+    __slots__ = ("data_type", "wsdl_type")
+
+    def __init__(self, wsdl_type: str, data_type: Any = None) -> None:
+        super().__init__()
+        self.wsdl_type = wsdl_type
+        self.data_type = data_type
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        try:
+            return self[name]
+        except KeyError:
+            return _default(self.data_type, name)
+
+    def __repr__(self) -> str:
+        return f"{self.wsdl_type}({dict.__repr__(self)})"
+
+
+_DEFAULTS: dict[tuple[Any, str], Any] = {}
+
+
+def _default(data_type: Any, name: str) -> Any:
+    """What pyVmomi's DataObject holds for a property that was not set."""
+    if data_type is None:
+        return None
+    key = (data_type, name)
+    try:
+        value = _DEFAULTS[key]
+    except KeyError:
+        value = _DEFAULTS[key] = _pyvmomi_default(data_type, name)
+    return [] if value is _EMPTY_LIST else value
+
+
+_EMPTY_LIST = object()
+
+
+def _pyvmomi_default(data_type: Any, name: str) -> Any:
+    try:
+        info = data_type._GetPropertyInfo(name)
+    except AttributeError:
+        return None
+    ptype = info.type
+    if issubclass(ptype, list):
+        return _EMPTY_LIST
+    if info.flags & VmomiSupport.F_OPTIONAL or issubclass(ptype, Enum):
+        return None
+    if ptype is bool:
+        return False
+    if issubclass(ptype, str):
+        return ""
+    if issubclass(ptype, (int, float)):
+        return ptype(0)
+    return None
+
+
+@dataclass
+class Page:
+    """One parsed result page."""
+
+    rows: list[Row] = field(default_factory=list)
+    token: str | None = None
+    """Continuation token; ``None`` on the last page."""
+    missing: list[tuple[str, str, str]] = field(default_factory=list)
+    """``missingSet`` entries: (moid, property path, fault type name)."""
+
+
+# ----------------------------------------------------------------------------- typing
+
+_SCALAR, _ENUM, _REF, _DATA, _ARRAY, _UNTYPED = range(6)
+
+
+class _Kind:
+    """How to build values of one pyVmomi type (cached per type)."""
+
+    __slots__ = ("code", "pytype", "convert", "name", "props", "item")
+
+    def __init__(self, code: int, pytype: Any, name: str) -> None:
+        self.code = code
+        self.pytype = pytype
+        self.name = name
+        self.convert: Callable[[str], Any] | None = None
+        self.props: dict[str, tuple[str, Any, bool] | None] = {}
+        """Data objects: XML name → (attribute name, declared type, is a list) or None."""
+        self.item: Any = None
+        """Arrays: the item type."""
+
+
+def _lookup_wsdl(ns: str, name: str) -> Any:
+    """The pyVmomi type for an XML type name, as pyVmomi's deserialiser looks it up."""
+    try:
+        return VmomiSupport.GetWsdlType(ns, name)
+    except KeyError:
+        pass
+    if name.endswith(_MOREF):
+        try:
+            return VmomiSupport.GetWsdlType(XMLNS_VMODL_BASE, name[: -len("Reference")])
+        except KeyError:
+            pass
+    try:
+        return VmomiSupport.GuessWsdlType(name)
+    except KeyError:
+        return None
+
+
+def _parse_bool(text: str) -> bool:
+    if text == "1" or text.lower() == "true":
+        return True
+    if text == "0" or text.lower() == "false":
+        return False
+    raise TypeError(text)
+
+
+def _parse_datetime(text: str) -> datetime:
+    value = Iso8601.ParseISO8601(text)
+    if not value:
+        raise TypeError(text)
+    return value
+
+
+def _parse_type(text: str) -> Any:
+    return _lookup_wsdl(XMLNS_VMODL_BASE, text.rsplit(":", 1)[-1]) if text else None
+
+
+def _parse_method(text: str) -> Any:
+    name = text.rsplit(":", 1)[-1]
+    for find in (
+        lambda: VmomiSupport.GetWsdlMethod(XMLNS_VMODL_BASE, name),
+        lambda: VmomiSupport.GuessWsdlMethod(name),
+    ):
+        try:
+            return find()
+        except KeyError:
+            continue
+    return VmomiSupport.UnknownManagedMethod(name)
+
+
+_CONVERTERS: dict[Any, Callable[[str], Any]] = {
+    str: str,
+    bool: _parse_bool,
+    datetime: _parse_datetime,
+    binary: lambda text: binary(base64.b64decode(text)),
+    type: _parse_type,
+    ManagedMethod: _parse_method,
+}
+
+
+class _Types:
+    """pyVmomi type lookups, cached: the parser asks the same few questions all the time."""
+
+    def __init__(self) -> None:
+        self._by_pytype: dict[Any, _Kind] = {}
+        self._by_qname: dict[tuple[str, str], _Kind | None] = {}
+        self.untyped = _Kind(_UNTYPED, None, "")
+
+    def by_name(self, ns: str, name: str) -> _Kind | None:
+        key = (ns, name)
+        try:
+            return self._by_qname[key]
+        except KeyError:
+            pytype = _lookup_wsdl(ns, name)
+            kind = None if pytype is None else self.of(pytype)
+            if kind is None:
+                kind = _Kind(_UNTYPED, None, name)
+            self._by_qname[key] = kind
+            return kind
+
+    def of(self, pytype: Any) -> _Kind:
+        try:
+            return self._by_pytype[pytype]
+        except KeyError:
+            kind = self._build(pytype)
+            self._by_pytype[pytype] = kind
+            return kind
+
+    def _build(self, pytype: Any) -> _Kind:
+        name = getattr(pytype, "_wsdlName", getattr(pytype, "__name__", str(pytype)))
+        if isinstance(pytype, type) and issubclass(pytype, list):
+            kind = _Kind(_ARRAY, pytype, name)
+            kind.item = pytype.Item
+            return kind
+        if isinstance(pytype, type) and issubclass(pytype, ManagedObject):
+            return _Kind(_REF, pytype, name)
+        if isinstance(pytype, type) and issubclass(pytype, DataObject):
+            return _Kind(_DATA, pytype, name)
+        if isinstance(pytype, type) and issubclass(pytype, Enum):
+            kind = _Kind(_ENUM, pytype, name)
+            return kind
+        kind = _Kind(_SCALAR, pytype, name)
+        kind.convert = _CONVERTERS.get(pytype, pytype)
+        return kind
+
+    @staticmethod
+    def prop(kind: _Kind, xml_name: str) -> tuple[str, Any, bool] | None:
+        try:
+            return kind.props[xml_name]
+        except KeyError:
+            try:
+                info = kind.pytype._GetPropertyInfo(xml_name)
+            except AttributeError:
+                found = None  # a property this pyVmomi does not know (newer server)
+            else:
+                is_list = isinstance(info.type, type) and issubclass(info.type, list)
+                found = (info.name, info.type, is_list)
+            kind.props[xml_name] = found
+            return found
+
+
+_TYPES = _Types()
+
+
+# ----------------------------------------------------------------------------- parser
+
+
+class _Frame:
+    """One element being built inside a ``<val>``."""
+
+    __slots__ = ("kind", "value", "attr", "append", "serverguid", "ref_type")
+
+    def __init__(self, kind: _Kind, attr: str | None, append: bool) -> None:
+        self.kind = kind
+        self.attr = attr
+        self.append = append
+        self.value: Any = None
+        self.serverguid: str | None = None
+        self.ref_type: Any = None
+
+
+class PageParser:
+    """Feed one response body in chunks with :meth:`feed`, then :meth:`close` for the page.
+
+    ``stub`` binds the managed object references (as pyVmomi does), so that they can
+    be used for later calls (performance queries). One parser reads one page; the
+    ``unknown_values`` counter may be shared between pages.
+    """
+
+    def __init__(self, stub: Any = None, unknown_values: Counter[str] | None = None) -> None:
+        self.stub = stub
+        self.keep_server_guid = stub is None or not _supports_guids(stub)
+        self.unknown_values: Counter[str] = (
+            unknown_values if unknown_values is not None else Counter()
+        )
+        self.page = Page()
+        self._parser = ParserCreate(namespace_separator=NS_SEP)
+        self._parser.buffer_text = True
+        self._parser.StartElementHandler = self._start
+        self._parser.EndElementHandler = self._end
+        self._parser.CharacterDataHandler = self._text
+        self._parser.StartNamespaceDeclHandler = self._ns_start
+        self._parser.EndNamespaceDeclHandler = self._ns_end
+        self._ns: dict[str | None, list[str]] = {}
+        self._local: dict[str, str] = {}
+        self._data = ""
+        self._depth = 0
+        self._skip_below: int | None = None
+        # object being read
+        self._obj_type: Any = None
+        self._obj_guid: str | None = None
+        self._ref: Any = None
+        self._props: dict[str, Any] = {}
+        self._prop_name: str | None = None
+        self._prop_value: Any = None
+        self._missing_path: str | None = None
+        self._missing_fault = ""
+        self._values: list[_Frame] = []
+
+    def feed(self, chunk: bytes) -> None:
+        self._parser.Parse(chunk, False)
+
+    def close(self) -> Page:
+        self._parser.Parse(b"", True)
+        return self.page
+
+    # -- expat callbacks
+
+    def _ns_start(self, prefix: str | None, uri: str) -> None:
+        self._ns.setdefault(prefix, []).append(uri)
+
+    def _ns_end(self, prefix: str | None) -> None:
+        self._ns[prefix].pop()
+
+    def _text(self, data: str) -> None:
+        self._data += data
+
+    def _name(self, tag: str) -> str:
+        try:
+            return self._local[tag]
+        except KeyError:
+            local = self._local[tag] = tag.rpartition(NS_SEP)[2]
+            return local
+
+    def _start(self, tag: str, attrs: dict[str, str]) -> None:
+        self._data = ""
+        self._depth += 1
+        if self._skip_below is not None:
+            if self._depth == self._skip_below + 1 and not self._missing_fault:
+                self._missing_fault = self._xsi_name(attrs) or ""  # the fault inside
+            return
+        if self._values:
+            self._start_value(self._name(tag), attrs)
+            return
+        name = self._name(tag)
+        if name == "val":
+            self._start_value(name, attrs)
+        elif name == "objects":
+            self._ref, self._props = None, {}
+        elif name == "obj":
+            self._obj_type = attrs.get("type")
+            self._obj_guid = attrs.get("serverGuid")
+        elif name == "propSet":
+            self._prop_name, self._prop_value = None, None
+        elif name == "missingSet":
+            self._missing_path, self._missing_fault = None, ""
+        elif name == "fault":  # missingSet's LocalizedMethodFault: only its type is kept
+            self._missing_fault = self._xsi_name(attrs) or ""
+            self._skip_below = self._depth
+
+    def _end(self, tag: str) -> None:
+        depth = self._depth
+        self._depth -= 1
+        if self._skip_below is not None:
+            if depth == self._skip_below:
+                self._skip_below = None
+            return
+        if self._values:
+            self._end_value()
+            return
+        name = self._name(tag)
+        if name == "name":
+            self._prop_name = self._data
+        elif name == "propSet":
+            if self._prop_name is not None:
+                self._props[self._prop_name] = self._prop_value
+        elif name == "obj":
+            self._ref = self._make_ref(
+                _TYPES.by_name(XMLNS_VMODL_BASE, _MOREF), self._obj_type, self._obj_guid
+            )
+        elif name == "objects":
+            self.page.rows.append((self._ref, self._props))
+        elif name == "path":
+            self._missing_path = self._data
+        elif name == "missingSet":
+            moid = getattr(self._ref, "_moId", "")
+            self.page.missing.append((moid, self._missing_path or "", self._missing_fault))
+            self._missing_path = None
+        elif name == "token":
+            self.page.token = self._data or None
+
+    # -- values
+
+    def _xsi_name(self, attrs: dict[str, str]) -> str | None:
+        qname = attrs.get(XSI_TYPE)
+        if not qname:
+            return None
+        return qname.rpartition(":")[2]
+
+    def _xsi_kind(self, qname: str) -> _Kind | None:
+        prefix, _, local = qname.rpartition(":")
+        uris = self._ns.get(prefix or None)
+        ns = uris[-1] if uris else ""
+        return _TYPES.by_name(ns, local)
+
+    def _start_value(self, name: str, attrs: dict[str, str]) -> None:
+        values = self._values
+        attr: str | None = None
+        append = False
+        declared: Any = None
+        if values:
+            parent = values[-1].kind
+            if parent.code == _ARRAY:
+                declared = parent.item
+                append = True
+            elif parent.code == _DATA:
+                found = _Types.prop(parent, name)
+                if found is not None:
+                    attr, declared, append = found
+                else:
+                    attr = name
+            else:
+                attr = name
+        declared_kind = _TYPES.of(declared) if declared is not None else None
+        kind = declared_kind
+        qname = attrs.get(XSI_TYPE)
+        if qname and not (declared is not None and _is_dynamic(declared)):
+            dynamic = self._xsi_kind(qname)
+            if not (
+                dynamic is not None
+                and dynamic.code == _ARRAY
+                and declared_kind is not None
+                and declared_kind.code == _ARRAY
+            ):
+                kind = dynamic
+        elif declared_kind is not None and declared_kind.code == _ARRAY:
+            kind = _TYPES.of(declared_kind.item)
+        if kind is None:
+            kind = _TYPES.untyped
+        frame = _Frame(kind, attr, append)
+        if kind.code == _DATA or kind.code == _UNTYPED:
+            frame.value = Record(kind.name or name, kind.pytype)
+        elif kind.code == _ARRAY:
+            frame.value = []
+        elif kind.code == _REF:
+            frame.ref_type = attrs.get("type")
+            frame.serverguid = attrs.get("serverGuid")
+        values.append(frame)
+
+    def _end_value(self) -> None:
+        frame = self._values.pop()
+        kind = frame.kind
+        code = kind.code
+        data = self._data
+        if code == _SCALAR:
+            value = kind.convert(data)  # type: ignore[misc]
+        elif code == _ENUM:
+            value = getattr(kind.pytype, data, None)
+            if not isinstance(value, kind.pytype):
+                value = str(data)
+                self.unknown_values[f"{kind.name}={data}"] += 1
+        elif code == _REF:
+            value = self._make_ref(kind, frame.ref_type, frame.serverguid, data)
+        elif code == _UNTYPED and not frame.value:
+            value = str(data)
+        else:
+            value = frame.value
+        self._data = ""
+        if not self._values:
+            self._prop_value = value
+            return
+        parent = self._values[-1].value
+        if isinstance(parent, list):
+            parent.append(value)
+        elif frame.append and not isinstance(value, list):
+            parent.setdefault(frame.attr, []).append(value)
+        else:
+            parent[frame.attr] = value
+
+    def _make_ref(
+        self, kind: _Kind | None, type_name: str | None, guid: str | None, moid: str | None = None
+    ) -> Any:
+        moid = self._data if moid is None else moid
+        pytype = _ref_type(type_name or "")
+        if pytype is None:  # a managed object type this pyVmomi does not know
+            pytype = kind.pytype if kind is not None and kind.pytype else ManagedObject
+        return pytype(moid, self.stub, guid if self.keep_server_guid else None)
+
+
+_REF_TYPES: dict[str, Any] = {}
+
+
+def _ref_type(name: str) -> Any:
+    try:
+        return _REF_TYPES[name]
+    except KeyError:
+        found = _lookup_wsdl(XMLNS_VMODL_BASE, name.rpartition(":")[2]) if name else None
+        _REF_TYPES[name] = found
+        return found
+
+
+def _is_dynamic(pytype: Any) -> bool:
+    """pyVmomi ignores ``xsi:type`` on TypeName, MethodName and PropertyPath values."""
+    return pytype is ManagedMethod or pytype is PropertyPath or pytype is type
+
+
+def _supports_guids(stub: Any) -> bool:
+    supports = getattr(stub, "SupportServerGUIDs", None)
+    return bool(supports()) if callable(supports) else False
+
+
+def parse_page(body: bytes, stub: Any = None, unknown_values: Counter[str] | None = None) -> Page:
+    """Parse one whole response body (tests and benchmarks; collection streams chunks)."""
+    parser = PageParser(stub, unknown_values)
+    parser.feed(body)
+    return parser.close()
