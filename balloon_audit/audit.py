@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from balloon_audit.errors import ConfigError, ExitCode, FailureKind, ResultFileError
+from balloon_audit.errors import ConfigError, ExitCode, FailureKind
 from balloon_audit.model import AuditResult, Severity, Snapshot, SourceInfo, SourceStatus
 
 if TYPE_CHECKING:
@@ -59,15 +59,9 @@ def load_config(path: Path | None) -> Config:
 
 def load_result(path: Path) -> AuditResult:
     """A JSON result written by ``scan --json``, for re-rendering; ResultFileError if damaged."""
-    from balloon_audit.report.json_result import result_from_json
+    from balloon_audit.report.json_result import read_result
 
-    try:
-        text = path.read_text(encoding="utf-8")
-    except UnicodeDecodeError:
-        raise ResultFileError("the result file is not UTF-8 text") from None
-    except OSError as exc:
-        raise ResultFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return result_from_json(text)
+    return read_result(path)
 
 
 def build_targets(

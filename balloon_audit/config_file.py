@@ -36,7 +36,7 @@ from balloon_audit.config_model import config_file_model
 from balloon_audit.errors import ConfigError
 from balloon_audit.model import Severity
 from balloon_audit.rules.registry import all_rules
-from balloon_audit.validation import Loc, dotted, problems
+from balloon_audit.validation import Loc, dotted, lookup, problems
 
 try:  # Python 3.11+
     import tomllib
@@ -134,7 +134,7 @@ def _where(loc: Loc, data: Mapping[str, Any]) -> str:
     """The key path, naming a waiver by its rule and entity: ``waivers[1] (rule BA201, ...)``."""
 
     def label(prefix: Loc) -> str:
-        entry = _lookup(data, prefix)
+        entry = lookup(data, prefix)
         if not isinstance(entry, Mapping):
             return ""
         rule, entity = entry.get("rule"), entry.get("entity")
@@ -143,15 +143,6 @@ def _where(loc: Loc, data: Mapping[str, Any]) -> str:
         return ""
 
     return dotted(loc, label)
-
-
-def _lookup(data: Any, loc: Loc) -> Any:
-    for part in loc:
-        try:
-            data = data[part]
-        except (KeyError, IndexError, TypeError):
-            return None
-    return data
 
 
 def describe_thresholds(config: Config) -> list[RuleSettings]:

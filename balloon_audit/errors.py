@@ -61,12 +61,6 @@ class ConfigError(BalloonAuditError):
     kind = FailureKind.CONFIG
 
 
-class ResultFileError(BalloonAuditError):
-    """A saved JSON result cannot be read back (``balloon-audit report``): a usage error."""
-
-    exit_code = ExitCode.USAGE
-
-
 class CollectionError(BalloonAuditError):
     """A vCenter could not be audited; ``kind`` says why, in one word."""
 
@@ -109,6 +103,12 @@ class PermissionDeniedError(CollectionError):
 
 class ReportError(BalloonAuditError):
     """A report could not be written."""
+
+
+class ResultFileError(ReportError):
+    """A saved JSON result cannot be read back (``balloon-audit report``): a usage error."""
+
+    exit_code = ExitCode.USAGE
 
 
 class LabError(BalloonAuditError):

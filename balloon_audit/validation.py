@@ -32,7 +32,7 @@ class InputModel(BaseModel):
     by overriding the three class methods.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, protected_namespaces=())
 
     @classmethod
     def unknown_key(cls, key: str) -> str:
@@ -137,6 +137,16 @@ def dotted(loc: Loc, label: Callable[[Loc], str] | None = None) -> str:
         else:
             out += f".{part}" if out else str(part)
     return out
+
+
+def lookup(data: Any, loc: Loc) -> Any:
+    """The value at ``loc`` in parsed input, or ``None`` when there is none."""
+    for part in loc:
+        try:
+            data = data[part]
+        except (KeyError, IndexError, TypeError):
+            return None
+    return data
 
 
 def suggest(word: str, choices: Collection[str]) -> str:

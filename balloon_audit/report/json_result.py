@@ -10,35 +10,21 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
+import re
 import sys
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+
+from pydantic import ValidationError
 
 from balloon_audit.errors import ResultFileError
 from balloon_audit.fileio import atomic_write_text
-from balloon_audit.model import (
-    VM,
-    AuditResult,
-    Cluster,
-    Entity,
-    Finding,
-    Host,
-    Remediation,
-    RuleStat,
-    Severity,
-    Snapshot,
-    SourceInfo,
-    SourceStatus,
-    WaivedFinding,
-    Waiver,
-)
+from balloon_audit.model import AuditResult
 from balloon_audit.report.formats import Format, register
+from balloon_audit.report.result_model import SCHEMA, ResultDocument
 from balloon_audit.summary import summary
-
-SCHEMA = "balloon-audit/1"
-
-T = TypeVar("T")
+from balloon_audit.validation import Loc, dotted, lookup, problems
 
 
 def _plain(obj: Any) -> Any:
@@ -87,87 +73,121 @@ def result_to_json(result: AuditResult) -> str:
     return json.dumps(result_to_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def _build(cls: type[T], data: dict[str, Any]) -> T:
-    """A dataclass from a dict, ignoring keys this version does not know."""
-    names = {f.name for f in dataclasses.fields(cls)}  # type: ignore[arg-type]
-    return cls(**{k: v for k, v in data.items() if k in names})
+# --- reading ------------------------------------------------------------------------
+
+MAX_DEPTH = 64
+"""Deeper nesting than any result has; a deeper document is damaged (or hostile)."""
+_REWRITE_HINT = "re-run `balloon-audit scan --json FILE` to write a fresh one"
+_JSON_HINT = "pass a file written by `balloon-audit scan --json`"
 
 
-def _tuple_fields(obj: T, *names: str) -> T:
-    return dataclasses.replace(obj, **{n: tuple(getattr(obj, n)) for n in names})  # type: ignore[type-var]
+def read_result(path: Path) -> AuditResult:
+    """Read and check the JSON result at ``path``; every problem names the file."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ResultFileError(
+            f"{path}: not a JSON result: not UTF-8 text (byte {exc.start})", hint=_JSON_HINT
+        ) from None
+    except OSError as exc:
+        raise ResultFileError(f"{path}: cannot be read: {exc.strerror}", hint=_JSON_HINT) from None
+    return result_from_json(text, source=str(path))
 
 
-def _finding(data: dict[str, Any]) -> Finding:
-    remediation = _tuple_fields(
-        _build(Remediation, data["remediation"]), "steps", "confirm", "references"
-    )
-    return Finding(
-        rule=data["rule"],
-        name=data["name"],
-        severity=Severity(data["severity"]),
-        entity=_build(Entity, data["entity"]),
-        message=data["message"],
-        evidence=dict(data.get("evidence") or {}),
-        remediation=remediation,
-    )
+def result_from_dict(data: dict[str, Any], source: str = "the result") -> AuditResult:
+    """An :class:`AuditResult` from parsed JSON (see :func:`result_from_json`)."""
+    return result_from_json(json.dumps(data), source)
 
 
-def _source(data: dict[str, Any]) -> SourceInfo:
-    source = _build(SourceInfo, data)
-    return dataclasses.replace(source, status=SourceStatus(source.status))
+def result_from_json(text: str, source: str = "the result") -> AuditResult:
+    """Check ``text`` against the ``balloon-audit/1`` model and build the result.
 
-
-def result_from_dict(data: dict[str, Any]) -> AuditResult:
+    Raises ResultFileError naming ``source`` and the key for anything that is not a
+    well-formed result: bad JSON, NaN, deep nesting, another schema, a missing
+    key or a value of the wrong type.
+    """
+    data = _parse(text, source)
     schema = data.get("schema") if isinstance(data, dict) else None
     if schema != SCHEMA:
         raise ResultFileError(
-            f"not a balloon-audit result (schema {schema!r}, expected {SCHEMA!r})",
-            hint="pass a file written by `balloon-audit scan --json`",
+            f"{source}: not a balloon-audit result (schema {schema!r}, expected {SCHEMA!r})",
+            hint=_JSON_HINT,
         )
     try:
-        snapshot = Snapshot(
-            sources=tuple(_source(s) for s in data["sources"]),
-            clusters=tuple(_build(Cluster, c) for c in data.get("clusters", [])),
-            hosts=tuple(_build(Host, h) for h in data.get("hosts", [])),
-            vms=tuple(_build(VM, v) for v in data.get("vms", [])),
-        )
-        generated_at = datetime.strptime(data["generated_at"], "%Y-%m-%dT%H:%M:%SZ").replace(
-            tzinfo=timezone.utc
-        )
-        stats = tuple(
-            RuleStat(r["rule"], r["name"], r["checked"], r["flagged"])
-            for r in data.get("summary", {}).get("rules", [])
-        )
-        return AuditResult(
-            generated_at=generated_at,
-            tool_version=data["tool_version"],
-            snapshot=snapshot,
-            findings=tuple(_finding(f) for f in data["findings"]),
-            rule_stats=stats,
-            thresholds=dict(data.get("thresholds", {})),
-            waived=tuple(
-                WaivedFinding(_finding(w["finding"]), _build(Waiver, w["waiver"]))
-                for w in data.get("waived", [])
-            ),
-            waiver_problems=tuple(data.get("waiver_problems", [])),
-            run_by=dict(data.get("run_by", {})),
-        )
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        document = ResultDocument.model_validate_json(text)
+    except ValidationError as exc:
         raise ResultFileError(
-            f"the result file is damaged or incomplete ({type(exc).__name__}: {exc})",
-            hint="re-run `balloon-audit scan --json FILE` to write a fresh one",
+            f"{source}: the result is damaged: {_describe(exc, data)}", hint=_REWRITE_HINT
         ) from None
+    return document.to_result()
 
 
-def result_from_json(text: str) -> AuditResult:
+class _Constant(ValueError):
+    pass
+
+
+def _refuse_constant(name: str) -> Any:
+    raise _Constant(name)
+
+
+def _parse(text: str, source: str) -> Any:
     try:
-        data = json.loads(text)
+        data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise ResultFileError(
-            f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
-            hint="pass a file written by `balloon-audit scan --json`",
+            f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+            hint=_JSON_HINT,
         ) from None
-    return result_from_dict(data)
+    except _Constant as exc:
+        raise ResultFileError(
+            f"{source}: not valid JSON: {_where_constant(text, str(exc))}", hint=_REWRITE_HINT
+        ) from None
+    except RecursionError:
+        data = None
+    if data is None or _depth(data) > MAX_DEPTH:
+        raise ResultFileError(
+            f"{source}: the result is damaged: nested deeper than {MAX_DEPTH} levels",
+            hint=_REWRITE_HINT,
+        )
+    return data
+
+
+def _where_constant(text: str, name: str) -> str:
+    """``NaN at line 3 column 18 (key 'duration_s')``: JSON has no NaN or Infinity."""
+    index = max(text.find(name), 0)
+    line = text.count("\n", 0, index) + 1
+    column = index - text.rfind("\n", 0, index)
+    key = re.search(r'"((?:[^"\\]|\\.)*)"\s*:\s*-?$', text[:index])
+    where = f" (key {key.group(1)!r})" if key else ""
+    return f"{name} at line {line} column {column}{where}; JSON has no NaN or Infinity"
+
+
+def _depth(data: Any) -> int:
+    """How deeply ``data`` nests (iteratively: a hostile file must not exhaust the stack)."""
+    deepest, stack = 0, [(data, 1)]
+    while stack:
+        item, level = stack.pop()
+        deepest = max(deepest, level)
+        if level <= MAX_DEPTH and isinstance(item, (dict, list)):
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return deepest
+
+
+def _describe(exc: ValidationError, data: Any) -> str:
+    """The first problems, each with its key path: ``vms[0] 'web-01'.memory_mb: ...``."""
+
+    def label(loc: Loc) -> str:
+        item = lookup(data, loc)
+        if not isinstance(item, dict):
+            return ""
+        name = item.get("name", item.get("server"))
+        return f" {name!r}" if isinstance(name, str) else ""
+
+    found = problems(exc, ResultDocument)
+    lines = [f"{dotted(p.loc, label)}: {p.message}" if p.loc else p.message for p in found[:5]]
+    more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
+    return "; ".join(lines) + more
 
 
 def write_json(result: AuditResult, path: Path) -> None:
