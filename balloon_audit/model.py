@@ -78,8 +78,8 @@ class SourceInfo:
     """What the user can do about ``error``."""
     error_kind: str | None = None
     """Why it failed, in one word (:class:`~balloon_audit.errors.FailureKind`): ``login``,
-    ``tls``, ``timeout``, ``unreachable``, ``permission``, ``protocol``, ``capture`` or
-    ``unexpected``; ``None`` for a source that was audited."""
+    ``tls``, ``timeout``, ``unreachable``, ``permission``, ``protocol``, ``config``, ``capture``
+    or ``unexpected``; ``None`` for a source that was audited."""
     vm_count: int = 0
     host_count: int = 0
     duration_s: float | None = None
