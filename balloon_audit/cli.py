@@ -27,7 +27,6 @@ from balloon_audit.cli_options import (
     FailOn,
     QuietOpt,
     ServerOpt,
-    output_dir_option,
     read_password,
     run_by,
     with_output_options,
@@ -149,7 +148,7 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
         float, typer.Option(help="Seconds to wait for a connection.", min=1)
     ] = 15.0,
     outputs: dict[str, Path | None] | None = None,
-    output_dir: output_dir_option(rerender_only=False) = None,
+    output_dir: Path | None = None,
     fail_on: Annotated[
         FailOn,
         typer.Option(case_sensitive=False, help="Exit 1 when a finding is at or above this."),
@@ -210,7 +209,7 @@ def report(
         typer.Argument(help="A JSON result written by `scan --json`.", exists=True, dir_okay=False),
     ],
     outputs: dict[str, Path | None] | None = None,
-    output_dir: output_dir_option(rerender_only=True) = None,
+    output_dir: Path | None = None,
     quiet: QuietOpt = False,
 ) -> None:
     """Re-render HTML and Excel reports from a saved JSON result, offline."""

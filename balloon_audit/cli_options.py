@@ -72,7 +72,8 @@ def with_output_options(*, rerender_only: bool) -> Callable[[Callable], Callable
     """Give a command one ``--<format> PATH`` option per file format in the registry.
 
     The command declares ``outputs: dict[str, Path | None]``; it receives the paths by
-    format name. A new format module adds its option here without a CLI edit.
+    format name. A new format module adds its option here without a CLI edit. A
+    parameter ``output_dir`` becomes ``--output-dir``, its help naming those formats.
     """
     from balloon_audit.report.formats import file_formats
 
@@ -80,6 +81,7 @@ def with_output_options(*, rerender_only: bool) -> Callable[[Callable], Callable
 
     def decorate(command: Callable) -> Callable:
         signature = inspect.signature(command, eval_str=True)
+        keyword = inspect.Parameter.KEYWORD_ONLY
         options = [
             inspect.Parameter(
                 f"{f.name}_path",
@@ -95,8 +97,11 @@ def with_output_options(*, rerender_only: bool) -> Callable[[Callable], Callable
         for param in signature.parameters.values():
             if param.name == "outputs":
                 params.extend(options)
+            elif param.name == "output_dir":
+                annotation = output_dir_option(rerender_only=rerender_only)
+                params.append(param.replace(kind=keyword, annotation=annotation))
             else:
-                params.append(param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+                params.append(param.replace(kind=keyword))
 
         @functools.wraps(command)
         def wrapper(**kwargs: Any) -> Any:

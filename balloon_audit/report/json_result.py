@@ -195,12 +195,17 @@ def write_json(result: AuditResult, path: Path) -> None:
     atomic_write_text(path, result_to_json(result))
 
 
+def print_json(result: AuditResult) -> None:
+    """The JSON result on stdout (``--json -``): nothing else is printed there."""
+    sys.stdout.write(result_to_json(result))
+
+
 register(
     Format(
         "json",
         help="Write the JSON result here ('-' for stdout).",
         write=write_json,
-        show=lambda result: sys.stdout.write(result_to_json(result)),
+        show=print_json,
         rerender=False,
         order=10,
     )
