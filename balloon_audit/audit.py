@@ -10,12 +10,13 @@ Heavy layers (pyVmomi, vcrpy) are imported only by the function that needs them.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from balloon_audit.errors import ConfigError, ExitCode, FailureKind
+from balloon_audit.errors import ConfigError, ExitCode, FailureKind, ReportError
 from balloon_audit.model import AuditResult, Severity, Snapshot, SourceInfo, SourceStatus
 
 if TYPE_CHECKING:
@@ -35,6 +36,8 @@ class ConnectOptions:
     ca_bundle: Path | None = None
     connect_timeout_s: float = 15.0
     request_timeout_s: float = 300.0
+    deadline_s: float = 3600.0
+    """Longest time for one server in all, login to logout."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +85,8 @@ def build_targets(
             "no user given",
             hint="pass --user, set BALLOON_AUDIT_USER, or use https://user@host/sdk",
         )
+    if options.ca_bundle is not None and not options.insecure:
+        _check_ca_bundle(options.ca_bundle)
     secret = password()
     return [
         Target(
@@ -93,32 +98,80 @@ def build_targets(
             ca_bundle=options.ca_bundle,
             connect_timeout_s=options.connect_timeout_s,
             request_timeout_s=options.request_timeout_s,
+            deadline_s=options.deadline_s,
         )
         for host, host_port, url_user in parsed
     ]
+
+
+def _check_ca_bundle(path: Path) -> None:
+    """A CA bundle without a PEM certificate is a usage error, found before connecting."""
+    import ssl
+
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (OSError, ssl.SSLError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or "no certificate"
+        raise ConfigError(
+            f"--ca-bundle {path} holds no usable PEM certificate ({reason})",
+            hint="pass the vCenter's CA certificate(s) in PEM format "
+            "(-----BEGIN CERTIFICATE-----)",
+        ) from None
+
+
+@dataclass
+class Capture:
+    """A capture being recorded by :func:`recording`; ``error`` says why it was not written."""
+
+    path: Path
+    error: ReportError | None = None
+
+
+@contextmanager
+def recording(path: Path | None, targets: Sequence[Target]) -> Iterator[Capture | None]:
+    """Record the traffic of a :func:`scan` inside the block to a scrubbed capture at ``path``.
+
+    An unwritable ``path`` is refused before any server is contacted; a capture that
+    cannot be written at the end leaves the audit intact (``Capture.error``). With
+    ``path`` None nothing is recorded.
+    """
+    if path is None:
+        yield None
+        return
+    from balloon_audit.collect.capture import check_capture_path
+    from balloon_audit.collect.capture import recording as record_traffic
+
+    check_capture_path(path)
+    capture = Capture(path)
+    try:
+        with record_traffic(path, servers=targets):
+            yield capture
+    except ReportError as exc:
+        capture.error = exc
+
+
+def check_replay_alone(servers: Sequence[str] | None, record: Path | None) -> None:
+    """``--replay`` audits a capture: options that pick or record servers cannot apply."""
+    for name, given in (("--server", servers), ("--record", record)):
+        if given:
+            raise ConfigError(
+                f"--replay cannot be combined with {name}",
+                hint="a capture names its own servers; record and replay in separate runs",
+            )
 
 
 def scan(
     targets: Sequence[Target],
     config: Config,
     run: RunOptions = RunOptions(),  # noqa: B008 - frozen, never mutated
-    *,
-    record: Path | None = None,
 ) -> AuditResult:
-    """Audit ``targets`` live; with ``record``, also write a scrubbed capture of the traffic.
+    """Audit ``targets`` live (inside :func:`recording` to keep a capture of it).
 
-    A failing server becomes a failed source in the result (the others are kept);
-    only errors that stop the whole run (bad CA bundle, unwritable capture) raise.
+    A failing server becomes a failed source in the result; the others are kept.
     """
     from balloon_audit.collect import collect_all
 
-    if record is None:
-        snapshot = collect_all(targets, progress=run.progress, perf=run.perf)
-    else:
-        from balloon_audit.collect.capture import recording
-
-        with recording(record, servers=[t.hostport for t in targets]):
-            snapshot = collect_all(targets, progress=run.progress, perf=run.perf)
+    snapshot = collect_all(targets, progress=run.progress, perf=run.perf)
     return _evaluate(snapshot, config, run)
 
 
@@ -175,13 +228,23 @@ def _evaluate(snapshot: Snapshot, config: Config, run: RunOptions) -> AuditResul
     return evaluate(snapshot, config, run_by=dict(run.run_by))
 
 
-def exit_code(result: AuditResult, fail_on: Severity | None) -> ExitCode:
-    """3 when a source failed; else 1 when a finding is at or above ``fail_on``; else 0.
+def exit_code(
+    result: AuditResult,
+    fail_on: Severity | None,
+    *,
+    incomplete: bool = False,
+    stdout_closed: bool = False,
+) -> ExitCode:
+    """The exit policy of ``scan``, in this order:
 
-    ``fail_on=None`` (``--fail-on never``) never exits 1.
+    3 when a source failed or an output (report, capture) was not written
+    (``incomplete``); 141 when standard output was closed early; 1 when a finding is
+    at or above ``fail_on`` (None: ``--fail-on never``); else 0.
     """
-    if any(not source.ok for source in result.sources):
+    if incomplete or any(not source.ok for source in result.sources):
         return ExitCode.FAILED
+    if stdout_closed:
+        return ExitCode.STDOUT_CLOSED
     if fail_on is not None and any(f.severity >= fail_on for f in result.findings):
         return ExitCode.FINDINGS
     return ExitCode.OK

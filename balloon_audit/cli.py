@@ -8,8 +8,6 @@ output formats (:mod:`balloon_audit.report.formats`), which also give ``scan`` a
 from __future__ import annotations
 
 import json
-import os
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,16 +15,19 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from balloon_audit import __version__, audit
+from balloon_audit.cli_entry import run_app
 from balloon_audit.cli_lab import lab_app
 from balloon_audit.cli_options import (
     PASSWORD_ENV,
     ConfigOpt,
+    ConnectTimeoutOpt,
+    DeadlineOpt,
     FailOn,
     QuietOpt,
     ServerOpt,
+    TimeoutOpt,
     read_password,
     run_by,
     with_output_options,
@@ -34,7 +35,8 @@ from balloon_audit.cli_options import (
 from balloon_audit.errors import BalloonAuditError, ConfigError, ExitCode
 from balloon_audit.model import AuditResult, Severity
 from balloon_audit.report.console import render_rule_catalogue
-from balloon_audit.report.writers import emit
+from balloon_audit.report.terminal import safe
+from balloon_audit.report.writers import Emitted, check_distinct, emit
 
 
 class _Commands(typer.core.TyperGroup):
@@ -45,9 +47,7 @@ class _Commands(typer.core.TyperGroup):
         try:
             return super().invoke(ctx)
         except BalloonAuditError as exc:
-            err.print(f"[bold red]error:[/] {escape(str(exc))}")
-            if exc.hint:
-                err.print(f"[dim]hint:[/] {escape(exc.hint)}")
+            _print_error(exc)
             raise typer.Exit(exc.exit_code) from None
 
 
@@ -60,27 +60,12 @@ app = typer.Typer(
 )
 app.add_typer(lab_app, name="lab")
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
 
 def run() -> None:
-    """Console-script entry point: an unexpected error exits 3, never 1 ("findings").
-
-    The traceback is hidden (it could show values from the user's inventory or
-    environment); set BALLOON_AUDIT_DEBUG=1 to see it.
-    """
-    try:
-        app(prog_name="balloon-audit")
-    except Exception as exc:  # noqa: BLE001 - the last line of defence
-        if os.environ.get("BALLOON_AUDIT_DEBUG"):
-            raise
-        first_line = (str(exc).splitlines() or [""])[0][:300]
-        err.print(f"[bold red]internal error:[/] {type(exc).__name__}: {escape(first_line)}")
-        err.print(
-            "[dim]hint:[/] this is a bug in balloon-audit; run again with BALLOON_AUDIT_DEBUG=1 "
-            "for the traceback and report it"
-        )
-        sys.exit(ExitCode.FAILED)
+    """Console-script entry point (exit codes beyond the commands': see cli_entry)."""
+    run_app(app, err)
 
 
 def _version(value: bool) -> None:
@@ -106,12 +91,22 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
         yield None
         return
     with err.status("connecting…") as status:
-        yield lambda message: status.update(escape(message))
+        yield lambda message: status.update(safe(message))
 
 
-def _output(result: AuditResult, outputs: dict[str, Path | None], **kwargs: Any) -> None:
-    for path in emit(result, outputs, **kwargs):
-        err.print(f"wrote {escape(str(path))}")
+def _output(result: AuditResult, outputs: dict[str, Path | None], **kwargs: Any) -> Emitted:
+    """Write and show ``result``; report on stderr what was written."""
+    emitted = emit(result, outputs, **kwargs)
+    if not kwargs.get("quiet"):
+        for path in emitted.written:
+            err.print(f"wrote {safe(str(path))}")
+    return emitted
+
+
+def _print_error(error: BalloonAuditError) -> None:
+    err.print(f"[bold red]error:[/] {safe(str(error))}")
+    if error.hint:
+        err.print(f"[dim]hint:[/] {safe(error.hint)}")
 
 
 @app.command()
@@ -141,12 +136,9 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
             help="CA certificates (PEM) to verify the server with.", exists=True, dir_okay=False
         ),
     ] = None,
-    timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for one SOAP request.", min=1)
-    ] = 300.0,
-    connect_timeout: Annotated[
-        float, typer.Option(help="Seconds to wait for a connection.", min=1)
-    ] = 15.0,
+    timeout: TimeoutOpt = 300.0,
+    connect_timeout: ConnectTimeoutOpt = 15.0,
+    deadline: DeadlineOpt = 3600.0,
     outputs: dict[str, Path | None] | None = None,
     output_dir: Path | None = None,
     fail_on: Annotated[
@@ -180,25 +172,38 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     Exit codes: 0 nothing at or above --fail-on, 1 findings at or above it,
     2 usage or configuration error, 3 the audit could not be completed.
     """
+    outputs = outputs or {}
+    check_distinct(*outputs.values(), record, replay)
     config = audit.load_config(config_path)
+    capture = None
     with _progress(quiet) as progress:
         run = audit.RunOptions(perf=not no_perf, progress=progress, run_by=run_by())
         if replay is not None:
+            audit.check_replay_alone(server, record)
             result = audit.replay(replay, config, run)
         else:
-            connect = audit.ConnectOptions(
-                port, user, insecure, ca_bundle, connect_timeout, timeout
-            )
+            limits = (connect_timeout, timeout, deadline)
+            connect = audit.ConnectOptions(port, user, insecure, ca_bundle, *limits)
             targets = audit.build_targets(
                 server or [], connect, lambda: read_password(password_stdin)
             )
-            result = audit.scan(targets, config, run, record=record)
-    _output(result, outputs or {}, output_dir=output_dir, quiet=quiet)
+            with audit.recording(record, targets) as capture:
+                result = audit.scan(targets, config, run)
+    emitted = _output(result, outputs, output_dir=output_dir, quiet=quiet)
     for source in result.sources:
         if not source.ok:
-            err.print(f"[bold red]error:[/] {escape(source.server)}: {escape(source.error or '')}")
+            err.print(f"[bold red]error:[/] {safe(source.server)}: {safe(source.error or '')}")
+    problems = [p for p in (capture and capture.error, emitted.error) if p is not None]
+    for problem in problems:
+        _print_error(problem)
     threshold = None if fail_on is FailOn.never else Severity(fail_on.value)
-    raise typer.Exit(audit.exit_code(result, threshold))
+    code = audit.exit_code(
+        result, threshold, incomplete=bool(problems), stdout_closed=emitted.stdout_closed
+    )
+    if code == ExitCode.STDOUT_CLOSED:
+        err.print("[bold red]error:[/] standard output was closed before all was written to it")
+        err.print("[dim]hint:[/] report files were written first; or use --json FILE")
+    raise typer.Exit(code)
 
 
 @app.command()
@@ -217,8 +222,11 @@ def report(
     if output_dir is None and not any(outputs.values()):
         options = ", ".join(f"--{name}" for name in outputs)
         raise ConfigError(f"nothing to write: pass {options} or --output-dir")
+    check_distinct(result_file, *outputs.values())
     result = audit.load_result(result_file)
-    _output(result, outputs, output_dir=output_dir, quiet=quiet, rerender_only=True)
+    emitted = _output(result, outputs, output_dir=output_dir, quiet=quiet, rerender_only=True)
+    if emitted.error is not None:
+        raise emitted.error
 
 
 @app.command("rules")

@@ -8,8 +8,9 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+
+from balloon_audit.report.terminal import safe
 
 lab_app = typer.Typer(help="Start and stop a vcsim test lab loaded with a scenario.")
 err = Console(stderr=True, highlight=False)
@@ -41,7 +42,7 @@ def lab_list() -> None:
     table.add_column("scenario", no_wrap=True)
     table.add_column("description", overflow="fold")
     for name, description in list_scenarios():
-        table.add_row(name, escape(description))
+        table.add_row(name, safe(description))
     Console(highlight=False).print(table)
 
 
@@ -59,7 +60,7 @@ def lab_up_command(
     from balloon_audit.lab import lab_up
 
     def progress(message: str) -> None:
-        err.print(f"[dim]lab:[/] {escape(message)}")
+        err.print(f"[dim]lab:[/] {safe(message)}")
 
     instance = lab_up(scenario, _state_dir(state_dir), progress=None if as_json else progress)
     if as_json:

@@ -6,6 +6,7 @@ import enum
 import functools
 import getpass
 import inspect
+import math
 import os
 import shlex
 import socket
@@ -68,6 +69,37 @@ ConfigOpt = Annotated[
 ]
 
 
+def finite(value: float) -> float:
+    """Reject ``nan`` (it passes every range check); ranges reject ``inf`` and ``1e12``."""
+    if value is not None and not math.isfinite(value):
+        raise typer.BadParameter("must be a finite number of seconds")
+    return value
+
+
+TimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        help="Seconds for one whole API request (1-3600).", min=1, max=3600, callback=finite
+    ),
+]
+ConnectTimeoutOpt = Annotated[
+    float,
+    typer.Option(
+        help="Seconds to connect and log in, per step (1-600).", min=1, max=600, callback=finite
+    ),
+]
+DeadlineOpt = Annotated[
+    float,
+    typer.Option(
+        help="Seconds for one vCenter in all, login to logout (1-86400); "
+        "after that it is reported as failed.",
+        min=1,
+        max=86400,
+        callback=finite,
+    ),
+]
+
+
 def with_output_options(*, rerender_only: bool) -> Callable[[Callable], Callable]:
     """Give a command one ``--<format> PATH`` option per file format in the registry.
 
@@ -118,7 +150,13 @@ def with_output_options(*, rerender_only: bool) -> Callable[[Callable], Callable
 def read_password(password_stdin: bool) -> str:
     """The vCenter password: stdin when asked, else $BALLOON_AUDIT_PASSWORD, else a prompt."""
     if password_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise ConfigError(
+                "--password-stdin read an empty password",
+                hint="pipe the password in, e.g. from a secrets file: --password-stdin < FILE",
+            )
+        return password
     from_env = os.environ.get(PASSWORD_ENV)
     if from_env:
         return from_env

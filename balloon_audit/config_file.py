@@ -108,6 +108,10 @@ def load_config(path: Path | None) -> Config:
         ) from None
     try:
         data = tomllib.loads(text)
+    except RecursionError:
+        raise ConfigError(
+            f"config file {path}: invalid TOML: nested too deeply", hint=_HINT
+        ) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(
             f"config file {path}: invalid TOML {_toml_position(exc, text)}: {_toml_reason(exc)}",

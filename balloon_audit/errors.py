@@ -19,6 +19,8 @@ class ExitCode(enum.IntEnum):
     FINDINGS = 1
     USAGE = 2
     FAILED = 3
+    STDOUT_CLOSED = 141
+    """128 + SIGPIPE, as a shell reports a pipeline member killed by a closed pipe."""
 
 
 class FailureKind(str, enum.Enum):

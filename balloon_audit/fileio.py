@@ -5,6 +5,12 @@ rename stays on one filesystem), is flushed and fsynced, then replaces the targe
 with ``os.replace``; the directory is fsynced too so the rename survives a crash.
 On any failure the temporary file is removed and the previous file, if any, is
 left untouched. Failures raise :class:`~balloon_audit.errors.ReportError` with a hint.
+
+Atomic replacement is right for regular files only. A symbolic link is followed and
+its target replaced (the link stays a link); character devices and FIFOs
+(``/dev/null``, ``/dev/stdout``, a named pipe) are written straight through, so that
+errors such as ``/dev/full``'s "no space left" are seen; anything else (a block
+device, a socket) is refused.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -45,6 +52,11 @@ def atomic_writer(path: Path, *, what: str = "", hint: str | None = None) -> Ite
     """
     path = Path(path)
     name = f"{what} {path}" if what else str(path)
+    if _is_stream(path):
+        with _write_through(path, name, hint) as fh:
+            yield fh
+        return
+    path = _follow_links(path, name)
     _check_target(path, name)
     try:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
@@ -66,6 +78,47 @@ def atomic_writer(path: Path, *, what: str = "", hint: str | None = None) -> Ite
             raise _write_error(path, name, exc, hint) from None
         raise
     _fsync_dir(path.parent)
+
+
+_STREAM_PREFIXES = ("/dev/stdout", "/dev/stderr", "/dev/fd/", "/proc/self/fd/")
+
+
+def _is_stream(path: Path) -> bool:
+    """A character device, a FIFO, or one of the process's own file descriptors."""
+    if str(path).startswith(_STREAM_PREFIXES):
+        return True
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)
+
+
+@contextlib.contextmanager
+def _write_through(path: Path, name: str, hint: str | None) -> Iterator[IO[bytes]]:
+    try:
+        fh = open(path, "wb")  # noqa: SIM115 - closed below, errors translated
+    except OSError as exc:
+        raise _write_error(path, name, exc, hint) from None
+    try:
+        with fh:
+            yield fh
+            fh.flush()
+    except OSError as exc:
+        raise _write_error(path, name, exc, hint) from None
+
+
+def _follow_links(path: Path, name: str) -> Path:
+    """The file a (chain of) symbolic link(s) points to; ``path`` itself otherwise."""
+    if not path.is_symlink():
+        return path
+    try:
+        return Path(os.path.realpath(path, strict=False))
+    except (OSError, RuntimeError) as exc:
+        raise ReportError(
+            f"cannot write {name}: cannot follow the symbolic link ({exc})",
+            hint="point the link at a file, or choose another output path",
+        ) from None
 
 
 def _umask() -> int:
@@ -90,6 +143,11 @@ def _check_target(path: Path, name: str) -> None:
         raise ReportError(
             f"cannot write {name}: it is a directory, a file name is expected",
             hint=f"give a file name, e.g. {path / 'report'}",
+        )
+    if path.exists() and not path.is_file():
+        raise ReportError(
+            f"cannot write {name}: it is neither a regular file nor a character device or pipe",
+            hint="choose a regular file as output path",
         )
 
 

@@ -84,6 +84,10 @@ class SourceInfo:
     host_count: int = 0
     duration_s: float | None = None
     """Wall time of the collection from this endpoint."""
+    instance_uuid: str | None = None
+    """``about.instanceUuid`` (vCenter only): one vCenter under two names is audited once."""
+    aliases: tuple[str, ...] = ()
+    """Other names given for this same vCenter in the run."""
 
     @property
     def ok(self) -> bool:

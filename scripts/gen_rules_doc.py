@@ -182,6 +182,9 @@ expires = 2027-03-31            # optional; TOML date or "YYYY-MM-DD"
   their defaults, so a warning threshold can never be stricter than the
   critical one. An override is compared with the other side's value in force
   (your override or the default).
+- Every problem in the file is reported at once, each with its key path
+  (`rules.BA301.warning_pct`, `waivers[0] (rule BA201, entity 'sql-*').owner`),
+  before any vCenter is contacted; the exit code is 2.
 
 ### Waivers
 

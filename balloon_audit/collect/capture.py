@@ -29,8 +29,10 @@ import functools
 import gzip
 import http.client
 import logging
+import os
 import re
 import types
+import zlib
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -52,6 +54,7 @@ from balloon_audit.collect.capture_scrub import (
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import CollectionError, ConfigError, FailureKind, ReportError
 from balloon_audit.fileio import atomic_write_bytes
+from balloon_audit.netloc import bracketed
 
 CAPTURE_FORMAT = 1
 META_KEY = "balloon_audit"
@@ -115,10 +118,36 @@ def recording(path: Path, *, servers: Sequence[str | Target] = ()) -> Iterator[N
         cassette = cm.__enter__()
         try:
             yield
-        finally:
-            data = list(cassette.data)
+        except Exception:
+            _stop_recording(cm, cassette, path, scrubber)
+            raise
+        except BaseException:  # interrupted: stop, write nothing
             cm.__exit__(None, None, None)
-            write_capture(path, data, scrubber)
+            raise
+        _stop_recording(cm, cassette, path, scrubber)
+
+
+def _stop_recording(cm: Any, cassette: Any, path: Path, scrubber: Scrubber) -> None:
+    data = list(cassette.data)
+    cm.__exit__(None, None, None)
+    write_capture(path, data, scrubber)
+
+
+def check_capture_path(path: Path) -> None:
+    """Refuse a --record path that cannot be written, before any vCenter is contacted."""
+    parent = Path(path).absolute().parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent  # missing directories are created when the capture is written
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        raise ConfigError(
+            f"cannot write capture {path}: {parent} is not a writable directory",
+            hint="choose a writable place for --record",
+        )
+    if Path(path).is_dir():
+        raise ConfigError(
+            f"cannot write capture {path}: it is a directory",
+            hint="give --record a file name, e.g. capture.yaml.gz",
+        )
 
 
 @contextmanager
@@ -243,6 +272,7 @@ def _scrub_interaction(ep: Endpoint, request: Any, response: dict, scrubber: Scr
         f"?{scrubber.scrub_text(request.parsed_uri.query, ep)}" if request.parsed_uri.query else ""
     )
     body = _text(request.body)
+    login = soap_operation(body) == "Login"
     req_headers = {
         name: [scrubber.scrub_text(str(_first(value)), ep)]
         for name, value in sorted(dict(request.headers).items())
@@ -260,31 +290,51 @@ def _scrub_interaction(ep: Endpoint, request: Any, response: dict, scrubber: Scr
         "request": {
             "method": request.method,
             "uri": f"{request.scheme}://{ep.placeholder}{request.path}{query}",
-            "body": scrubber.scrub_text(body, ep) if request.body is not None else None,
+            "body": None if request.body is None else scrubber.scrub_text(body, ep, login=login),
             "headers": req_headers,
         },
         "response": {
             "status": dict(response.get("status") or {}),
             "headers": resp_headers,
-            "body": {"string": scrubber.scrub_text(_text(_resp_body(response)), ep)},
+            "body": {"string": scrubber.scrub_text(_text(_resp_body(response)), ep, login=login)},
         },
     }
 
 
+MAX_CAPTURE_BYTES = 2 * 1024**3
+"""Largest capture read (after decompression): far above any real fleet, far below a bomb."""
+
+
+def _read_capture_text(path: Path) -> str:
+    hint = "pass the file written by 'balloon-audit scan --record FILE'"
+    try:
+        with open(path, "rb") as raw:
+            stream = gzip.GzipFile(fileobj=raw) if _gzipped(path) else raw
+            data = stream.read(MAX_CAPTURE_BYTES + 1)
+        if len(data) > MAX_CAPTURE_BYTES:
+            raise ConfigError(
+                f"capture {path} is larger than {MAX_CAPTURE_BYTES // 1024**3} GiB", hint=hint
+            )
+        return data.decode("utf-8")
+    except (OSError, EOFError, zlib.error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ConfigError(f"cannot read capture {path}: {reason}", hint=hint) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"cannot read capture {path}: not UTF-8 text (byte {exc.start})", hint=hint
+        ) from None
+
+
 def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
+    """Read and check a capture. Loading is bounded: captures are shared between people,
+    so YAML aliases (which this tool never writes) are refused, as is anything that is
+    not the capture structure."""
     import yaml
     from vcr.request import Request
 
+    text = _read_capture_text(path)
     try:
-        raw = path.read_bytes()
-        text = (gzip.decompress(raw) if _gzipped(path) else raw).decode("utf-8")
-    except (OSError, EOFError, UnicodeDecodeError) as exc:
-        raise ConfigError(
-            f"cannot read capture {path}: {getattr(exc, 'strerror', None) or exc}",
-            hint="pass the file written by 'balloon-audit scan --record FILE'",
-        ) from None
-    try:
-        document = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
+        document = yaml.load(text, Loader=_no_alias_loader(yaml))
         meta = document.get(META_KEY) or {}
         raw = document["interactions"]
         requests = []
@@ -294,8 +344,8 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
             body = req.get("body")
             requests.append(
                 Request(
-                    method=req["method"],
-                    uri=req["uri"],
+                    method=_scalar(req["method"]),
+                    uri=_scalar(req["uri"]),
                     body=body.encode("utf-8") if isinstance(body, str) else body,
                     headers={k: _first(v) for k, v in (req.get("headers") or {}).items()},
                 )
@@ -304,9 +354,13 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
             string = (resp.get("body") or {}).get("string")
             resp["body"] = {"string": string.encode("utf-8") if isinstance(string, str) else string}
             responses.append(resp)
-    except (yaml.YAMLError, AttributeError, KeyError, TypeError) as exc:
+        sources = meta.get("sources")
+        unreachable = meta.get("unreachable") or []
+        for name in [*(sources or []), *unreachable]:
+            _scalar(name)
+    except (yaml.YAMLError, AttributeError, KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
-            f"{path} is not a balloon-audit capture ({type(exc).__name__})",
+            f"{path} is not a balloon-audit capture ({_short_reason(exc)})",
             hint="pass the file written by 'balloon-audit scan --record FILE'",
         ) from None
     fmt = meta.get("capture_format", CAPTURE_FORMAT)
@@ -315,7 +369,6 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
             f"{path} uses capture format {fmt}; this balloon-audit reads format {CAPTURE_FORMAT}",
             hint="upgrade balloon-audit to replay this capture",
         )
-    sources = meta.get("sources")
     if not sources:  # a plain vcrpy cassette: derive the sources from the requests
         sources = sorted({r.host for r in requests if r.host}, key=placeholder_index)
     info = CaptureInfo(
@@ -324,7 +377,7 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
         tool_version=meta.get("tool_version"),
         interactions=len(requests),
         page_size=_page_size(requests) or DEFAULT_PAGE_SIZE,
-        unreachable=tuple(str(s) for s in meta.get("unreachable") or ()),
+        unreachable=tuple(str(s) for s in unreachable),
     )
     return info, requests, responses
 
@@ -341,9 +394,41 @@ def _dumper(yaml: Any) -> Any:
     base = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
     class _Dumper(base):  # type: ignore[misc, valid-type]
-        pass
+        def ignore_aliases(self, data: Any) -> bool:
+            return True  # the loader refuses aliases: never write one
 
     return _Dumper
+
+
+def _no_alias_loader(yaml: Any) -> Any:
+    """A safe loader that refuses YAML aliases (``*name``): nested alias chains make a
+    small file expand into billions of nodes (the "billion laughs")."""
+    base = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+    class _Loader(base):  # type: ignore[misc, valid-type]
+        def construct_object(self, node: Any, deep: bool = False) -> Any:
+            if node in self.constructed_objects or node in self.recursive_objects:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "YAML aliases are not allowed in a capture", node.start_mark
+                )
+            return super().construct_object(node, deep=deep)
+
+    return _Loader
+
+
+def _scalar(value: Any) -> str:
+    if not isinstance(value, str):
+        raise TypeError(f"expected text, found {type(value).__name__}")
+    return value
+
+
+def _short_reason(exc: BaseException) -> str:
+    if hasattr(exc, "problem") and getattr(exc, "problem", None):
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        return f"{exc.problem}{where}"  # type: ignore[attr-defined]
+    first = (str(exc).splitlines() or [""])[0][:120]
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
 
 # ---------------------------------------------------------------------------- vcrpy glue
@@ -419,6 +504,10 @@ def _connection_classes() -> tuple[type, type]:
         def connect(self, *args: Any, **kwargs: Any) -> None:
             # Connecting waits until a request has to go to the real server (recording).
             return None
+
+        def _real_host(self) -> str:
+            # vcrpy writes an IPv6 host into the request URI without brackets.
+            return bracketed(super()._real_host())
 
         def getresponse(self, _: bool = False, **kwargs: Any) -> Any:
             request = self._vcr_request

@@ -145,6 +145,7 @@ class Scrubber:
         self._lock = threading.Lock()
         self._endpoints: dict[tuple[str, int], Endpoint] = {}
         self._secrets: dict[str, str] = {}
+        self._passwords: set[str] = set()
         self._views: dict[str, str] = {}
         self._tokens: dict[str, str] = {}
         for server in servers:
@@ -184,8 +185,10 @@ class Scrubber:
         """Pick up the secrets of one exchange before any text is rewritten."""
         for match in _CREDENTIAL_RE.finditer(request_body):
             name = match["tag"].split(":")[-1]
-            if name == "password":
-                self.add_secret(_xml_unescape(match["text"]), PASSWORD_PLACEHOLDER)
+            if name == "password" and match["text"]:
+                with self._lock:
+                    self._passwords.add(_xml_unescape(match["text"]))
+                    self._passwords.add(match["text"])
         for values in response_headers.values():
             for value in values if isinstance(values, list) else [values]:
                 for cookie in _COOKIE_RE.finditer(str(value)):
@@ -194,12 +197,22 @@ class Scrubber:
         if login:
             self.add_secret(login.group(2), SESSION_PLACEHOLDER)
 
-    def scrub_text(self, text: str, endpoint: Endpoint | None = None) -> str:
-        """Rewrite one body or header value."""
+    def scrub_text(
+        self, text: str, endpoint: Endpoint | None = None, *, login: bool = False
+    ) -> str:
+        """Rewrite one body or header value; ``login`` for the Login call and its answer.
+
+        The password is sent once, in the Login call: it is replaced wherever it appears
+        there (an error answer may echo it), and nowhere else, where the same characters
+        are inventory data (a password ``DC0_C0`` must not rename cluster ``DC0_C0``).
+        """
         if not text:
             return text
         with self._lock:
-            secrets = sorted(self._secrets.items(), key=lambda kv: -len(kv[0]))
+            secrets = dict(self._secrets)
+            if login:
+                secrets.update(dict.fromkeys(self._passwords, PASSWORD_PLACEHOLDER))
+            secrets = sorted(secrets.items(), key=lambda kv: -len(kv[0]))
             endpoints = list(self._endpoints.values())
         for value, replacement in secrets:
             text = text.replace(value, replacement)

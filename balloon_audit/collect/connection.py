@@ -1,8 +1,14 @@
 """Open and close one vSphere API session, and turn connection failures into project errors.
 
 Every error raised from here is a :class:`~balloon_audit.errors.CollectionError` with a
-one-line message and a hint. Messages never contain the password, and the original
-exception is not chained (its traceback frames hold the password as a local variable).
+one-line message and a hint. Messages never contain the password by construction: they
+are built from the target's host, port and user and from exception types, and text the
+server sent is only quoted for requests made after login (the password is sent once, in
+the Login call). The original exception is not chained (its traceback frames hold the
+password as a local variable).
+
+Every TLS socket of a session obeys a :class:`~balloon_audit.collect.deadline.Clock`:
+a whole-request deadline, an overall deadline per vCenter, and the stop switch.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ from typing import Any
 from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim, vmodl
 
+from balloon_audit.collect.deadline import Clock, DeadlineExceeded, install
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import (
     AuthenticationError,
@@ -42,7 +49,8 @@ def build_ssl_context(target: Target) -> ssl.SSLContext:
     """TLS settings for ``target``: verify by default, also for localhost / 127.0.0.1.
 
     pyVmomi skips verification for localhost, 127.0.0.1 and ::1 when it is given no
-    context; passing our own context always makes the choice explicit.
+    context; passing our own context always makes the choice explicit. A CA bundle
+    that cannot be read is a :class:`ConfigError` (the CLI checks it before connecting).
     """
     if target.insecure:
         return ssl._create_unverified_context()
@@ -81,7 +89,8 @@ def open_session(target: Target) -> Iterator[Any]:
 
     Failures while connecting are raised as CollectionError subclasses.
     """
-    context = build_ssl_context(target)
+    clock = Clock(target.connect_timeout_s, target.deadline_s)
+    context = install(build_ssl_context(target), clock)
     failure: CollectionError | None = None
     status: int | None = None
     si = None
@@ -102,14 +111,16 @@ def open_session(target: Target) -> Iterator[Any]:
     if failure is not None:
         raise failure
     try:
+        clock.request_s = target.request_timeout_s
         set_request_timeout(si, target.request_timeout_s)
         yield si
     finally:
+        clock.grace()
         _logout(si, target.connect_timeout_s)
 
 
 def set_request_timeout(si: Any, timeout_s: float) -> None:
-    """Use ``timeout_s`` for every later request of this session (login used the connect one)."""
+    """Use ``timeout_s`` per socket wait for every later request of this session."""
     stub = si._stub
     stub.schemeArgs["timeout"] = timeout_s
     for conn, _ in list(stub.pool):
@@ -147,7 +158,7 @@ def translate_error(exc: BaseException, target: Target, *, phase: str) -> Collec
         found = _translate_one(cause, target, label, phase)
         if found is not None:
             return found
-    detail = redact(_describe(exc), target.password)
+    detail = _describe(exc, quote_server=phase != "connect")
     return CollectionError(
         f"{label}: {detail}",
         hint="run again with the same options; if it persists, report it with this message",
@@ -159,10 +170,17 @@ def _translate_one(
 ) -> CollectionError | None:
     if isinstance(exc, CollectionError):
         return exc
+    if isinstance(exc, DeadlineExceeded):
+        return _deadline_error(exc, label, phase)
     for translate in (_login_failure, _tls_failure, _network_failure):
         found = translate(exc, target, label, phase)
         if found is not None:
             return found
+    if type(exc).__name__ in ("ExpatError", "IncompleteRead") and phase == "collect":
+        return ConnectionFailedError(
+            f"{label}: an answer was cut off (the connection closed in the middle of it)",
+            hint="a proxy, load balancer or the vCenter dropped the connection: retry later",
+        )
     if type(exc).__name__ == "ExpatError" or "not a VIM server" in str(exc):
         return _not_vsphere(target, None)
     return None
@@ -245,7 +263,7 @@ def _network_failure(
         )
     if isinstance(exc, http.client.HTTPException):
         return ProtocolError(
-            f"{label}: unexpected HTTP answer ({redact(str(exc), target.password)[:80]}); "
+            f"{label}: unexpected HTTP answer ({_http_status(exc)}); "
             "not a vSphere API endpoint?",
             hint="check the host name and port: point --server at the vCenter or ESXi itself",
         )
@@ -278,14 +296,43 @@ def _chain(exc: BaseException) -> Iterator[BaseException]:
         current = current.__cause__ or current.__context__
 
 
-def _describe(exc: BaseException) -> str:
+def _deadline_error(exc: DeadlineExceeded, label: str, phase: str) -> CollectionError:
+    if exc.kind == "stopped":
+        return CollectionTimeoutError(
+            f"{label}: interrupted", hint="the run was stopped by a signal (Ctrl-C or SIGTERM)"
+        )
+    if exc.kind == "overall":
+        return CollectionTimeoutError(
+            f"{label}: gave up after {exc.seconds:g}s, the deadline for one vCenter",
+            hint="the vCenter is too slow or stalled: retry later, or raise --deadline",
+        )
+    if phase == "connect":
+        return CollectionTimeoutError(
+            f"{label}: no complete answer within {exc.seconds:g}s while connecting",
+            hint="check that the host is reachable and answers (firewall, VPN, load "
+            "balancer) or raise --connect-timeout",
+        )
+    return CollectionTimeoutError(
+        f"{label}: an API request took longer than {exc.seconds:g}s (whole-request deadline)",
+        hint="the vCenter or a load balancer in front of it is stalled or overloaded: "
+        "retry later or raise --timeout",
+    )
+
+
+def _http_status(exc: BaseException) -> str:
+    """The status code of pyVmomi's ``HTTPException("503 Service Unavailable")``, or its type."""
+    first = str(exc).split(" ", 1)[0]
+    return f"HTTP {first}" if first.isdigit() and len(first) == 3 else type(exc).__name__
+
+
+def _describe(exc: BaseException, *, quote_server: bool) -> str:
+    """Exception type and fault name; the server's text only when ``quote_server``.
+
+    While connecting, the server has just been sent the password: an echo of it in a
+    fault message must not reach a message, so only names are used then.
+    """
     if isinstance(exc, vmodl.MethodFault):
-        text = getattr(exc, "msg", None) or ""  # pyVmomi's stubs omit MethodFault.msg
+        text = (getattr(exc, "msg", None) or "") if quote_server else ""
         return f"{exc._wsdlName} fault" + (f": {text}" if text else "")
-    text = str(exc).splitlines()[0] if str(exc) else ""
+    text = str(exc).splitlines()[0] if str(exc) and quote_server else ""
     return f"{type(exc).__name__}" + (f": {text}" if text else "")
-
-
-def redact(text: str, secret: str) -> str:
-    """``text`` with every occurrence of ``secret`` replaced."""
-    return text.replace(secret, "***") if secret else text

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
+import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
-from balloon_audit.collect.connection import redact
-from balloon_audit.collect.source import collect_source
+from balloon_audit.collect.source import DuplicateSourceError, collect_source
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import BalloonAuditError, FailureKind
 from balloon_audit.model import Snapshot, SourceInfo, SourceStatus
@@ -26,18 +27,28 @@ def collect_all(
     Never raises for a failing endpoint: it becomes a ``failed`` SourceInfo with the
     error and hint, and the other endpoints' data is kept. ``progress`` is called from
     worker threads. Results keep the order of ``targets``; a repeated endpoint
-    (same label) is collected once.
+    (same label) is collected once, and so is one vCenter under two names (same
+    instance UUID): the name that logs in first audits it, the other becomes its alias.
     """
     unique: dict[str, Target] = {}
     for target in targets:
         unique.setdefault(target.label, target)
     if not unique:
         return Snapshot()
+    claims = _Claims()
+    aliases: dict[str, list[str]] = {}
 
     def one(target: Target) -> Snapshot:
         started = time.monotonic()
         try:
-            return collect_source(target, progress=progress, perf=perf, page_size=page_size)
+            return collect_source(
+                target, progress=progress, perf=perf, page_size=page_size, claim=claims
+            )
+        except DuplicateSourceError as exc:
+            aliases.setdefault(exc.first, []).append(target.label)
+            if progress is not None:
+                progress(str(exc))
+            return Snapshot()
         except Exception as exc:  # noqa: BLE001 - every failure becomes a failed source
             source = _failed_source(target, exc, time.monotonic() - started)
         if progress is not None:
@@ -47,7 +58,28 @@ def collect_all(
     workers = max(1, min(max_workers, len(unique)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="collect") as pool:
         parts = list(pool.map(one, unique.values()))
-    return merge(parts)
+    merged = merge(parts)
+    if not aliases:
+        return merged
+    return dataclasses.replace(
+        merged,
+        sources=tuple(
+            dataclasses.replace(s, aliases=tuple(aliases.get(s.server, ()))) for s in merged.sources
+        ),
+    )
+
+
+class _Claims:
+    """First come, first served: which name audits each vCenter (by instance UUID)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._owners: dict[str, str] = {}
+
+    def __call__(self, uuid: str, label: str) -> str | None:
+        with self._lock:
+            owner = self._owners.setdefault(uuid, label)
+        return None if owner == label else owner
 
 
 def _failed_source(target: Target, exc: BaseException, duration_s: float) -> SourceInfo:
@@ -62,8 +94,8 @@ def _failed_source(target: Target, exc: BaseException, duration_s: float) -> Sou
     return SourceInfo(
         server=target.label,
         status=SourceStatus.FAILED,
-        error=redact(error, target.password),
-        hint=redact(hint, target.password) if hint else None,
+        error=error,
+        hint=hint,
         error_kind=kind.value,
         duration_s=round(duration_s, 3),
     )

@@ -33,6 +33,10 @@ def _quiet(_: str) -> None:
     return None
 
 
+Claim = Callable[[str, str], "str | None"]
+"""``claim(instance_uuid, label)``: None if ``label`` audits that vCenter, else who does."""
+
+
 @dataclass(frozen=True)
 class _Options:
     """What ``collect_source`` was asked for."""
@@ -40,6 +44,7 @@ class _Options:
     perf: bool
     page_size: int
     keyed_extra_config: bool
+    claim: Claim | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +54,14 @@ class _Node:
     parent: str | None
 
 
+class DuplicateSourceError(CollectionError):
+    """This endpoint is a vCenter that another name of this run is auditing already."""
+
+    def __init__(self, label: str, first: str) -> None:
+        super().__init__(f"{label}: the same vCenter as {first} (same instance UUID)")
+        self.first = first
+
+
 def collect_source(
     target: Target,
     *,
@@ -56,6 +69,7 @@ def collect_source(
     perf: bool = True,
     page_size: int = 1000,
     keyed_extra_config: bool = True,
+    claim: Claim | None = None,
 ) -> Snapshot:
     """Collect VMs, hosts and clusters from one vCenter or ESXi endpoint.
 
@@ -63,6 +77,8 @@ def collect_source(
     the endpoint cannot be audited. ``keyed_extra_config=False`` forces the fallback
     that reads the whole ``config.extraConfig`` (normally used only when the server
     refuses the keyed path ``config.extraConfig["sched.mem.maxmemctl"]``).
+    ``claim`` lets a fleet audit each vCenter once: when another name has claimed this
+    vCenter's instance UUID, :class:`DuplicateSourceError` is raised (after logging out).
     """
     report = progress or _quiet
     label = target.label
@@ -72,7 +88,7 @@ def collect_source(
     snapshot: Snapshot | None = None
     with open_session(target) as si:
         try:
-            options = _Options(perf, page_size, keyed_extra_config)
+            options = _Options(perf, page_size, keyed_extra_config, claim)
             snapshot = _collect(si, target, report, options, started)
         except Exception as exc:  # noqa: BLE001 - translated outside the except block
             failure = translate_error(exc, target, phase="collect")
@@ -88,6 +104,10 @@ def _collect(
     label = target.label
     content = si.RetrieveContent()
     about = content.about
+    if options.claim is not None and about.instanceUuid:
+        first = options.claim(about.instanceUuid, label)
+        if first is not None:
+            raise DuplicateSourceError(label, first)
     report(f"{label}: connected to {about.fullName}")
 
     page_size = options.page_size
@@ -117,6 +137,7 @@ def _collect(
         api_version=about.apiVersion,
         api_type=about.apiType,
         product=about.fullName,
+        instance_uuid=about.instanceUuid or None,
         hint=hint,
         vm_count=len(vms),
         host_count=len(hosts),

@@ -31,7 +31,9 @@ class Target:
     connect_timeout_s: float = 15.0
     """TCP connect, TLS handshake, API version discovery and login."""
     request_timeout_s: float = 300.0
-    """Longest wait for one API answer (one page of properties) once logged in."""
+    """Longest time for one whole API answer (one page of properties) once logged in."""
+    deadline_s: float = 3600.0
+    """Longest time for the whole collection from this endpoint, login to logout."""
 
     @property
     def label(self) -> str:

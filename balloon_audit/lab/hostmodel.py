@@ -27,7 +27,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from balloon_audit.errors import LabError
-from balloon_audit.lab.scenario import Scenario
+from balloon_audit.lab.scenario_model import Scenario
 from balloon_audit.lab.vcsim import find_tool, find_vcsim, start_vcsim, stop_vcsim
 
 MB = 1024 * 1024

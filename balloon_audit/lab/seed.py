@@ -25,7 +25,7 @@ from pyVmomi import vim, vmodl
 
 from balloon_audit import vsphere as vs
 from balloon_audit.errors import LabError
-from balloon_audit.lab.scenario import Scenario, VmSpec
+from balloon_audit.lab.scenario_model import Scenario, VmSpec
 
 DEFAULT_UPTIME_S = 12 * 24 * 3600
 VM_CONNECTION_STATE = "runtime.connectionState"

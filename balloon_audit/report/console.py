@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from rich.console import Console
-from rich.markup import escape
 from rich.padding import Padding
 from rich.table import Table
 from rich.text import Text
@@ -13,6 +13,7 @@ from rich.text import Text
 from balloon_audit.formatting import fmt_num
 from balloon_audit.model import AuditResult, Finding, Severity
 from balloon_audit.report.formats import Format, register
+from balloon_audit.report.terminal import printable, safe
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
 SEVERITY_STYLE = {
@@ -56,15 +57,15 @@ def _findings_table(findings: tuple[Finding, ...]) -> Table:
         table.add_row(
             f"[{SEVERITY_STYLE[finding.severity]}]{finding.severity.value}[/]",
             f"{finding.rule} {finding.name}",
-            escape(finding.entity.name),
-            escape(_where(finding)),
-            escape(finding.message),
+            safe(finding.entity.name),
+            safe(_where(finding)),
+            safe(finding.message),
         )
     return table
 
 
 def render_console(result: AuditResult, console: Console, *, max_findings: int = 200) -> None:
-    """Print the summary table. Every name goes through ``escape``: VM names are untrusted."""
+    """Print the summary table. Every name goes through ``safe``: VM names are untrusted."""
     sources = Table(title="vCenters", title_justify="left", show_edge=False)
     for column in ("server", "status", "API", "VMs", "hosts", "detail"):
         sources.add_column(column)
@@ -73,12 +74,12 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
         detail = s.error + (f" — {s.hint}" if s.hint else "") if s.error else ""
         api = " ".join(part for part in (s.api_type, s.api_version) if part)
         sources.add_row(
-            escape(s.server),
+            safe(s.server + (f" (also {', '.join(s.aliases)})" if s.aliases else "")),
             status,
-            escape(api),
+            safe(api),
             str(s.vm_count),
             str(s.host_count),
-            escape(detail),
+            safe(detail),
         )
     console.print(sources)
 
@@ -97,7 +98,7 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
         + (f", {len(result.waived)} waived" if result.waived else "")
     )
     for problem in result.waiver_problems:
-        console.print(f"[yellow]waiver:[/] {escape(problem)}")
+        console.print(f"[yellow]waiver:[/] {safe(problem)}")
     if result.waived:
         waived = Table(title="Waived findings", title_justify="left", show_edge=False)
         for column in ("rule", "entity", "severity", "owner", "expires", "reason"):
@@ -106,11 +107,11 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
             f, w = item.finding, item.waiver
             waived.add_row(
                 f.rule,
-                escape(f.entity.name),
+                safe(f.entity.name),
                 f.severity.value,
-                escape(w.owner),
+                safe(w.owner),
                 w.expires or "never",
-                escape(w.reason),
+                safe(w.reason),
             )
         console.print()
         console.print(waived)
@@ -127,10 +128,10 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
         for finding in shown:
             console.print(
                 f"[{SEVERITY_STYLE[finding.severity]}]{finding.severity.value:<8}[/] "
-                f"{finding.rule} {finding.name}  [bold]{escape(finding.entity.name)}[/] "
-                f"[dim]({escape(_where(finding))})[/]"
+                f"{finding.rule} {finding.name}  [bold]{safe(finding.entity.name)}[/] "
+                f"[dim]({safe(_where(finding))})[/]"
             )
-            console.print(Padding(Text(finding.message), (0, 0, 0, 9)))
+            console.print(Padding(Text(printable(finding.message)), (0, 0, 0, 9)))
     hidden = len(result.findings) - max_findings
     if hidden > 0:
         console.print(f"… and {hidden:,} more findings: write a report with --html/--xlsx/--json")
@@ -149,13 +150,25 @@ def render_rule_catalogue(rows: list[dict[str, Any]], console: Console) -> None:
             f"{k}={v}{'*' if k in overridden else ''}" for k, v in row["thresholds"].items()
         )
         name = row["name"] if row["enabled"] else f"{row['name']} [dim](disabled)[/]"
-        table.add_row(row["id"], name, row["severity"], escape(row["checks"]), escape(thresholds))
+        table.add_row(row["id"], name, row["severity"], safe(row["checks"]), safe(thresholds))
     console.print(table)
 
 
+class _StdoutConsole(Console):
+    """Rich exits 1 on a broken pipe; here the caller decides (``scan`` exits 141)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
 def show_console(result: AuditResult) -> None:
-    """The summary on stdout (what ``scan`` prints unless ``--quiet`` or ``--json -``)."""
-    render_console(result, Console(highlight=False))
+    """The summary on stdout (what ``scan`` prints unless ``--quiet`` or ``--json -``).
+
+    Raises BrokenPipeError when the reader of stdout went away.
+    """
+    render_console(result, _StdoutConsole(highlight=False))
+    sys.stdout.flush()
 
 
 register(Format("console", help="The summary on the terminal.", show=show_console, order=0))

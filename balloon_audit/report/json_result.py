@@ -94,11 +94,6 @@ def read_result(path: Path) -> AuditResult:
     return result_from_json(text, source=str(path))
 
 
-def result_from_dict(data: dict[str, Any], source: str = "the result") -> AuditResult:
-    """An :class:`AuditResult` from parsed JSON (see :func:`result_from_json`)."""
-    return result_from_json(json.dumps(data), source)
-
-
 def result_from_json(text: str, source: str = "the result") -> AuditResult:
     """Check ``text`` against the ``balloon-audit/1`` model and build the result.
 
@@ -198,6 +193,7 @@ def write_json(result: AuditResult, path: Path) -> None:
 def print_json(result: AuditResult) -> None:
     """The JSON result on stdout (``--json -``): nothing else is printed there."""
     sys.stdout.write(result_to_json(result))
+    sys.stdout.flush()
 
 
 register(

@@ -8,13 +8,22 @@ the same way by the rules that need those numbers.
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping
 from typing import Any
 
 from balloon_audit import vsphere as vs
-from balloon_audit.formatting import fmt_mb, fmt_num
+from balloon_audit.formatting import fmt_mb
+from balloon_audit.memstate import (
+    CLEAR,
+    HARD,
+    LOW,
+    SOFT,
+    STATE_EFFECT,
+    HostMemory,
+    estimate,
+    min_free_rule,
+)
 from balloon_audit.model import (
     VM,
     Cluster,
@@ -39,42 +48,15 @@ from balloon_audit.rules.common import (
     runtime_vms,
 )
 from balloon_audit.rules.registry import RuleMeta, rule
-from balloon_audit.rules.shell import govc_name, posix_quote, powercli_server, powershell_quote
+from balloon_audit.rules.shell import (
+    govc_cluster_usage,
+    govc_host_info,
+    powercli_cluster,
+    powercli_host,
+)
 
 REF_KB_MINFREE = "VMware KB 1033687: MinFreePct and the host memory states"
 
-MB_PER_GB = 1024
-# ESXi 5.0+ minFree: a sliding scale over the host's memory, (band size in MB, percent).
-MINFREE_SCALE: tuple[tuple[float, float], ...] = (
-    (4 * MB_PER_GB, 6.0),
-    (8 * MB_PER_GB, 4.0),
-    (16 * MB_PER_GB, 2.0),
-    (math.inf, 1.0),
-)
-LEGACY_MINFREE_PCT = 6.0
-"""ESX before 5.0: minFree was a flat 6 % of memory."""
-
-HIGH, CLEAR, SOFT, HARD, LOW = "high", "clear", "soft", "hard", "low"
-STATES = (HIGH, CLEAR, SOFT, HARD, LOW)
-# Lower bound of each state, in percent of minFree (ESXi 6.0 and later).
-STATE_FLOORS_PCT: tuple[tuple[str, float], ...] = (
-    (HIGH, 400),
-    (CLEAR, 100),
-    (SOFT, 64),
-    (HARD, 32),
-)
-# ESXi 5.x had no clear state: high began at minFree.
-STATE_FLOORS_PCT_5X: tuple[tuple[str, float], ...] = ((HIGH, 100), (SOFT, 64), (HARD, 32))
-# ESX before 5.0: fixed percentages of host memory free.
-STATE_FLOORS_PCT_OF_MEMORY_LEGACY: tuple[tuple[str, float], ...] = ((HIGH, 6), (SOFT, 4), (HARD, 2))
-
-STATE_EFFECT = {
-    HIGH: "no reclamation beyond page sharing",
-    CLEAR: "ESXi breaks large pages so that page sharing can reclaim memory; no ballooning yet",
-    SOFT: "ESXi is ballooning VMs to reclaim memory",
-    HARD: "ESXi compresses and swaps VM memory (ballooning stops)",
-    LOW: "ESXi compresses and swaps VM memory and blocks VMs from allocating more",
-}
 STATE_SEVERITY = {
     CLEAR: Severity.INFO,
     SOFT: Severity.WARNING,
@@ -114,55 +96,6 @@ PARAM_HELP = {
 # --- shared helpers --------------------------------------------------------------
 
 
-def major_version(product_version: str | None) -> int | None:
-    """``8`` for ``"8.0.3"``; ``None`` when unknown or unreadable."""
-    if not product_version:
-        return None
-    head = product_version.strip().split(".", 1)[0]
-    return int(head) if head.isdigit() else None
-
-
-def min_free_mb(
-    memory_mb: float, product_version: str | None = None, min_free_pct: float = 0
-) -> float:
-    """The host's minFree in MB.
-
-    ``min_free_pct`` > 0 models a host with ``Mem.MemMinFreePct`` set (a flat
-    percentage); otherwise ESXi 5.0+ uses the sliding scale (6 % of the first
-    4 GB, 4 % of the next 8 GB, 2 % of the next 16 GB, 1 % of the rest) and
-    older ESX a flat 6 %.
-    """
-    if min_free_pct > 0:
-        return memory_mb * min_free_pct / 100
-    major = major_version(product_version)
-    if major is not None and major < 5:
-        return memory_mb * LEGACY_MINFREE_PCT / 100
-    total, remaining = 0.0, memory_mb
-    for band_mb, band_pct in MINFREE_SCALE:
-        part = min(remaining, band_mb)
-        total += part * band_pct / 100
-        remaining -= part
-        if remaining <= 0:
-            break
-    return total
-
-
-def memory_state(
-    free_mb: float, min_free: float, memory_mb: float, product_version: str | None = None
-) -> str:
-    """The ESXi memory state for ``free_mb`` free (one of :data:`STATES`)."""
-    major = major_version(product_version)
-    if major is not None and major < 5:
-        floors, base = STATE_FLOORS_PCT_OF_MEMORY_LEGACY, memory_mb
-    else:
-        floors = STATE_FLOORS_PCT_5X if major == 5 else STATE_FLOORS_PCT
-        base = min_free
-    for state, floor_pct in floors:
-        if free_mb * 100 >= floor_pct * base:
-            return state
-    return LOW
-
-
 def connected_hosts(snapshot: Snapshot) -> list[Host]:
     """Hosts whose numbers are current: connection state ``connected``."""
     return [h for h in snapshot.hosts if h.connected]
@@ -177,47 +110,6 @@ def host_evidence(host: Host, **values: Any) -> dict[str, Any]:
     evidence[vs.HOST_VERSION.key] = host.product_version
     evidence.update(values)
     return evidence
-
-
-def powercli_host(host: Host) -> str:
-    """A PowerShell expression yielding exactly ``host`` (by moid, name double-checked)."""
-    return (
-        f"Get-VMHost -Server {powershell_quote(powercli_server(host.server))}"
-        f" -Id {powershell_quote('HostSystem-' + host.moid)}"
-        f" | Where-Object {{ $_.Name -ceq {powershell_quote(host.name)} }}"
-    )
-
-
-def powercli_cluster(cluster: Cluster) -> str:
-    """A PowerShell expression yielding exactly ``cluster`` (by moid when known)."""
-    server = powershell_quote(powercli_server(cluster.server))
-    select = (
-        f"-Id {powershell_quote('ClusterComputeResource-' + cluster.moid)}"
-        if cluster.moid
-        else f"-Name {powershell_quote(cluster.name)}"
-    )
-    return (
-        f"Get-Cluster -Server {server} {select}"
-        f" | Where-Object {{ $_.Name -ceq {powershell_quote(cluster.name)} }}"
-    )
-
-
-def govc_host_info(host: Host) -> str:
-    """``govc host.info`` for ``host``: memory size and usage as the host reports them."""
-    words = ["govc", "host.info"]
-    if host.datacenter:
-        words += ["-dc", govc_name(host.datacenter)]
-    words += ["-host", govc_name(host.name)]
-    return " ".join(posix_quote(w) for w in words)
-
-
-def govc_cluster_usage(cluster: Cluster) -> str:
-    """``govc cluster.usage`` for ``cluster``: memory capacity and usage summary."""
-    words = ["govc", "cluster.usage"]
-    if cluster.datacenter:
-        words += ["-dc", govc_name(cluster.datacenter)]
-    words.append(govc_name(cluster.name))
-    return " ".join(posix_quote(w) for w in words)
 
 
 def _host_finding(
@@ -307,6 +199,17 @@ def _ba501_remediation(host: Host, state: str) -> Remediation:
     )
 
 
+def _ba501_message(host: Host, est: HostMemory) -> str:
+    pct = est.free_pct_of_min_free
+    pct_text = f"{pct:.0f} % of" if pct is not None else "vs"
+    return (
+        f'Host "{host.name}" is in the {est.state} memory state (estimated): '
+        f"{fmt_mb(round(est.free_mb))} free of {fmt_mb(round(est.memory_mb))}, {pct_text} "
+        f"minFree {fmt_mb(round(est.min_free_mb))}; {STATE_EFFECT[est.state]}. Estimate from "
+        "quickStats: confirm on the VMKMEM/MB line of esxtop's memory view"
+    )
+
+
 @rule(BA501)
 def check_host_memory_state(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
     """Estimated memory state per host: clear → info, soft → warning, hard/low → critical."""
@@ -320,39 +223,24 @@ def check_host_memory_state(snapshot: Snapshot, params: Mapping[str, Any]) -> Ru
         if host.memory_size_mb <= 0:
             continue
         checked += 1
-        size = host.memory_size_mb
-        free = max(size - host.memory_usage_mb, 0.0)
-        min_free = min_free_mb(size, host.product_version, min_free_pct)
-        state = memory_state(free, min_free, size, host.product_version)
-        severity = STATE_SEVERITY.get(state)
-        if severity is None or (state == CLEAR and not report_clear):
-            continue
-        free_pct_of_min = 100 * free / min_free if min_free > 0 else None
-        pct_text = f"{free_pct_of_min:.0f} % of" if free_pct_of_min is not None else "vs"
-        message = (
-            f'Host "{host.name}" is in the {state} memory state (estimated): {fmt_mb(round(free))}'
-            f" free of {fmt_mb(round(size))}, {pct_text} minFree {fmt_mb(round(min_free))}; "
-            f"{STATE_EFFECT[state]}. Estimate from quickStats: confirm on the VMKMEM/MB line "
-            "of esxtop's memory view"
+        est = estimate(
+            host.memory_size_mb, host.memory_usage_mb, host.product_version, min_free_pct
         )
+        severity = STATE_SEVERITY.get(est.state)
+        if severity is None or (est.state == CLEAR and not report_clear):
+            continue
         evidence = host_evidence(
             host,
-            estimated_free_mb=round(free, 1),
-            min_free_mb=round(min_free, 2),
+            estimated_free_mb=round(est.free_mb, 1),
+            min_free_mb=round(est.min_free_mb, 2),
             free_pct_of_min_free=(
-                round(free_pct_of_min, 1) if free_pct_of_min is not None else None
+                None if est.free_pct_of_min_free is None else round(est.free_pct_of_min_free, 1)
             ),
-            estimated_state=state,
-            min_free_rule=(
-                f"flat {fmt_num(min_free_pct)} % (Mem.MemMinFreePct)"
-                if min_free_pct > 0
-                else (
-                    "flat 6 % (ESX before 5.0)"
-                    if (major_version(host.product_version) or 5) < 5
-                    else "sliding scale 6/4/2/1 %"
-                )
-            ),
+            estimated_state=est.state,
+            min_free_rule=min_free_rule(host.product_version, min_free_pct),
         )
+        message = _ba501_message(host, est)
+        state = est.state
         findings.append(
             _host_finding(BA501, host, severity, message, evidence, _ba501_remediation(host, state))
         )

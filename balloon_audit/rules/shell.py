@@ -1,4 +1,4 @@
-"""Ready-to-paste govc (POSIX shell) and PowerCLI (PowerShell) commands for one VM.
+"""Ready-to-paste govc (POSIX shell) and PowerCLI (PowerShell) commands: VMs, hosts, clusters.
 
 VM names are hostile input: they may hold quotes, ``$``, ``;``, newlines or
 unicode. Every value goes through a quoting function for its shell, and every
@@ -29,6 +29,10 @@ keep it only if its name is still the expected one (``Where-Object``
 ``-ceq``): pasted against the wrong vCenter, the pipeline matches nothing
 instead of changing another VM that happens to have the same ID.
 
+Hosts and clusters are selected the same way (``Get-VMHost -Id 'HostSystem-host-42'``,
+``Get-Cluster -Id 'ClusterComputeResource-domain-c7'``, name double-checked); their govc
+commands (``host.info``, ``cluster.usage``) only read.
+
 vSphere does not reconfigure templates, and ``Get-VM`` does not return them:
 changes to a template go through :func:`govc_reconfigure` and
 :func:`powercli_reconfigure`, which convert it to a VM and back.
@@ -39,7 +43,7 @@ from __future__ import annotations
 import re
 import shlex
 
-from balloon_audit.model import VM
+from balloon_audit.model import VM, Cluster, Host
 from balloon_audit.netloc import split_hostport
 
 # PowerShell treats these as single quotes too (System.Management.Automation
@@ -206,3 +210,47 @@ def powercli_reconfigure(vm: VM, *stages: str) -> str:
         f"{powercli_template(vm)} | Set-Template -ToVM"
         f" | ForEach-Object {{ {change}; $_ | Set-VM -ToTemplate -Confirm:$false }}"
     )
+
+
+# ---------------------------------------------------------------- hosts and clusters
+
+
+def powercli_host(host: Host) -> str:
+    """A PowerShell expression yielding exactly ``host`` (by moid, name double-checked)."""
+    return (
+        f"Get-VMHost -Server {powershell_quote(powercli_server(host.server))}"
+        f" -Id {powershell_quote('HostSystem-' + host.moid)}"
+        f" | Where-Object {{ $_.Name -ceq {powershell_quote(host.name)} }}"
+    )
+
+
+def powercli_cluster(cluster: Cluster) -> str:
+    """A PowerShell expression yielding exactly ``cluster`` (by moid when known)."""
+    server = powershell_quote(powercli_server(cluster.server))
+    select = (
+        f"-Id {powershell_quote('ClusterComputeResource-' + cluster.moid)}"
+        if cluster.moid
+        else f"-Name {powershell_quote(cluster.name)}"
+    )
+    return (
+        f"Get-Cluster -Server {server} {select}"
+        f" | Where-Object {{ $_.Name -ceq {powershell_quote(cluster.name)} }}"
+    )
+
+
+def govc_host_info(host: Host) -> str:
+    """``govc host.info`` for ``host``: memory size and usage as the host reports them."""
+    words = ["govc", "host.info"]
+    if host.datacenter:
+        words += ["-dc", govc_name(host.datacenter)]
+    words += ["-host", govc_name(host.name)]
+    return " ".join(posix_quote(w) for w in words)
+
+
+def govc_cluster_usage(cluster: Cluster) -> str:
+    """``govc cluster.usage`` for ``cluster``: memory capacity and usage summary."""
+    words = ["govc", "cluster.usage"]
+    if cluster.datacenter:
+        words += ["-dc", govc_name(cluster.datacenter)]
+    words.append(govc_name(cluster.name))
+    return " ".join(posix_quote(w) for w in words)

@@ -43,11 +43,19 @@ def test_login_credentials_and_session_identity_are_scrubbed() -> None:
     assert f"<ipAddress>{ADDRESS_PLACEHOLDER}</ipAddress>" in response
 
 
-def test_password_is_removed_wherever_it_appears_also_xml_escaped() -> None:
+def test_password_is_removed_wherever_the_login_answer_echoes_it_also_xml_escaped() -> None:
     scrubber = Scrubber()
     scrubber.learn(LOGIN_REQUEST, {}, "")
     echoed = "<msg>login failed for p&amp;ss W0rd! and p&ss W0rd!</msg>"
-    assert "W0rd" not in scrubber.scrub_text(echoed)
+    assert "W0rd" not in scrubber.scrub_text(echoed, login=True)
+
+
+def test_password_never_alters_inventory_data() -> None:
+    # With password DC0_C0, the cluster DC0_C0 must stay DC0_C0 outside the Login call.
+    scrubber = Scrubber()
+    scrubber.learn(LOGIN_REQUEST.replace("p&amp;ss W0rd!", "DC0_C0"), {}, "")
+    inventory = "<val><name>DC0_C0</name></val>"
+    assert scrubber.scrub_text(inventory) == inventory
 
 
 def test_product_full_name_is_kept_outside_a_user_session() -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from balloon_audit import memstate
 from balloon_audit.errors import LabError
 from balloon_audit.lab import (
     ScenarioError,
@@ -349,27 +350,8 @@ def test_healthy_and_empty_expect_nothing() -> None:
     assert load_scenario("empty").vms == ()
 
 
-def _min_free_mb(size_mb: float) -> float:
-    """minFree sliding scale of the rule catalogue (BA501)."""
-    bands = [(4096, 0.06), (8192, 0.04), (16384, 0.02), (float("inf"), 0.01)]
-    total, rest = 0.0, size_mb
-    for width, pct in bands:
-        part = min(rest, width)
-        total += part * pct
-        rest -= part
-    return total
-
-
 def _host_state(size_mb: float, usage_mb: float) -> str:
-    ratio = (size_mb - usage_mb) / _min_free_mb(size_mb)
-    for name, floor in (("high", 4.0), ("clear", 1.0), ("soft", 0.64), ("hard", 0.32)):
-        if ratio >= floor:
-            return name
-    return "low"
-
-
-def test_min_free_matches_the_catalogue() -> None:
-    assert _min_free_mb(131072) == pytest.approx(1925.12)  # "about 1.9 GB on a 128 GB host"
+    return memstate.estimate(size_mb, usage_mb).state
 
 
 def test_demo_host_and_cluster_expectations_follow_the_catalogue() -> None:

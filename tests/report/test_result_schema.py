@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 from typing import Any
@@ -14,17 +13,12 @@ from balloon_audit.cli import app
 from balloon_audit.errors import ReportError
 from balloon_audit.report.json_result import read_result, result_from_json, result_to_json
 from balloon_audit.report.result_model import ResultDocument, json_schema
-from tests.paths import ROOT
+from tests.paths import ROOT, script_module
 from tests.report.sample import clean_result, hostile_result
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location(
-        "gen_result_schema", ROOT / "scripts" / "gen_result_schema.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("gen_result_schema")
 
 
 def _structure(schema: Any) -> Any:

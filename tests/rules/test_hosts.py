@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from balloon_audit.model import Cluster, Host, Snapshot, SourceInfo
-from balloon_audit.rules.hosts import memory_state, min_free_mb
 from tests.factories import SERVER, make_host, make_vm, powered_off, run, snapshot, template
 
 
@@ -13,59 +12,6 @@ def snap(hosts=(), vms=(), clusters=()) -> Snapshot:
     return snapshot(
         *vms, hosts=hosts, clusters=clusters, sources=(SourceInfo(server=SERVER, status="ok"),)
     )
-
-
-# --- minFree and the state table --------------------------------------------------------
-
-
-def test_min_free_on_a_128_gb_host_is_about_1_9_gb() -> None:
-    # 6 % of 4096 + 4 % of 8192 + 2 % of 16384 + 1 % of (131072 - 28672) MB
-    assert min_free_mb(131072) == pytest.approx(245.76 + 327.68 + 327.68 + 1024.0)
-    assert min_free_mb(131072) == pytest.approx(1925.12)
-
-
-@pytest.mark.parametrize(
-    ("memory_mb", "expected"),
-    [
-        (2048, 122.88),  # inside the first band
-        (4096, 245.76),  # first band full
-        (12288, 245.76 + 327.68),  # second band full
-        (28672, 245.76 + 327.68 + 327.68),  # third band full
-        (28672 + 100, 901.12 + 1.0),  # 1 % of the rest
-    ],
-)
-def test_min_free_sliding_scale_bands(memory_mb: float, expected: float) -> None:
-    assert min_free_mb(memory_mb, "7.0.3") == pytest.approx(expected)
-
-
-def test_min_free_older_esx_is_flat_six_percent() -> None:
-    assert min_free_mb(131072, "4.1.0") == pytest.approx(131072 * 0.06)
-
-
-def test_min_free_with_mem_min_free_pct_set() -> None:
-    assert min_free_mb(10000, "8.0.3", min_free_pct=10) == pytest.approx(1000)
-
-
-@pytest.mark.parametrize(
-    ("free", "state"),
-    [(4000, "high"), (3999, "clear"), (1000, "clear"), (999, "soft"), (640, "soft")]
-    + [(639, "hard"), (320, "hard"), (319, "low"), (160, "low"), (0, "low")],
-)
-def test_state_boundaries_esxi6_plus(free: float, state: str) -> None:
-    assert memory_state(free, 1000, 10000, "8.0.3") == state
-
-
-def test_esxi5_has_no_clear_state() -> None:
-    assert memory_state(2000, 1000, 10000, "5.5.0") == "high"
-    assert memory_state(1000, 1000, 10000, "5.5.0") == "high"
-    assert memory_state(999, 1000, 10000, "5.5.0") == "soft"
-
-
-@pytest.mark.parametrize(
-    ("free", "state"), [(600, "high"), (599, "soft"), (400, "soft"), (399, "hard"), (199, "low")]
-)
-def test_older_esx_uses_fixed_percentages(free: float, state: str) -> None:
-    assert memory_state(free, 600, 10000, "4.1.0") == state
 
 
 # --- BA501 ------------------------------------------------------------------------------

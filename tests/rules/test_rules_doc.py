@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import ast
-import importlib.util
 import re
 
 import pytest
 
 from balloon_audit import config_file
 from balloon_audit.rules.registry import all_rules
-from tests.paths import ROOT
+from tests.paths import ROOT, script_module
 
 TESTS = ROOT / "tests"
 
@@ -38,12 +37,7 @@ PUBLIC_IDS = (
 
 
 def _generator():
-    spec = importlib.util.spec_from_file_location(
-        "gen_rules_doc", ROOT / "scripts" / "gen_rules_doc.py"
-    )
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return script_module("gen_rules_doc")
 
 
 def test_rules_md_is_up_to_date() -> None:
