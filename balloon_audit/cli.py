@@ -193,7 +193,8 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     for source in result.sources:
         if not source.ok:
             err.print(f"[bold red]error:[/] {safe(source.server)}: {safe(source.error or '')}")
-    problems = [p for p in (capture and capture.error, emitted.error) if p is not None]
+    capture_error = capture.error if capture is not None else None
+    problems = [p for p in (capture_error, emitted.error) if p is not None]
     for problem in problems:
         _print_error(problem)
     threshold = None if fail_on is FailOn.never else Severity(fail_on.value)

@@ -19,8 +19,12 @@ from balloon_audit.errors import ExitCode
 from balloon_audit.report.terminal import safe
 
 # Click's error classes, found without importing click (typer may vendor it).
-_CLICK_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
-_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+_CLICK_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException"
+)
+_USAGE_ERROR: type[Exception] = next(
+    c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError"
+)
 
 
 def run_app(app: typer.Typer, err: Console) -> NoReturn:
