@@ -32,7 +32,10 @@ def fleet_totals(snapshot: Snapshot) -> dict[str, Any]:
 
     Runtime totals count powered-on VMs only; an unknown counter adds nothing.
     """
-    powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
+    return {**_inventory_totals(snapshot), **_reclamation_totals(snapshot)}
+
+
+def _inventory_totals(snapshot: Snapshot) -> dict[str, Any]:
     return {
         "sources": len(snapshot.sources),
         "sources_failed": sum(1 for s in snapshot.sources if not s.ok),
@@ -42,6 +45,12 @@ def fleet_totals(snapshot: Snapshot) -> dict[str, Any]:
         "host_memory_mb": round(sum(h.memory_size_mb or 0 for h in snapshot.hosts), 1),
         "vms": sum(1 for vm in snapshot.vms if not vm.is_template),
         "templates": sum(1 for vm in snapshot.vms if vm.is_template),
+    }
+
+
+def _reclamation_totals(snapshot: Snapshot) -> dict[str, Any]:
+    powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
+    return {
         "vms_powered_on": len(powered_on),
         "configured_mb": sum(vm.memory_mb or 0 for vm in powered_on),
         "ballooned_mb": sum(vm.ballooned_mb or 0 for vm in powered_on),

@@ -212,9 +212,9 @@ class Scrubber:
             secrets = dict(self._secrets)
             if login:
                 secrets.update(dict.fromkeys(self._passwords, PASSWORD_PLACEHOLDER))
-            secrets = sorted(secrets.items(), key=lambda kv: -len(kv[0]))
+            longest_first = sorted(secrets.items(), key=lambda kv: -len(kv[0]))
             endpoints = list(self._endpoints.values())
-        for value, replacement in secrets:
+        for value, replacement in longest_first:
             text = text.replace(value, replacement)
         text = _LOGIN_KEY_RE.sub(lambda m: m.group(1) + SESSION_PLACEHOLDER + m.group(3), text)
         is_session = any(marker in text for marker in _USER_SESSION_MARKERS)

@@ -236,7 +236,7 @@ class _Types:
         name = getattr(pytype, "_wsdlName", getattr(pytype, "__name__", str(pytype)))
         if isinstance(pytype, type) and issubclass(pytype, list):
             kind = _Kind(_ARRAY, pytype, name)
-            kind.item = pytype.Item
+            kind.item = pytype.Item  # type: ignore[attr-defined]  # pyVmomi array types
             return kind
         if isinstance(pytype, type) and issubclass(pytype, ManagedObject):
             return _Kind(_REF, pytype, name)
@@ -420,26 +420,35 @@ class PageParser:
         return _TYPES.by_name(ns, local)
 
     def _start_value(self, name: str, attrs: dict[str, str]) -> None:
-        values = self._values
-        attr: str | None = None
-        append = False
-        declared: Any = None
-        if values:
-            parent = values[-1].kind
-            if parent.code == _ARRAY:
-                declared = parent.item
-                append = True
-            elif parent.code == _DATA:
-                found = _Types.prop(parent, name)
-                if found is not None:
-                    attr, declared, append = found
-                else:
-                    attr = name
-            else:
-                attr = name
+        attr, declared, append = self._slot(name)
+        kind = self._value_kind(declared, attrs.get(XSI_TYPE))
+        frame = _Frame(kind, attr, append)
+        if kind.code == _DATA or kind.code == _UNTYPED:
+            frame.value = Record(kind.name or name, kind.pytype)
+        elif kind.code == _ARRAY:
+            frame.value = []
+        elif kind.code == _REF:
+            frame.ref_type = attrs.get("type")
+            frame.serverguid = attrs.get("serverGuid")
+        self._values.append(frame)
+
+    def _slot(self, name: str) -> tuple[str | None, Any, bool]:
+        """Where element ``name`` goes in its parent value: (attribute, declared type, append)."""
+        if not self._values:
+            return None, None, False
+        parent = self._values[-1].kind
+        if parent.code == _ARRAY:
+            return None, parent.item, True
+        if parent.code == _DATA:
+            found = _Types.prop(parent, name)
+            if found is not None:
+                return found
+        return name, None, False
+
+    def _value_kind(self, declared: Any, qname: str | None) -> _Kind:
+        """The element's kind: its declared type, unless ``xsi:type`` names a dynamic one."""
         declared_kind = _TYPES.of(declared) if declared is not None else None
         kind = declared_kind
-        qname = attrs.get(XSI_TYPE)
         if qname and not (declared is not None and _is_dynamic(declared)):
             dynamic = self._xsi_kind(qname)
             if not (
@@ -451,17 +460,7 @@ class PageParser:
                 kind = dynamic
         elif declared_kind is not None and declared_kind.code == _ARRAY:
             kind = _TYPES.of(declared_kind.item)
-        if kind is None:
-            kind = _TYPES.untyped
-        frame = _Frame(kind, attr, append)
-        if kind.code == _DATA or kind.code == _UNTYPED:
-            frame.value = Record(kind.name or name, kind.pytype)
-        elif kind.code == _ARRAY:
-            frame.value = []
-        elif kind.code == _REF:
-            frame.ref_type = attrs.get("type")
-            frame.serverguid = attrs.get("serverGuid")
-        values.append(frame)
+        return kind if kind is not None else _TYPES.untyped
 
     def _end_value(self) -> None:
         frame = self._values.pop()

@@ -45,13 +45,15 @@ kb_to_mb = vs.kb_to_mb
 normalise_limit = vs.limit_mb
 moid_of = vs.moid_of
 
-_VM_PLAIN = tuple(
-    p
+_VM_PLAIN: tuple[tuple[str, vs.Prop], ...] = tuple(
+    (p.field, p)
     for p in vs.VM_PROPS
     if p.source == vs.COLLECTED and p.field is not None and p is not vs.VM_MAXMEMCTL
 )
-"""VM properties whose model value is ``parse(collected value)``."""
-_HOST_PLAIN = tuple(p for p in vs.HOST_PROPS if p.source == vs.COLLECTED and p.field is not None)
+"""(model field, property) of the VM properties whose value is ``parse(collected value)``."""
+_HOST_PLAIN: tuple[tuple[str, vs.Prop], ...] = tuple(
+    (p.field, p) for p in vs.HOST_PROPS if p.source == vs.COLLECTED and p.field is not None
+)
 
 
 def vm_paths(keyed_extra_config: bool = True) -> list[str]:
@@ -83,11 +85,11 @@ def build_vm(
     """
     runtime_data = has_runtime_data(props)
     values: dict[str, Any] = {}
-    for prop in _VM_PLAIN:
+    for field, prop in _VM_PLAIN:
         raw = props.get(prop.path)
         if prop.runtime_counter and raw == 0 and not runtime_data:
             raw = None
-        values[prop.field] = prop.parse(raw)  # type: ignore[index]
+        values[field] = prop.parse(raw)
     values["name"] = str(props.get(vs.VM_NAME.path) or moid)
     values["maxmemctl"] = vs.VM_MAXMEMCTL.parse(props.get(MAXMEMCTL_PATH, props.get(EXTRA_CONFIG)))
     host_state = host.connection_state if host else None
@@ -114,6 +116,6 @@ def build_host(
     cluster: str | None,
 ) -> Host:
     """A host from its collected properties and its place in the inventory."""
-    values: dict[str, Any] = {p.field: p.parse(props.get(p.path)) for p in _HOST_PLAIN}
+    values: dict[str, Any] = {field: p.parse(props.get(p.path)) for field, p in _HOST_PLAIN}
     values["name"] = str(props.get(vs.HOST_NAME.path) or moid)
     return Host(moid=moid, server=server, datacenter=datacenter, cluster=cluster, **values)

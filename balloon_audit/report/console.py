@@ -66,6 +66,21 @@ def _findings_table(findings: tuple[Finding, ...]) -> Table:
 
 def render_console(result: AuditResult, console: Console, *, max_findings: int = 200) -> None:
     """Print the summary table. Every name goes through ``safe``: VM names are untrusted."""
+    console.print(_sources_table(result))
+    _print_totals(result, console)
+    for problem in result.waiver_problems:
+        console.print(f"[yellow]waiver:[/] {safe(problem)}")
+    if result.waived:
+        console.print()
+        console.print(_waived_table(result))
+    if not result.findings:
+        console.print("\n[green]No findings.[/]")
+        return
+    console.print()
+    _print_findings(result, console, max_findings)
+
+
+def _sources_table(result: AuditResult) -> Table:
     sources = Table(title="vCenters", title_justify="left", show_edge=False)
     for column in ("server", "status", "API", "VMs", "hosts", "detail"):
         sources.add_column(column)
@@ -81,8 +96,11 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
             str(s.host_count),
             safe(detail),
         )
-    console.print(sources)
+    return sources
 
+
+def _print_totals(result: AuditResult, console: Console) -> None:
+    """The fleet line and the findings-per-severity line."""
     totals = fleet_totals(result.snapshot)
     counts = result.counts_by_severity()
     console.print(
@@ -97,30 +115,26 @@ def render_console(result: AuditResult, console: Console, *, max_findings: int =
         )
         + (f", {len(result.waived)} waived" if result.waived else "")
     )
-    for problem in result.waiver_problems:
-        console.print(f"[yellow]waiver:[/] {safe(problem)}")
-    if result.waived:
-        waived = Table(title="Waived findings", title_justify="left", show_edge=False)
-        for column in ("rule", "entity", "severity", "owner", "expires", "reason"):
-            waived.add_column(column, overflow="fold")
-        for item in result.waived:
-            f, w = item.finding, item.waiver
-            waived.add_row(
-                f.rule,
-                safe(f.entity.name),
-                f.severity.value,
-                safe(w.owner),
-                w.expires or "never",
-                safe(w.reason),
-            )
-        console.print()
-        console.print(waived)
 
-    if not result.findings:
-        console.print("\n[green]No findings.[/]")
-        return
 
-    console.print()
+def _waived_table(result: AuditResult) -> Table:
+    waived = Table(title="Waived findings", title_justify="left", show_edge=False)
+    for column in ("rule", "entity", "severity", "owner", "expires", "reason"):
+        waived.add_column(column, overflow="fold")
+    for item in result.waived:
+        f, w = item.finding, item.waiver
+        waived.add_row(
+            f.rule,
+            safe(f.entity.name),
+            f.severity.value,
+            safe(w.owner),
+            w.expires or "never",
+            safe(w.reason),
+        )
+    return waived
+
+
+def _print_findings(result: AuditResult, console: Console, max_findings: int) -> None:
     shown = result.findings[:max_findings]
     if console.width >= WIDE:
         console.print(_findings_table(shown))

@@ -127,10 +127,9 @@ def _value(ws: Any, value: Any, number_format: str | None = None) -> Any:
 
 def _severity_cell(ws: Any, severity: str) -> Any:
     cell = WriteOnlyCell(ws, value=severity)
-    fill, font = SEVERITY_STYLE.get(severity, (None, None))
-    if fill:
-        cell.fill = fill
-        cell.font = font
+    style = SEVERITY_STYLE.get(severity)
+    if style:
+        cell.fill, cell.font = style
     return cell
 
 
@@ -330,9 +329,9 @@ def _by_rule_block(
 
 ROW_HEIGHT_CM = 15 / 72 * 2.54
 """Excel's default row height (15 points) in centimetres, to place charts between tables."""
-CHART_SEVERITY_SIZE = (6.0, 14.0)
-CHART_BY_RULE_SIZE = (8.0, 18.0)
-"""(height, width) in cm."""
+CHART_SEVERITY_SIZE: tuple[float, int] = (6.0, 14)
+CHART_BY_RULE_SIZE: tuple[float, int] = (8.0, 18)
+"""(height, width) in cm (openpyxl types a chart's width as a whole number)."""
 CHART_COLOURS = {"critical": "B42318", "warning": "E9A23B", "info": "5B8DEF"}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
@@ -251,6 +252,30 @@ def _is_control_plane(vm: VM) -> bool:
     return any(hint in text for hint in CONTROL_PLANE_HINTS)
 
 
+@dataclass(frozen=True)
+class _NodeMemory:
+    """What BA602 judges a Kubernetes-looking VM on."""
+
+    ballooned: float
+    swapped: float
+    reserved: int | None
+    configured: int | None
+    short_reservation: bool
+
+    @property
+    def flagged(self) -> bool:
+        return self.ballooned > 0 or self.swapped > 0 or self.short_reservation
+
+
+def _node_memory(vm: VM, min_pct: float) -> _NodeMemory:
+    ballooned = vm.runtime_value(vm.ballooned_mb) or 0
+    swapped = vm.runtime_value(vm.swapped_mb) or 0
+    reserved = vm.memory_mb if vm.reservation_locked_to_max else vm.memory_reservation_mb or 0
+    configured = vm.memory_mb
+    short_reservation = configured is not None and (reserved or 0) * 100 < min_pct * configured
+    return _NodeMemory(ballooned, swapped, reserved, configured, short_reservation)
+
+
 @rule(BA602)
 def check_kubernetes_node_reclaimed(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
     """Kubernetes-looking VMs that are ballooned/swapped or not fully reserved → warning."""
@@ -264,66 +289,72 @@ def check_kubernetes_node_reclaimed(snapshot: Snapshot, params: Mapping[str, Any
         if matched is None:
             continue
         checked += 1
-        ballooned = vm.runtime_value(vm.ballooned_mb) or 0
-        swapped = vm.runtime_value(vm.swapped_mb) or 0
-        reserved = vm.memory_mb if vm.reservation_locked_to_max else vm.memory_reservation_mb or 0
-        configured = vm.memory_mb
-        short_reservation = configured is not None and (reserved or 0) * 100 < min_pct * configured
-        if not (ballooned > 0 or swapped > 0 or short_reservation):
-            continue
-        where, pattern = matched
-        control_plane = _is_control_plane(vm)
-        role = "control-plane node" if control_plane else "node"
-        problems = []
-        if ballooned or swapped:
-            problems.append(
-                f"is being reclaimed ({fmt_mb(ballooned)} ballooned, {fmt_mb(swapped)} swapped)"
-            )
-        if short_reservation:
-            problems.append(f"has only {fmt_mb(reserved)} of {fmt_mb(configured)} reserved")
-        message = (
-            f"{vm_label(vm)} looks like a Kubernetes {role} ({where} matches {pattern!r}): it "
-            f"{' and '.join(problems)}; the kubelet expects its memory to be really there"
-        )
-        evidence = vm_evidence(
-            vm,
-            **{
-                vs.VM_NAME.key: vm.name,
-                vs.VM_ANNOTATION.key: vm.annotation,
-                "matched_pattern": pattern,
-                "matched_in": where,
-                vs.VM_BALLOONED.key: vm.ballooned_mb,
-                vs.VM_SWAPPED.key: vm.swapped_mb,
-                vs.VM_MEMORY.key: configured,
-                vs.VM_RESERVATION.key: vm.memory_reservation_mb,
-                vs.VM_LOCKED_TO_MAX.key: vm.reservation_locked_to_max,
-            },
-        )
-        if control_plane:
-            summary = (
-                f"Reserve all guest memory of control-plane node {vm_label(vm)}; never disable "
-                "its balloon driver. Then relieve the host (BA501, BA502)."
-            )
-        else:
-            summary = (
-                f"Give worker node {vm_label(vm)} a memory reservation (all of its memory, or at "
-                "least what its pods request plus system reserve); never disable its balloon "
-                "driver. Then relieve the host (BA501, BA502)."
-            )
-        base = _reserve_all_remediation(vm, summary, BA602.references)
-        remediation = Remediation(
-            summary=base.summary,
-            steps=(
-                *base.steps,
-                "Do not set sched.mem.maxmemctl = 0 or remove the balloon driver: the host would "
-                "compress and swap the node instead (see BA201)",
-                "In Kubernetes, check the node's memory pressure: kubectl describe node NODE "
-                "(Conditions: MemoryPressure; Allocatable vs Allocated resources)",
-            ),
-            confirm=(*base.confirm, CONFIRM_MCTL, CONFIRM_GUEST_BALLOON),
-            powercli=base.powercli,
-            govc=base.govc,
-            references=base.references,
-        )
-        findings.append(vm_finding(BA602, vm, Severity.WARNING, message, evidence, remediation))
+        memory = _node_memory(vm, min_pct)
+        if memory.flagged:
+            findings.append(_kubernetes_finding(vm, matched, memory))
     return RuleOutcome(checked=checked, findings=tuple(findings))
+
+
+def _kubernetes_finding(vm: VM, matched: tuple[str, str], memory: _NodeMemory) -> Finding:
+    where, pattern = matched
+    control_plane = _is_control_plane(vm)
+    role = "control-plane node" if control_plane else "node"
+    ballooned, swapped = memory.ballooned, memory.swapped
+    problems = []
+    if ballooned or swapped:
+        problems.append(
+            f"is being reclaimed ({fmt_mb(ballooned)} ballooned, {fmt_mb(swapped)} swapped)"
+        )
+    if memory.short_reservation:
+        problems.append(
+            f"has only {fmt_mb(memory.reserved)} of {fmt_mb(memory.configured)} reserved"
+        )
+    message = (
+        f"{vm_label(vm)} looks like a Kubernetes {role} ({where} matches {pattern!r}): it "
+        f"{' and '.join(problems)}; the kubelet expects its memory to be really there"
+    )
+    evidence = vm_evidence(
+        vm,
+        **{
+            vs.VM_NAME.key: vm.name,
+            vs.VM_ANNOTATION.key: vm.annotation,
+            "matched_pattern": pattern,
+            "matched_in": where,
+            vs.VM_BALLOONED.key: vm.ballooned_mb,
+            vs.VM_SWAPPED.key: vm.swapped_mb,
+            vs.VM_MEMORY.key: memory.configured,
+            vs.VM_RESERVATION.key: vm.memory_reservation_mb,
+            vs.VM_LOCKED_TO_MAX.key: vm.reservation_locked_to_max,
+        },
+    )
+    remediation = _kubernetes_remediation(vm, control_plane)
+    return vm_finding(BA602, vm, Severity.WARNING, message, evidence, remediation)
+
+
+def _kubernetes_remediation(vm: VM, control_plane: bool) -> Remediation:
+    if control_plane:
+        summary = (
+            f"Reserve all guest memory of control-plane node {vm_label(vm)}; never disable "
+            "its balloon driver. Then relieve the host (BA501, BA502)."
+        )
+    else:
+        summary = (
+            f"Give worker node {vm_label(vm)} a memory reservation (all of its memory, or at "
+            "least what its pods request plus system reserve); never disable its balloon "
+            "driver. Then relieve the host (BA501, BA502)."
+        )
+    base = _reserve_all_remediation(vm, summary, BA602.references)
+    return Remediation(
+        summary=base.summary,
+        steps=(
+            *base.steps,
+            "Do not set sched.mem.maxmemctl = 0 or remove the balloon driver: the host would "
+            "compress and swap the node instead (see BA201)",
+            "In Kubernetes, check the node's memory pressure: kubectl describe node NODE "
+            "(Conditions: MemoryPressure; Allocatable vs Allocated resources)",
+        ),
+        confirm=(*base.confirm, CONFIRM_MCTL, CONFIRM_GUEST_BALLOON),
+        powercli=base.powercli,
+        govc=base.govc,
+        references=base.references,
+    )

@@ -493,6 +493,45 @@ def _overcommit_message(kind: str, name: str, configured: float, physical: float
     )
 
 
+def _ba503_cluster_finding(
+    known: Mapping[tuple[str, str | None, str], Cluster],
+    key: tuple[str, str | None, str],
+    sums: list[float],
+    params: Mapping[str, Any],
+) -> Finding | None:
+    """BA503 for one cluster, from its connected hosts' sums; None when under the ratios."""
+    physical, configured, counted, unknown, n_hosts = sums
+    ratio = configured / physical
+    severity = _ratio_severity(ratio, params)
+    if severity is None:
+        return None
+    server, datacenter, name = key
+    cluster = known.get(key) or Cluster(moid="", name=name, server=server, datacenter=datacenter)
+    evidence = {
+        f"sum(host.{vs.HOST_MEMORY_SIZE.key})": round(physical * 1024 * 1024),
+        f"sum({vs.VM_MEMORY.key})": int(configured),
+        "connected_hosts": int(n_hosts),
+        "powered_on_vms": int(counted),
+        "vms_with_unknown_memory": int(unknown),
+        "overcommit_ratio": round(ratio, 3),
+    }
+    return make_finding(
+        BA503,
+        Entity(
+            "ClusterComputeResource",
+            name,
+            cluster.moid or None,
+            server,
+            datacenter,
+            cluster=name,
+        ),
+        severity,
+        _overcommit_message("Cluster", name, configured, physical),
+        evidence,
+        _ba503_cluster_remediation(cluster),
+    )
+
+
 @rule(BA503)
 def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
     """Σ configured memory of powered-on VMs ÷ physical memory, per host and per cluster."""
@@ -529,41 +568,10 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
             _host_finding(BA503, host, severity, message, evidence, _ba503_host_remediation(host))
         )
 
-    cluster_index = {(c.server, c.datacenter, c.name): c for c in snapshot.clusters}
+    known = {(c.server, c.datacenter, c.name): c for c in snapshot.clusters}
     for key in sorted(clusters, key=lambda k: (k[0], k[1] or "", k[2])):
-        physical, configured, counted, unknown, n_hosts = clusters[key]
         checked += 1
-        ratio = configured / physical
-        severity = _ratio_severity(ratio, params)
-        if severity is None:
-            continue
-        server, datacenter, name = key
-        cluster = cluster_index.get(key) or Cluster(
-            moid="", name=name, server=server, datacenter=datacenter
-        )
-        evidence = {
-            f"sum(host.{vs.HOST_MEMORY_SIZE.key})": round(physical * 1024 * 1024),
-            f"sum({vs.VM_MEMORY.key})": int(configured),
-            "connected_hosts": int(n_hosts),
-            "powered_on_vms": int(counted),
-            "vms_with_unknown_memory": int(unknown),
-            "overcommit_ratio": round(ratio, 3),
-        }
-        findings.append(
-            make_finding(
-                BA503,
-                Entity(
-                    "ClusterComputeResource",
-                    name,
-                    cluster.moid or None,
-                    server,
-                    datacenter,
-                    cluster=name,
-                ),
-                severity,
-                _overcommit_message("Cluster", name, configured, physical),
-                evidence,
-                _ba503_cluster_remediation(cluster),
-            )
-        )
+        finding = _ba503_cluster_finding(known, key, clusters[key], params)
+        if finding is not None:
+            findings.append(finding)
     return RuleOutcome(checked=checked, findings=tuple(findings))
