@@ -68,7 +68,8 @@ def _usage_error(exc: Any, err: Console) -> NoReturn:
     ctx = getattr(exc, "ctx", None)
     where = ctx.command_path if ctx is not None else "balloon-audit"
     err.print(f"[dim]hint:[/] see '{safe(where)} --help'")
-    sys.exit(exc.exit_code if isinstance(exc, _USAGE_ERROR) else ExitCode.USAGE)
+    code = getattr(exc, "exit_code", ExitCode.USAGE) if isinstance(exc, _USAGE_ERROR) else None
+    sys.exit(code or ExitCode.USAGE)
 
 
 def _tolerant_console() -> None:
