@@ -164,14 +164,19 @@ def scan(
     targets: Sequence[Target],
     config: Config,
     run: RunOptions = RunOptions(),  # noqa: B008 - frozen, never mutated
+    *,
+    capture: Capture | None = None,
 ) -> AuditResult:
-    """Audit ``targets`` live (inside :func:`recording` to keep a capture of it).
+    """Audit ``targets`` live; inside :func:`recording`, pass its ``capture``.
 
     A failing server becomes a failed source in the result; the others are kept.
     """
     from balloon_audit.collect import collect_all
 
-    snapshot = collect_all(targets, progress=run.progress, perf=run.perf)
+    # "N of M VMs" costs one request per vCenter: only when someone watches, and never
+    # while recording (a replay of the capture does not ask it).
+    count_vms = run.progress is not None and capture is None
+    snapshot = collect_all(targets, progress=run.progress, perf=run.perf, count_vms=count_vms)
     return _evaluate(snapshot, config, run)
 
 
@@ -201,7 +206,7 @@ def replay_snapshot(
 
     with replaying(capture, strict=strict) as info:
         snapshot = collect_all(
-            replay_targets(capture), progress=progress, perf=perf, page_size=info.page_size
+            replay_targets(info), progress=progress, perf=perf, page_size=info.page_size
         )
     # A server that never answered left no traffic to replay: report it as it failed then.
     failed = tuple(_unreachable_when_recorded(name) for name in info.unreachable)

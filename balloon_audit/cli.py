@@ -90,8 +90,15 @@ def _progress(quiet: bool) -> Iterator[Callable[[str], None] | None]:
     if quiet or not err.is_terminal:
         yield None
         return
+    latest: dict[str, str] = {}  # one line per vCenter ("vc01: 3,000 of 10,000 VMs collected")
     with err.status("connecting…") as status:
-        yield lambda message: status.update(safe(message))
+
+        def show(message: str) -> None:
+            source, _, text = message.partition(": ")
+            latest[source] = text
+            status.update("\n".join(safe(f"{name}: {line}") for name, line in latest.items()))
+
+        yield show
 
 
 def _output(result: AuditResult, outputs: dict[str, Path | None], **kwargs: Any) -> Emitted:
@@ -188,7 +195,7 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
                 server or [], connect, lambda: read_password(password_stdin)
             )
             with audit.recording(record, targets) as capture:
-                result = audit.scan(targets, config, run)
+                result = audit.scan(targets, config, run, capture=capture)
     emitted = _output(result, outputs, output_dir=output_dir, quiet=quiet)
     for source in result.sources:
         if not source.ok:

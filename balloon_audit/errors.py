@@ -115,3 +115,10 @@ class ResultFileError(ReportError):
 
 class LabError(BalloonAuditError):
     """The vcsim lab could not be started, seeded or stopped."""
+
+
+class HistoryError(BalloonAuditError):
+    """The history database could not be opened, read or written (exit code 3).
+
+    Reports are still written: history is never a reason to lose a run's output.
+    """

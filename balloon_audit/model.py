@@ -85,7 +85,8 @@ class SourceInfo:
     duration_s: float | None = None
     """Wall time of the collection from this endpoint."""
     instance_uuid: str | None = None
-    """``about.instanceUuid`` (vCenter only): one vCenter under two names is audited once."""
+    """``about.instanceUuid`` (vCenter only): one vCenter under two names is audited once;
+    history keys its VMs on it across runs."""
     aliases: tuple[str, ...] = ()
     """Other names given for this same vCenter in the run."""
 
@@ -102,7 +103,7 @@ class Cluster:
     datacenter: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Host:
     """An ESXi host as seen by one vCenter."""
 
@@ -123,15 +124,20 @@ class Host:
     """summary.quickStats.overallMemoryUsage (MB)."""
     product_version: str | None = None
     """summary.config.product.version, e.g. ``8.0.3``."""
+    uuid: str | None = None
+    """hardware.systemInfo.uuid: the host's identity across runs and vCenters."""
 
     @property
     def connected(self) -> bool:
         return self.connection_state == "connected"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class VM:
-    """A virtual machine or template with the properties the rules read."""
+    """A virtual machine or template with the properties the rules read.
+
+    Slotted: a snapshot of 100,000 VMs is about 120 MB smaller without per-object dicts.
+    """
 
     moid: str
     name: str
@@ -186,6 +192,8 @@ class VM:
     """Realtime mem.swapinRate (KB/s), read only for swapping VMs; ``None`` if not read."""
     swapout_rate_kbps: float | None = None
     """Realtime mem.swapoutRate (KB/s), read only for swapping VMs; ``None`` if not read."""
+    instance_uuid: str | None = None
+    """config.instanceUuid: the VM's identity in its vCenter across renames and vMotion."""
 
     @property
     def powered_on(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from balloon_audit.model import AuditResult, Snapshot
+from balloon_audit.model import VM, AuditResult, Snapshot
 
 FLEET_LABELS: dict[str, str] = {
     "sources": "vCenters",
@@ -52,12 +52,18 @@ def _reclamation_totals(snapshot: Snapshot) -> dict[str, Any]:
     powered_on = [vm for vm in snapshot.vms if vm.powered_on and not vm.is_template]
     return {
         "vms_powered_on": len(powered_on),
+        **_memory_totals(powered_on),
+        "vms_ballooning": sum(1 for vm in powered_on if (vm.ballooned_mb or 0) > 0),
+        "vms_swapping": sum(1 for vm in powered_on if (vm.swapped_mb or 0) > 0),
+    }
+
+
+def _memory_totals(powered_on: list[VM]) -> dict[str, Any]:
+    return {
         "configured_mb": sum(vm.memory_mb or 0 for vm in powered_on),
         "ballooned_mb": sum(vm.ballooned_mb or 0 for vm in powered_on),
         "swapped_mb": sum(vm.swapped_mb or 0 for vm in powered_on),
         "compressed_mb": round(sum(vm.compressed_mb or 0 for vm in powered_on), 1),
-        "vms_ballooning": sum(1 for vm in powered_on if (vm.ballooned_mb or 0) > 0),
-        "vms_swapping": sum(1 for vm in powered_on if (vm.swapped_mb or 0) > 0),
     }
 
 

@@ -270,6 +270,12 @@ VM_MAXMEMCTL = _vm(
     parse=maxmemctl_value,
     note="keyed path: the server sends one OptionValue instead of the whole extraConfig list",
 )
+VM_INSTANCE_UUID = _vm(
+    "instance_uuid",
+    "config.instanceUuid",
+    "Instance UUID",
+    note="identity across runs: survives renames, vMotion and re-registration (history)",
+)
 # Joined at collection time or read by the PerformanceManager.
 VM_QUICKSTATS = _vm(
     "quickstats_available",
@@ -326,6 +332,7 @@ VM_PROPS: tuple[Prop, ...] = (
     VM_SWAPPED,
     VM_COMPRESSED,
     VM_MAXMEMCTL,
+    VM_INSTANCE_UUID,
     VM_QUICKSTATS,
     VM_HOST_CONNECTION,
     VM_SWAPIN_RATE,
@@ -351,6 +358,12 @@ HOST_MEMORY_USAGE = _host(
     "memory_usage_mb", _QS + "overallMemoryUsage", "Used (MB)", unit="MB", parse=integer
 )
 HOST_VERSION = _host("product_version", "summary.config.product.version", "ESXi version")
+HOST_UUID = _host(
+    "uuid",
+    "hardware.systemInfo.uuid",
+    "Hardware UUID",
+    note="identity across runs and vCenters (history)",
+)
 
 HOST_PROPS: tuple[Prop, ...] = (
     HOST_NAME,
@@ -361,6 +374,7 @@ HOST_PROPS: tuple[Prop, ...] = (
     HOST_MEMORY_SIZE,
     HOST_MEMORY_USAGE,
     HOST_VERSION,
+    HOST_UUID,
 )
 
 STRUCTURE_PROPS: tuple[Prop, ...] = (

@@ -1,18 +1,29 @@
 #!/usr/bin/env python3
-"""Collection benchmark: PropertyCollector paging vs. the per-VM attribute loop vs. govc.
+"""Collection benchmark: offline replay at 1k-100k VMs, and live against vcsim and govc.
 
-Starts vcsim with about 10,000 VMs on 100 hosts, then measures, each in its own
-subprocess so peak memory figures do not mix:
+Every measurement runs in its own subprocess, so peak memory figures do not mix.
 
-  pc      collect_source(perf=False), then engine.evaluate: time, VMs/s, peak RSS
-  loop    the attribute loop most pyVmomi scripts use (naive and cached), on a
+replay (needs nothing but this checkout)
+  Synthetic captures made by scripts/make_synthetic_capture.py (1,000 to 100,000 VMs in
+  one source, and 10 sources of 10,000) are replayed through ``collect_all`` and
+  ``engine.evaluate``, with the streaming page parser and with pyVmomi's deserialiser
+  (``BALLOON_AUDIT_PARSER=pyvmomi``). Reading the capture file is timed apart: it is the
+  replay's own cost, not the collector's. Figures: seconds, VMs/s, peak RSS.
+
+live (needs vcsim and govc; --server reuses a vcsim that is already running)
+  pc      collect_source(perf=False) + evaluate, with both parsers
+  scan    the `balloon-audit scan -q --json FILE` process, start to exit
+  govc    `govc object.collect -json -type m / <same paths>`, the Go reference
+  loop    the per-VM attribute loop most pyVmomi scripts use (naive and cached), on a
           subset, scaled to VMs/s
-  govc    `govc object.collect -json -type m / <same paths>` as the Go reference
+  start   `balloon-audit --version`, and the imports a scan needs before it connects
 
-Usage:  .venv/bin/python scripts/bench_collect.py [--loop-subset 300] [--runs 3]
-        .venv/bin/python scripts/bench_collect.py --server 127.0.0.1:PORT  # a running vcsim
-vcsim needs 7-10 minutes to build 10,000 VMs on 2 cores; --server reuses one.
-Prints figures; it is not a test. Needs vcsim and govc (.tools/bin or PATH).
+Usage:
+  .venv/bin/python scripts/bench_collect.py replay [--sizes 1000,10000,100000]
+  .venv/bin/python scripts/bench_collect.py live --server 127.0.0.1:PORT
+  .venv/bin/python scripts/bench_collect.py live      # starts vcsim: 7-10 min for 10,000 VMs
+vcsim with 10,000 VMs: vcsim -standalone-host 0 -cluster 10 -host 10 -vm 1000.
+Prints figures; it is not a test and is not run in CI.
 """
 
 from __future__ import annotations
@@ -23,6 +34,7 @@ import os
 import resource
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -30,13 +42,46 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 USER, PASSWORD = "bench", "bench-password"  # vcsim accepts any login
+PARSERS = ("stream", "pyvmomi")
+CACHE = Path(tempfile.gettempdir()) / "balloon-audit-bench"
 
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KB on Linux
 
 
-# --- measurements (run in a child process) -------------------------------------------------
+# --- measurements (each runs in a child process) ---------------------------------------------
+
+
+def measure_replay(path: str) -> dict:
+    import balloon_audit.collect.fleet  # noqa: F401 - imports are not what is measured
+    import balloon_audit.collect.pagecall  # noqa: F401
+    from balloon_audit.collect.capture import replay_snapshot
+    from balloon_audit.engine import evaluate
+
+    started = time.perf_counter()
+    snapshot = replay_snapshot(Path(path), perf=False)
+    collected = time.perf_counter()
+    result = evaluate(snapshot)
+    finished = time.perf_counter()
+    return {
+        "vms": len(snapshot.vms),
+        "sources": len(snapshot.sources),
+        "failed": sum(1 for s in snapshot.sources if not s.ok),
+        "findings": len(result.findings),
+        "replay_s": collected - started,
+        "evaluate_s": finished - collected,
+        "peak_rss_mb": peak_rss_mb(),
+    }
+
+
+def measure_load(path: str) -> dict:
+    """Reading the capture file alone (YAML), to subtract from the replay."""
+    from balloon_audit.collect.capture import _load
+
+    started = time.perf_counter()
+    _load(Path(path))
+    return {"load_s": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
 
 
 def measure_pc(host: str, port: int, page_size: int) -> dict:
@@ -55,7 +100,6 @@ def measure_pc(host: str, port: int, page_size: int) -> dict:
         "findings": len(result.findings),
         "collect_s": collected - started,
         "evaluate_s": finished - collected,
-        "end_to_end_s": finished - started,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -133,6 +177,16 @@ def _cached_row(vm: object) -> tuple:
     )
 
 
+def _govc_env(host: str, port: int) -> dict[str, str]:
+    return {
+        **os.environ,
+        "GOVC_URL": f"https://{host}:{port}/sdk",
+        "GOVC_USERNAME": USER,
+        "GOVC_PASSWORD": PASSWORD,
+        "GOVC_INSECURE": "1",
+    }
+
+
 def measure_govc(host: str, port: int) -> dict:
     from balloon_audit.collect.properties import vm_paths
     from balloon_audit.lab.vcsim import find_tool
@@ -140,72 +194,153 @@ def measure_govc(host: str, port: int) -> dict:
     govc = find_tool("govc")
     if govc is None:
         return {"error": "govc not found"}
-    env = {
-        **os.environ,
-        "GOVC_URL": f"https://{host}:{port}/sdk",
-        "GOVC_USERNAME": USER,
-        "GOVC_PASSWORD": PASSWORD,
-        "GOVC_INSECURE": "1",
-    }
     cmd = [str(govc), "object.collect", "-json", "-type", "m", "/", *vm_paths()]
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=_govc_env(host, port), capture_output=True, check=False)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        return {"error": proc.stderr.decode(errors="replace")[:300]}
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {
+        "seconds": elapsed,
+        "vms": proc.stdout.count(b'"kind": "enter"'),  # one per VM
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+    }
+
+
+def measure_scan(host: str, port: int, parser: str) -> dict:
+    """The CLI as a user runs it: process start to exit, JSON result written."""
+    out = Path(tempfile.mkdtemp(prefix="bench-scan-")) / "result.json"
+    env = {**os.environ, "BALLOON_AUDIT_PASSWORD": PASSWORD, "BALLOON_AUDIT_PARSER": parser}
+    cmd = [
+        str(ROOT / ".venv" / "bin" / "balloon-audit"),
+        "scan",
+        "--server",
+        f"{host}:{port}",
+        "--user",
+        USER,
+        "--insecure",
+        "--quiet",
+        "--fail-on",
+        "never",
+        "--json",
+        str(out),
+    ]
     started = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, check=False)
     elapsed = time.perf_counter() - started
     if proc.returncode != 0:
         return {"error": proc.stderr.decode(errors="replace")[:300]}
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    lines = proc.stdout.count(b'"kind": "enter"')  # one per VM
+    vms = sum(s.get("vm_count", 0) for s in json.loads(out.read_text())["sources"])
+    return {"seconds": elapsed, "vms": vms, "peak_rss_mb": usage.ru_maxrss / 1024}
+
+
+def measure_start() -> dict:
+    """``balloon-audit --version`` and the imports a scan makes before it connects."""
+    exe = str(ROOT / ".venv" / "bin" / "balloon-audit")
+
+    def best(cmd: list[str]) -> float:
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            subprocess.run(cmd, capture_output=True, check=True)
+            times.append(time.perf_counter() - started)
+        return min(times)
+
+    scan_imports = (
+        "import balloon_audit.cli, balloon_audit.collect, balloon_audit.collect.pageparser, "
+        "balloon_audit.engine, balloon_audit.report.json_result"
+    )
+    bare = best([sys.executable, "-c", "pass"])
     return {
-        "seconds": elapsed,
-        "vms": lines,
-        "output_mb": len(proc.stdout) / 1e6,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "version_s": best([exe, "--version"]),
+        "python_s": bare,
+        "scan_imports_s": best([sys.executable, "-c", scan_imports]) - bare,
     }
 
 
-def child(kind: str, args: list[str]) -> dict:
+def child(kind: str, args: list[str], env: dict[str, str] | None = None) -> dict:
     out = subprocess.run(
         [sys.executable, __file__, "--child", kind, *args],
         capture_output=True,
         text=True,
         check=False,
+        env={**os.environ, **(env or {})},
     )
     if out.returncode != 0:
         raise SystemExit(f"{kind} measurement failed:\n{out.stderr}")
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-# --- driver -----------------------------------------------------------------------------------
+CHILDREN = {
+    "replay": lambda a: measure_replay(a[0]),
+    "load": lambda a: measure_load(a[0]),
+    "pc": lambda a: measure_pc(a[0], int(a[1]), int(a[2])),
+    "loop": lambda a: measure_loop(a[0], int(a[1]), int(a[2]), a[3]),
+    "govc": lambda a: measure_govc(a[0], int(a[1])),
+    "scan": lambda a: measure_scan(a[0], int(a[1]), a[2]),
+    "start": lambda a: measure_start(),
+}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clusters", type=int, default=10)
-    parser.add_argument("--hosts-per-cluster", type=int, default=10)
-    parser.add_argument("--vms", type=int, default=1000, help="vcsim -vm (VMs per cluster)")
-    parser.add_argument("--loop-subset", type=int, default=300)
-    parser.add_argument("--page-size", type=int, default=1000)
-    parser.add_argument("--runs", type=int, default=3, help="PropertyCollector and govc runs")
-    parser.add_argument(
-        "--server", help="HOST:PORT of a vcsim already running (skips starting one)"
+# --- replay -------------------------------------------------------------------------------------
+
+
+def synthetic_capture(vms: int, sources: int) -> Path:
+    """A synthetic capture, made once and kept in the temp directory (not in the checkout)."""
+    path = CACHE / f"synthetic-{sources}x{vms}.yaml.gz"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        subprocess.run(
+            [
+                sys.executable,
+                str(ROOT / "scripts" / "make_synthetic_capture.py"),
+                "--vms",
+                str(vms),
+                "--sources",
+                str(sources),
+                "--out",
+                str(path),
+            ],
+            check=True,
+        )
+    return path
+
+
+def run_replay(sizes: list[int], runs: int) -> None:
+    cases = [(n, 1) for n in sizes] + [(10_000, 10)]
+    print(
+        f"{'capture':>22} {'parser':>8} {'load':>7} {'collect':>8} {'evaluate':>9}"
+        f" {'VMs/s':>8} {'peak RSS':>9} {'findings':>9}"
     )
-    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
-    opts = parser.parse_args()
+    for vms, sources in cases:
+        path = synthetic_capture(vms, sources)
+        load = min(child("load", [str(path)])["load_s"] for _ in range(runs))
+        for parser in PARSERS:
+            if parser == "pyvmomi" and vms * sources > 10_000:
+                continue  # minutes per run, and the ratio is known from 10,000
+            results = [
+                child("replay", [str(path)], {"BALLOON_AUDIT_PARSER": parser}) for _ in range(runs)
+            ]
+            best = min(results, key=lambda r: r["replay_s"] + r["evaluate_s"])
+            collect = best["replay_s"] - load
+            total = collect + best["evaluate_s"]
+            label = f"{sources} x {vms:,} VMs" if sources > 1 else f"{vms:,} VMs"
+            print(
+                f"{label:>22} {parser:>8} {load:6.2f}s {collect:7.2f}s {best['evaluate_s']:8.2f}s"
+                f" {best['vms'] / total:8,.0f} {max(r['peak_rss_mb'] for r in results):7.0f}MB"
+                f" {best['findings']:9,}"
+            )
+    print("collect = replay - load (reading the capture file); VMs/s = VMs / (collect + evaluate)")
 
-    if opts.child:
-        kind, *rest = opts.child
-        if kind == "pc":
-            result = measure_pc(rest[0], int(rest[1]), int(rest[2]))
-        elif kind == "loop":
-            result = measure_loop(rest[0], int(rest[1]), int(rest[2]), rest[3])
-        else:
-            result = measure_govc(rest[0], int(rest[1]))
-        print(json.dumps(result))
-        return
 
+# --- live ---------------------------------------------------------------------------------------
+
+
+def run_live(opts: argparse.Namespace) -> None:
     from balloon_audit.lab.vcsim import start_vcsim, stop_vcsim
 
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
     endpoint = None
     if opts.server:
         host, port = opts.server.rsplit(":", 1)
@@ -214,54 +349,113 @@ def main() -> None:
         flags = ["-standalone-host", "0", "-cluster", str(opts.clusters)]
         flags += ["-host", str(opts.hosts_per_cluster), "-vm", str(opts.vms)]
         started = time.perf_counter()
-        endpoint = start_vcsim(flags, timeout_s=1800)
+        endpoint = start_vcsim(flags, timeout_s=3600)
         print(f"vcsim {' '.join(flags)}: ready in {time.perf_counter() - started:.1f}s")
         host, port = endpoint.host, str(endpoint.port)
     try:
-        child("pc", [host, port, "100"])  # warm-up
-        pcs = [child("pc", [host, port, str(opts.page_size)]) for _ in range(opts.runs)]
+        child("pc", [host, port, "100"])  # warm-up: vcsim caches nothing, but the OS does
+        pcs = {
+            parser: [
+                child("pc", [host, port, str(opts.page_size)], {"BALLOON_AUDIT_PARSER": parser})
+                for _ in range(opts.runs)
+            ]
+            for parser in PARSERS
+        }
+        scans = [child("scan", [host, port, "stream"]) for _ in range(opts.runs)]
+        govcs = [child("govc", [host, port]) for _ in range(opts.runs)]
         naive = child("loop", [host, port, str(opts.loop_subset), "naive"])
         cached = child("loop", [host, port, str(opts.loop_subset), "cached"])
-        govcs = [child("govc", [host, port]) for _ in range(opts.runs)]
+        start = child("start", [])
     finally:
         if endpoint is not None:
             stop_vcsim(endpoint.pid)
-    report(pcs, naive, cached, govcs, opts.page_size)
+    report_live(pcs, scans, govcs, naive, cached, start)
 
 
-def report(pcs: list[dict], naive: dict, cached: dict, govcs: list[dict], page_size: int) -> None:
-    pc = min(pcs, key=lambda r: r["collect_s"])
-    pc_rate = pc["vms"] / pc["collect_s"]
-    runs = ", ".join(f"{r['collect_s']:.2f}" for r in pcs)
+def _best(results: list[dict], key: str) -> dict:
+    ok = [r for r in results if "error" not in r]
+    if not ok:
+        raise SystemExit(f"failed: {results[0].get('error')}")
+    return min(ok, key=lambda r: r[key])
+
+
+def report_live(
+    pcs: dict[str, list[dict]],
+    scans: list[dict],
+    govcs: list[dict],
+    naive: dict,
+    cached: dict,
+    start: dict,
+) -> None:
     print()
+    for parser, results in pcs.items():
+        pc = _best(results, "collect_s")
+        runs = ", ".join(f"{r['collect_s']:.2f}" for r in results)
+        print(
+            f"collect_source [{parser:7}] {pc['vms']:,} VMs, {pc['hosts']:,} hosts in"
+            f" {pc['collect_s']:.2f}s = {pc['vms'] / pc['collect_s']:,.0f} VMs/s"
+            f" (runs {runs}s), evaluate {pc['evaluate_s']:.2f}s, peak RSS"
+            f" {max(r['peak_rss_mb'] for r in results):.0f} MB"
+        )
+    pc = _best(pcs["stream"], "collect_s")
+    scan = _best(scans, "seconds")
+    gv = _best(govcs, "seconds")
+    runs = ", ".join(f"{r['seconds']:.2f}" for r in scans)
     print(
-        f"PropertyCollector   {pc['vms']:,} VMs, {pc['hosts']:,} hosts in {pc['collect_s']:.2f}s"
-        f" = {pc_rate:,.0f} VMs/s  (best of {len(pcs)}: {runs}s; page size {page_size})"
+        f"balloon-audit scan     {scan['vms']:,} VMs, process start to exit {scan['seconds']:.2f}s"
+        f" (runs {runs}s), peak RSS {scan['peak_rss_mb']:.0f} MB"
     )
+    runs = ", ".join(f"{r['seconds']:.2f}" for r in govcs)
     print(
-        f"  + evaluate        {pc['evaluate_s']:.2f}s ({pc['findings']:,} findings);"
-        f" end-to-end {pc['end_to_end_s']:.2f}s"
+        f"govc object.collect    {gv['vms']:,} VMs in {gv['seconds']:.2f}s (runs {runs}s),"
+        f" peak RSS {gv['peak_rss_mb']:.0f} MB"
     )
-    print(f"  peak RSS          {max(r['peak_rss_mb'] for r in pcs):.0f} MB  (target < 400 MB)")
+    print(f"  scan / govc          {scan['seconds'] / gv['seconds']:.2f}x  (target <= 0.8x)")
+    print(f"  collect_source / govc {pc['collect_s'] / gv['seconds']:.2f}x")
     for name, loop in (("naive", naive), ("cached", cached)):
         rate = loop["vms"] / loop["seconds"]
         print(
-            f"per-VM loop {name:6}  {loop['vms']} VMs in {loop['seconds']:.2f}s = {rate:,.0f} VMs/s"
-            f" (~{pc['vms'] / rate:,.0f}s for {pc['vms']:,});"
-            f" PC is {pc_rate / rate:,.1f}x faster (target >= 25x)"
+            f"per-VM loop {name:6}     {loop['vms']} VMs in {loop['seconds']:.2f}s = {rate:,.0f}"
+            f" VMs/s; collect_source is {pc['vms'] / pc['collect_s'] / rate:,.0f}x faster"
+            " (target >= 50x)"
         )
-    ok = [g for g in govcs if "error" not in g]
-    if not ok:
-        print(f"govc                failed: {govcs[0].get('error')}")
-        return
-    gv = min(ok, key=lambda r: r["seconds"])
-    runs = ", ".join(f"{g['seconds']:.2f}" for g in ok)
     print(
-        f"govc object.collect {gv['vms']:,} VMs in {gv['seconds']:.2f}s"
-        f" = {gv['vms'] / gv['seconds']:,.0f} VMs/s (best of {len(ok)}: {runs}s),"
-        f" peak RSS {gv['peak_rss_mb']:.0f} MB"
+        f"start-up               balloon-audit --version {start['version_s']:.2f}s;"
+        f" imports before a scan connects {start['scan_imports_s']:.2f}s"
+        f" (python itself {start['python_s']:.2f}s)"
     )
-    print(f"  PC time / govc    {pc['collect_s'] / gv['seconds']:.2f}x  (target <= 2x)")
+
+
+# --- driver -------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("mode", nargs="?", choices=("replay", "live"), default="replay")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="replay: VMs per capture")
+    parser.add_argument("--clusters", type=int, default=10)
+    parser.add_argument("--hosts-per-cluster", type=int, default=10)
+    parser.add_argument("--vms", type=int, default=1000, help="vcsim -vm (VMs per cluster)")
+    parser.add_argument("--loop-subset", type=int, default=300)
+    parser.add_argument("--page-size", type=int, default=1000)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--server", help="live: HOST:PORT of a vcsim already running")
+    parser.add_argument("--child", nargs="+", help=argparse.SUPPRESS)
+    opts = parser.parse_args()
+
+    if opts.child:
+        kind, *rest = opts.child
+        print(json.dumps(CHILDREN[kind](rest)))
+        return
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs,"
+        f" load average {os.getloadavg()[0]:.1f} at start"
+    )
+    if opts.mode == "replay":
+        run_replay([int(n) for n in opts.sizes.split(",")], opts.runs)
+    else:
+        run_live(opts)
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":

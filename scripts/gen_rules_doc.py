@@ -61,7 +61,7 @@ def _param_lines(rule: Rule) -> list[str]:
     return lines
 
 
-_SHEET = {vs.VIRTUAL_MACHINE: "VMs", vs.HOST_SYSTEM: "Hosts"}
+_SHEET = {vs.VIRTUAL_MACHINE: "VMs sheet", vs.HOST_SYSTEM: "Hosts sheet"}
 
 
 def _source_text(prop: vs.Prop) -> str:
@@ -215,9 +215,11 @@ def _property_table() -> list[str]:
         "## Properties read",
         "",
         "Every value the rules read, from `balloon_audit/vsphere.py`. Evidence in findings is",
-        "keyed by the vSphere path and keeps the API's unit; the report columns (the VMs and",
-        "Hosts tables of the HTML report and the Excel workbook) use the label and the model's",
-        "unit. The JSON result names VM and host fields by their model field.",
+        "keyed by the vSphere path and keeps the API's unit (the HTML report labels it with the",
+        "report column's name). The VMs and Hosts sheets of the Excel workbook have a column for",
+        "every property, headed by its label, in the model's unit; the VM and host tables of",
+        "the HTML report show the main ones under the same headers. The JSON result names VM",
+        "and host fields by their model field.",
         "",
         "| object | vSphere path | unit | model field (JSON) | report column |",
         "|---|---|---|---|---|",

@@ -192,12 +192,14 @@ def capture_info(path: Path) -> CaptureInfo:
     return _load(Path(path))[0]
 
 
-def replay_targets(path: Path) -> list[Target]:
+def replay_targets(capture: Path | CaptureInfo) -> list[Target]:
     """Targets to collect from inside :func:`replaying`: one per source in the capture.
 
     Replay needs no ``--server``: the capture names its sources by placeholder, and the
-    credentials are placeholders too (the recorded Login was scrubbed).
+    credentials are placeholders too (the recorded Login was scrubbed). Pass the
+    :class:`CaptureInfo` that :func:`replaying` yields to avoid reading the file again.
     """
+    info = capture if isinstance(capture, CaptureInfo) else capture_info(capture)
     return [
         Target(
             server=name,
@@ -206,7 +208,7 @@ def replay_targets(path: Path) -> list[Target]:
             password=PASSWORD_PLACEHOLDER,
             insecure=True,
         )
-        for name in capture_info(path).sources
+        for name in info.sources
     ]
 
 
@@ -305,23 +307,45 @@ MAX_CAPTURE_BYTES = 2 * 1024**3
 """Largest capture read (after decompression): far above any real fleet, far below a bomb."""
 
 
-def _read_capture_text(path: Path) -> str:
-    hint = "pass the file written by 'balloon-audit scan --record FILE'"
+class _BoundedReader:
+    """A capture file read as a stream (gunzipped when ``.gz``), refused past the limit.
+
+    Streaming matters for large fleets: a 100,000-VM capture is hundreds of MB of YAML,
+    and holding the whole text next to the parsed document doubled the peak memory.
+    """
+
+    def __init__(self, stream: Any, path: Path) -> None:
+        self._stream = stream
+        self._path = path
+        self._read = 0
+
+    def read(self, size: int = -1) -> bytes:
+        data = self._stream.read(size if size >= 0 else MAX_CAPTURE_BYTES + 1)
+        self._read += len(data)
+        if self._read > MAX_CAPTURE_BYTES:
+            raise ConfigError(
+                f"capture {self._path} is larger than {MAX_CAPTURE_BYTES // 1024**3} GiB",
+                hint=_CAPTURE_HINT,
+            )
+        return data
+
+
+_CAPTURE_HINT = "pass the file written by 'balloon-audit scan --record FILE'"
+
+
+def _parse_capture(path: Path, yaml: Any) -> Any:
+    """The capture's YAML document; unreadable, oversized or non-UTF-8 files are ConfigErrors."""
     try:
         with open(path, "rb") as raw:
             stream = gzip.GzipFile(fileobj=raw) if _gzipped(path) else raw
-            data = stream.read(MAX_CAPTURE_BYTES + 1)
-        if len(data) > MAX_CAPTURE_BYTES:
-            raise ConfigError(
-                f"capture {path} is larger than {MAX_CAPTURE_BYTES // 1024**3} GiB", hint=hint
-            )
-        return data.decode("utf-8")
+            return yaml.load(_BoundedReader(stream, path), Loader=_no_alias_loader(yaml))
     except (OSError, EOFError, zlib.error) as exc:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-        raise ConfigError(f"cannot read capture {path}: {reason}", hint=hint) from None
-    except UnicodeDecodeError as exc:
+        raise ConfigError(f"cannot read capture {path}: {reason}", hint=_CAPTURE_HINT) from None
+    except yaml.reader.ReaderError as exc:
         raise ConfigError(
-            f"cannot read capture {path}: not UTF-8 text (byte {exc.start})", hint=hint
+            f"cannot read capture {path}: not UTF-8 text (byte {exc.position})",
+            hint=_CAPTURE_HINT,
         ) from None
 
 
@@ -332,14 +356,14 @@ def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:
     import yaml
     from vcr.request import Request
 
-    text = _read_capture_text(path)
     try:
-        document = yaml.load(text, Loader=_no_alias_loader(yaml))
+        document = _parse_capture(path, yaml)
         meta = document.get(META_KEY) or {}
         raw = document["interactions"]
         requests = []
         responses = []
-        for item in raw:
+        for number, item in enumerate(raw):
+            raw[number] = None  # each body is held once: as text, then as bytes
             req = item["request"]
             body = req.get("body")
             requests.append(
@@ -513,7 +537,11 @@ def _connection_classes() -> tuple[type, type]:
             request = self._vcr_request
             cassette = self.cassette
             if cassette.can_play_response_for(request):
-                return VCRHTTPResponse(cassette.play_response(request), request.uri)
+                recorded = cassette.play_response(request)
+                answer = VCRHTTPResponse(recorded, request.uri)
+                if not cassette.allow_playback_repeats:  # played once: let the memory go
+                    recorded["body"] = {"string": b""}
+                return answer
             if cassette.write_protected:
                 error = _mismatch_error(cassette, request)
                 session = getattr(cassette, "_balloon_audit", None)

@@ -263,8 +263,7 @@ def _network_failure(
         )
     if isinstance(exc, http.client.HTTPException):
         return ProtocolError(
-            f"{label}: unexpected HTTP answer ({_http_status(exc)}); "
-            "not a vSphere API endpoint?",
+            f"{label}: unexpected HTTP answer ({_http_status(exc)}); not a vSphere API endpoint?",
             hint="check the host name and port: point --server at the vCenter or ESXi itself",
         )
     if isinstance(exc, OSError) and exc.errno in _UNREACHABLE_ERRNOS:

@@ -29,6 +29,7 @@ SLICE_S = 0.2
 LOGOUT_GRACE_S = 5.0
 """Time allowed for logging out after a failure, a deadline or an interrupt."""
 
+
 class DeadlineExceeded(TimeoutError):
     """A request, a vCenter or the whole run ran out of time. ``kind`` says which."""
 

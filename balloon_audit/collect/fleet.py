@@ -21,6 +21,7 @@ def collect_all(
     perf: bool = True,
     max_workers: int = 4,
     page_size: int = 1000,
+    count_vms: bool = False,
 ) -> Snapshot:
     """Collect every target (``max_workers`` at a time) and merge the snapshots.
 
@@ -29,6 +30,7 @@ def collect_all(
     worker threads. Results keep the order of ``targets``; a repeated endpoint
     (same label) is collected once, and so is one vCenter under two names (same
     instance UUID): the name that logs in first audits it, the other becomes its alias.
+    ``count_vms``: see :func:`collect_source`.
     """
     unique: dict[str, Target] = {}
     for target in targets:
@@ -42,7 +44,12 @@ def collect_all(
         started = time.monotonic()
         try:
             return collect_source(
-                target, progress=progress, perf=perf, page_size=page_size, claim=claims
+                target,
+                progress=progress,
+                perf=perf,
+                page_size=page_size,
+                claim=claims,
+                count_vms=count_vms,
             )
         except DuplicateSourceError as exc:
             aliases.setdefault(exc.first, []).append(target.label)

@@ -127,6 +127,7 @@ class Page:
 # ----------------------------------------------------------------------------- typing
 
 _SCALAR, _ENUM, _REF, _DATA, _ARRAY, _UNTYPED = range(6)
+"""Kinds of values; the first three are leaves (text only)."""
 
 
 class _Kind:
@@ -211,6 +212,7 @@ class _Types:
         self._by_pytype: dict[Any, _Kind] = {}
         self._by_qname: dict[tuple[str, str], _Kind | None] = {}
         self.untyped = _Kind(_UNTYPED, None, "")
+        self.moref = self.of(ManagedObject)
 
     def by_name(self, ns: str, name: str) -> _Kind | None:
         key = (ns, name)
@@ -267,6 +269,36 @@ class _Types:
 
 _TYPES = _Types()
 
+(
+    _E_OTHER,
+    _E_VAL,
+    _E_OBJECTS,
+    _E_OBJ,
+    _E_PROPSET,
+    _E_NAME,
+    _E_MISSINGSET,
+    _E_PATH,
+    _E_FAULT,
+    _E_TOKEN,
+) = range(10)
+_ELEMENTS = {
+    "val": _E_VAL,
+    "objects": _E_OBJECTS,
+    "obj": _E_OBJ,
+    "propSet": _E_PROPSET,
+    "name": _E_NAME,
+    "missingSet": _E_MISSINGSET,
+    "path": _E_PATH,
+    "fault": _E_FAULT,
+    "token": _E_TOKEN,
+}
+"""Elements of a RetrieveResult outside the values, by local name."""
+
+
+def _xsi_name(attrs: dict[str, str]) -> str:
+    """The type name of an ``xsi:type`` attribute, without its prefix ('' if none)."""
+    return (attrs.get(XSI_TYPE) or "").rpartition(":")[2]
+
 
 # ----------------------------------------------------------------------------- parser
 
@@ -308,10 +340,12 @@ class PageParser:
         self._parser.StartNamespaceDeclHandler = self._ns_start
         self._parser.EndNamespaceDeclHandler = self._ns_end
         self._ns: dict[str | None, list[str]] = {}
-        self._local: dict[str, str] = {}
+        self._qnames: dict[str, _Kind | None] = {}
+        """xsi:type value → kind, valid while no prefix changes its namespace."""
+        self._codes: dict[str, int] = {}
         self._data = ""
-        self._depth = 0
-        self._skip_below: int | None = None
+        self._skipping = 0
+        """Depth inside a skipped subtree (a missingSet fault); 0 when not skipping."""
         # object being read
         self._obj_type: Any = None
         self._obj_guid: str | None = None
@@ -319,9 +353,13 @@ class PageParser:
         self._props: dict[str, Any] = {}
         self._prop_name: str | None = None
         self._prop_value: Any = None
+        self._leaf: _Kind | None = None
+        """A ``<val>`` of a simple type being read (the common case: no frame needed)."""
+        self._leaf_ref: tuple[str | None, str | None] = (None, None)
         self._missing_path: str | None = None
         self._missing_fault = ""
         self._values: list[_Frame] = []
+        self._refs: dict[tuple[str | None, str | None, str], Any] = {}
 
     def feed(self, chunk: bytes) -> None:
         self._parser.Parse(chunk, False)
@@ -330,94 +368,124 @@ class PageParser:
         self._parser.Parse(b"", True)
         return self.page
 
-    # -- expat callbacks
+    # -- expat callbacks (hot: about 70 elements per VM)
 
     def _ns_start(self, prefix: str | None, uri: str) -> None:
-        self._ns.setdefault(prefix, []).append(uri)
+        stack = self._ns.setdefault(prefix, [])
+        if stack and stack[-1] != uri:
+            self._qnames.clear()
+        stack.append(uri)
 
     def _ns_end(self, prefix: str | None) -> None:
-        self._ns[prefix].pop()
+        stack = self._ns[prefix]
+        uri = stack.pop()
+        if stack and stack[-1] != uri:
+            self._qnames.clear()
 
     def _text(self, data: str) -> None:
         self._data += data
 
-    def _name(self, tag: str) -> str:
-        try:
-            return self._local[tag]
-        except KeyError:
-            local = self._local[tag] = tag.rpartition(NS_SEP)[2]
-            return local
+    def _code(self, tag: str) -> int:
+        code = self._codes[tag] = _ELEMENTS.get(tag.rpartition(NS_SEP)[2], _E_OTHER)
+        return code
 
     def _start(self, tag: str, attrs: dict[str, str]) -> None:
         self._data = ""
-        self._depth += 1
-        if self._skip_below is not None:
-            if self._depth == self._skip_below + 1 and not self._missing_fault:
-                self._missing_fault = self._xsi_name(attrs) or ""  # the fault inside
+        if self._skipping:
+            self._skipping += 1
+            if self._skipping == 2 and not self._missing_fault:
+                self._missing_fault = _xsi_name(attrs)  # the fault inside
             return
         if self._values:
-            self._start_value(self._name(tag), attrs)
+            self._start_value(tag.rpartition(NS_SEP)[2], attrs)
             return
-        name = self._name(tag)
-        if name == "val":
-            self._start_value(name, attrs)
-        elif name == "objects":
+        code = self._codes.get(tag)
+        if code is None:
+            code = self._code(tag)
+        if code == _E_VAL:
+            qname = attrs.get(XSI_TYPE)
+            kind = self._kind_of(qname) if qname else None
+            if kind is not None and kind.code <= _REF:  # scalar, enum or reference
+                self._leaf = kind
+                if kind.code == _REF:
+                    self._leaf_ref = (attrs.get("type"), attrs.get("serverGuid"))
+            else:
+                self._start_value("val", attrs)
+        elif code == _E_OBJECTS:
             self._ref, self._props = None, {}
-        elif name == "obj":
+        elif code == _E_OBJ:
             self._obj_type = attrs.get("type")
             self._obj_guid = attrs.get("serverGuid")
-        elif name == "propSet":
+        elif code == _E_PROPSET:
             self._prop_name, self._prop_value = None, None
-        elif name == "missingSet":
+        elif code == _E_MISSINGSET:
             self._missing_path, self._missing_fault = None, ""
-        elif name == "fault":  # missingSet's LocalizedMethodFault: only its type is kept
-            self._missing_fault = self._xsi_name(attrs) or ""
-            self._skip_below = self._depth
+        elif code == _E_FAULT:  # missingSet's LocalizedMethodFault: only its type is kept
+            self._missing_fault = _xsi_name(attrs)
+            self._skipping = 1
 
     def _end(self, tag: str) -> None:
-        depth = self._depth
-        self._depth -= 1
-        if self._skip_below is not None:
-            if depth == self._skip_below:
-                self._skip_below = None
+        leaf = self._leaf
+        if leaf is not None:
+            self._leaf = None
+            self._prop_value = self._leaf_value(leaf)
+            return
+        if self._skipping:
+            self._skipping -= 1
             return
         if self._values:
             self._end_value()
             return
-        name = self._name(tag)
-        if name == "name":
+        code = self._codes.get(tag)
+        if code is None:
+            code = self._code(tag)
+        if code == _E_NAME:
             self._prop_name = self._data
-        elif name == "propSet":
+        elif code == _E_PROPSET:
             if self._prop_name is not None:
                 self._props[self._prop_name] = self._prop_value
-        elif name == "obj":
-            self._ref = self._make_ref(
-                _TYPES.by_name(XMLNS_VMODL_BASE, _MOREF), self._obj_type, self._obj_guid
-            )
-        elif name == "objects":
+        elif code == _E_OBJ:
+            self._ref = self._make_ref(_TYPES.moref, self._obj_type, self._obj_guid)
+        elif code == _E_OBJECTS:
             self.page.rows.append((self._ref, self._props))
-        elif name == "path":
+        elif code == _E_PATH:
             self._missing_path = self._data
-        elif name == "missingSet":
+        elif code == _E_MISSINGSET:
             moid = getattr(self._ref, "_moId", "")
             self.page.missing.append((moid, self._missing_path or "", self._missing_fault))
             self._missing_path = None
-        elif name == "token":
+        elif code == _E_TOKEN:
             self.page.token = self._data or None
 
+    def _kind_of(self, qname: str) -> _Kind | None:
+        try:
+            return self._qnames[qname]
+        except KeyError:
+            prefix, _, local = qname.rpartition(":")
+            uris = self._ns.get(prefix or None)
+            kind = self._qnames[qname] = _TYPES.by_name(uris[-1] if uris else "", local)
+            return kind
+
+    def _leaf_value(self, kind: _Kind, data: str | None = None, ref: Any = None) -> Any:
+        data = self._data if data is None else data
+        code = kind.code
+        if code == _SCALAR:
+            return kind.convert(data)  # type: ignore[misc]
+        if code == _ENUM:
+            value = getattr(kind.pytype, data, None)
+            if isinstance(value, kind.pytype):
+                return value
+            self.unknown_values[f"{kind.name}={data}"] += 1
+            return str(data)
+        type_name, guid = self._leaf_ref if ref is None else ref
+        key = (type_name, guid, data)
+        try:  # the same few hosts and folders are referenced by thousands of objects
+            return self._refs[key]
+        except KeyError:
+            made = self._refs[key] = self._make_ref(kind, type_name, guid, data)
+            return made
+
     # -- values
-
-    def _xsi_name(self, attrs: dict[str, str]) -> str | None:
-        qname = attrs.get(XSI_TYPE)
-        if not qname:
-            return None
-        return qname.rpartition(":")[2]
-
-    def _xsi_kind(self, qname: str) -> _Kind | None:
-        prefix, _, local = qname.rpartition(":")
-        uris = self._ns.get(prefix or None)
-        ns = uris[-1] if uris else ""
-        return _TYPES.by_name(ns, local)
 
     def _start_value(self, name: str, attrs: dict[str, str]) -> None:
         attr, declared, append = self._slot(name)
@@ -450,7 +518,7 @@ class PageParser:
         declared_kind = _TYPES.of(declared) if declared is not None else None
         kind = declared_kind
         if qname and not (declared is not None and _is_dynamic(declared)):
-            dynamic = self._xsi_kind(qname)
+            dynamic = self._kind_of(qname)
             if not (
                 dynamic is not None
                 and dynamic.code == _ARRAY
@@ -465,19 +533,10 @@ class PageParser:
     def _end_value(self) -> None:
         frame = self._values.pop()
         kind = frame.kind
-        code = kind.code
-        data = self._data
-        if code == _SCALAR:
-            value = kind.convert(data)  # type: ignore[misc]
-        elif code == _ENUM:
-            value = getattr(kind.pytype, data, None)
-            if not isinstance(value, kind.pytype):
-                value = str(data)
-                self.unknown_values[f"{kind.name}={data}"] += 1
-        elif code == _REF:
-            value = self._make_ref(kind, frame.ref_type, frame.serverguid, data)
-        elif code == _UNTYPED and not frame.value:
-            value = str(data)
+        if kind.code <= _REF:
+            value = self._leaf_value(kind, ref=(frame.ref_type, frame.serverguid))
+        elif kind.code == _UNTYPED and not frame.value:
+            value = str(self._data)
         else:
             value = frame.value
         self._data = ""

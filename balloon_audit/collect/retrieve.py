@@ -42,6 +42,25 @@ def filter_spec(view: Any, specs: Sequence[tuple[type, Sequence[str]]]) -> Any:
     )
 
 
+def count_view(content: Any, view: Any) -> int | None:
+    """How many objects ``view`` holds: one request for its ``view`` property.
+
+    Cheap next to collecting them (one reference per object, no properties); used only
+    to show "N of M" progress. ``None`` when the server does not say.
+    """
+    spec = PC.FilterSpec(
+        objectSet=[PC.ObjectSpec(obj=view, skip=False)],
+        propSet=[PC.PropertySpec(type=vim.view.ContainerView, pathSet=["view"])],
+    )
+    try:
+        for page in retrieve_pages(content, spec, 1):
+            for _, props in page:
+                return len(props.get("view") or ())
+    except Exception:  # noqa: BLE001 - progress is optional; the collection itself reports
+        return None
+    return None
+
+
 def retrieve_pages(
     content: Any, spec: Any, page_size: int, unknown_values: Counter[str] | None = None
 ) -> Iterator[list[PropertyRow]]:

@@ -9,6 +9,7 @@ Hosts and VMs are joined in Python.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,12 @@ from pyVmomi import vim, vmodl
 from balloon_audit.collect import properties as P
 from balloon_audit.collect.connection import open_session, translate_error
 from balloon_audit.collect.perf import add_swap_rates, needs_swap_rates
-from balloon_audit.collect.retrieve import container_view, filter_spec, retrieve_pages
+from balloon_audit.collect.retrieve import (
+    container_view,
+    count_view,
+    filter_spec,
+    retrieve_pages,
+)
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import CollectionError
 from balloon_audit.model import VM, Cluster, Host, Snapshot, SourceInfo, SourceStatus
@@ -45,6 +51,7 @@ class _Options:
     page_size: int
     keyed_extra_config: bool
     claim: Claim | None = None
+    count_vms: bool = False
 
 
 @dataclass(frozen=True)
@@ -62,7 +69,7 @@ class DuplicateSourceError(CollectionError):
         self.first = first
 
 
-def collect_source(
+def collect_source(  # noqa: PLR0913 - all but the target are keyword-only options
     target: Target,
     *,
     progress: Progress | None = None,
@@ -70,6 +77,7 @@ def collect_source(
     page_size: int = 1000,
     keyed_extra_config: bool = True,
     claim: Claim | None = None,
+    count_vms: bool = False,
 ) -> Snapshot:
     """Collect VMs, hosts and clusters from one vCenter or ESXi endpoint.
 
@@ -79,6 +87,8 @@ def collect_source(
     refuses the keyed path ``config.extraConfig["sched.mem.maxmemctl"]``).
     ``claim`` lets a fleet audit each vCenter once: when another name has claimed this
     vCenter's instance UUID, :class:`DuplicateSourceError` is raised (after logging out).
+    ``count_vms`` asks for the number of VMs first (one more request), so that progress
+    says "N of M VMs"; captures are recorded and replayed without it.
     """
     report = progress or _quiet
     label = target.label
@@ -88,7 +98,7 @@ def collect_source(
     snapshot: Snapshot | None = None
     with open_session(target) as si:
         try:
-            options = _Options(perf, page_size, keyed_extra_config, claim)
+            options = _Options(perf, page_size, keyed_extra_config, claim, count_vms)
             snapshot = _collect(si, target, report, options, started)
         except Exception as exc:  # noqa: BLE001 - translated outside the except block
             failure = translate_error(exc, target, phase="collect")
@@ -116,14 +126,13 @@ def _collect(
     hosts_by_moid = {h.moid: h for h in hosts}
 
     try:
-        vms, refs = _collect_vms(
-            content, label, hosts_by_moid, page_size, options.keyed_extra_config, report
-        )
+        vms, refs = _collect_vms(content, label, hosts_by_moid, options, report)
     except vmodl.query.InvalidProperty as fault:
         if not options.keyed_extra_config or not _rejects_keyed_path(fault):
             raise
         report(f"{label}: keyed extraConfig path refused; reading whole extraConfig instead")
-        vms, refs = _collect_vms(content, label, hosts_by_moid, page_size, False, report)
+        fallback = dataclasses.replace(options, keyed_extra_config=False)
+        vms, refs = _collect_vms(content, label, hosts_by_moid, fallback, report)
 
     if options.perf:
         vms = add_swap_rates(content, vms, refs, label=label, progress=report)
@@ -223,17 +232,20 @@ def _collect_vms(
     content: Any,
     label: str,
     hosts: Mapping[str, Host],
-    page_size: int,
-    keyed_extra_config: bool,
+    options: _Options,
     report: Progress,
 ) -> tuple[list[VM], dict[str, Any]]:
     """All VMs and templates; also the references of swapping VMs (for perf queries)."""
     vms: list[VM] = []
     refs: dict[str, Any] = {}
-    paths = P.vm_paths(keyed_extra_config)
+    paths = P.vm_paths(options.keyed_extra_config)
     with container_view(content, [vim.VirtualMachine]) as view:
+        total = count_view(content, view) if options.count_vms else None
+        of_total = f" of {total:,}" if total is not None else ""
+        if total is not None:
+            report(f"{label}: 0{of_total} VMs collected")
         spec = filter_spec(view, [(vim.VirtualMachine, paths)])
-        for page in retrieve_pages(content, spec, page_size):
+        for page in retrieve_pages(content, spec, options.page_size):
             for ref, props in page:
                 host_moid = P.moid_of(props.get(P.HOST_REF))
                 vm = P.build_vm(
@@ -242,5 +254,5 @@ def _collect_vms(
                 vms.append(vm)
                 if needs_swap_rates(vm):
                     refs[vm.moid] = ref
-            report(f"{label}: {len(vms):,} VMs collected")
+            report(f"{label}: {len(vms):,}{of_total} VMs collected")
     return vms, refs

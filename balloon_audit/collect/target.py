@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
+from urllib.parse import SplitResult, unquote, urlsplit
 
 from balloon_audit.errors import ConfigError
 from balloon_audit.netloc import join_hostport
@@ -56,25 +56,9 @@ def parse_server(spec: str) -> tuple[str, int | None, str | None]:
     text = spec.strip()
     if not text:
         raise ConfigError("empty server name", hint="pass a host name or IP, e.g. --server vc01")
-    if "://" in text:
-        scheme = text.split("://", 1)[0].lower()
-        if scheme != "https":
-            raise ConfigError(
-                f"unsupported URL scheme {scheme!r} in server",
-                hint="vSphere speaks HTTPS only: use https://host/sdk or just the host name",
-            )
-    elif _is_bare_ipv6(text):
+    if "://" not in text and _is_bare_ipv6(text):
         return text, None, None
-    else:
-        text = "//" + text
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        raise ConfigError(
-            "server is not a valid host[:port] or https:// URL",
-            hint="examples: vc01, vc01:8443, [::1]:8443, https://user@vc01/sdk",
-        ) from None
+    parts, port = _split_url(text)
     if parts.password is not None:
         raise ConfigError(
             "the server URL contains a password",
@@ -95,6 +79,27 @@ def parse_server(spec: str) -> tuple[str, int | None, str | None]:
         raise ConfigError(f"port {port} is out of range", hint="use a port between 1 and 65535")
     user = unquote(parts.username) if parts.username else None
     return host, port, user
+
+
+def _split_url(text: str) -> tuple[SplitResult, int | None]:
+    """``text`` (an https:// URL or host[:port]) split, with its port."""
+    if "://" in text:
+        scheme = text.split("://", 1)[0].lower()
+        if scheme != "https":
+            raise ConfigError(
+                f"unsupported URL scheme {scheme!r} in server",
+                hint="vSphere speaks HTTPS only: use https://host/sdk or just the host name",
+            )
+    else:
+        text = "//" + text
+    try:
+        parts = urlsplit(text)
+        return parts, parts.port
+    except ValueError:
+        raise ConfigError(
+            "server is not a valid host[:port] or https:// URL",
+            hint="examples: vc01, vc01:8443, [::1]:8443, https://user@vc01/sdk",
+        ) from None
 
 
 def _is_bare_ipv6(text: str) -> bool:

@@ -105,7 +105,7 @@ def _print_totals(result: AuditResult, console: Console) -> None:
     counts = result.counts_by_severity()
     console.print(
         "\n[bold]Fleet[/]: "
-        + " · ".join(f"{FLEET_LABELS[key]} {fmt_num(totals[key])}" for key in CONSOLE_FLEET_KEYS)
+        + " · ".join(f"{FLEET_LABELS[key]}: {fmt_num(totals[key])}" for key in CONSOLE_FLEET_KEYS)
     )
     console.print(
         "[bold]Findings[/]: "

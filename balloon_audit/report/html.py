@@ -165,7 +165,10 @@ def _charts(result: AuditResult, top_vms: list[VM], top_hosts: list[p.HostLoad])
     charts = [
         _stacked_chart(
             "Findings by severity",
-            [(s.value, [(counts[s.value], s.value)], f"{counts[s.value]:,}") for s in p.SEVERITIES],
+            [
+                (s.value, [(counts[s.value], s.value)], fmt.cell_count(counts[s.value]))
+                for s in p.SEVERITIES
+            ],
             (),
         )
     ]

@@ -201,11 +201,8 @@ def _most_common(values: Iterable[Any], default: Any) -> Any:
     return counted[0][0] if counted else default
 
 
-def _group(info: RuleInfo, findings: list[Finding], checked: int | None) -> FindingGroup:
-    findings.sort(key=lambda f: (-f.severity.rank, f.entity.server, f.entity.name))
-    counts = {s.value: 0 for s in SEVERITIES}
-    for f in findings:
-        counts[f.severity.value] += 1
+def _references(info: RuleInfo, findings: list[Finding]) -> tuple[str, ...]:
+    """The rule's references, then any other reference its findings cite, each once."""
     refs = list(info.references)
     seen = set(refs)
     for f in findings:
@@ -213,6 +210,14 @@ def _group(info: RuleInfo, findings: list[Finding], checked: int | None) -> Find
             if ref not in seen:
                 seen.add(ref)
                 refs.append(ref)
+    return tuple(refs)
+
+
+def _group(info: RuleInfo, findings: list[Finding], checked: int | None) -> FindingGroup:
+    findings.sort(key=lambda f: (-f.severity.rank, f.entity.server, f.entity.name))
+    counts = {s.value: 0 for s in SEVERITIES}
+    for f in findings:
+        counts[f.severity.value] += 1
 
     summaries = [_pattern(f.remediation.summary, f.entity.name) for f in findings]
     usual_summary = _most_common(summaries, "")
@@ -240,7 +245,7 @@ def _group(info: RuleInfo, findings: list[Finding], checked: int | None) -> Find
         summary=summary,
         steps=_generic(model.remediation.steps, model.entity.name),
         confirm=_generic(model.remediation.confirm, model.entity.name),
-        references=tuple(refs),
+        references=_references(info, findings),
         own_summary=own_summary,
         own_steps=tuple(a != usual_advice for a in advice),
         short_keys=short_keys({k for f in findings for k in f.evidence}),

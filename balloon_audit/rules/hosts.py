@@ -319,61 +319,69 @@ def _ba502_remediation(host: Host, swapping: bool) -> Remediation:
 @rule(BA502)
 def check_host_reclaiming(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
     """Per connected host, sum ballooned/swapped MB of its VMs (joined by server + host moid)."""
-    balloon_floor = params["ballooned_above_mb"]
-    swap_floor = params["swapped_above_mb"]
-    top_n = int(params["evidence_top_vms"])
     by_host = _vms_by_host(runtime_vms(snapshot))
     checked = 0
     findings: list[Finding] = []
     for host in connected_hosts(snapshot):
         checked += 1
-        rows = []
-        for vm in by_host.get((host.server, host.moid), []):
-            ballooned = vm.runtime_value(vm.ballooned_mb) or 0
-            swapped = vm.runtime_value(vm.swapped_mb) or 0
-            if ballooned > 0 or swapped > 0:
-                rows.append((vm, ballooned, swapped))
-        total_ballooned = sum(r[1] for r in rows)
-        total_swapped = sum(r[2] for r in rows)
-        swapping = total_swapped > swap_floor
-        ballooning = total_ballooned > balloon_floor
-        if not (swapping or ballooning):
-            continue
-        rows.sort(key=lambda r: (-r[2], -r[1], r[0].name))
-        n_swapping = sum(1 for r in rows if r[2] > 0)
-        n_ballooning = sum(1 for r in rows if r[1] > 0)
-        parts = []
-        if total_swapped:
-            parts.append(f"{n_swapping} VM(s) swapped {fmt_mb(total_swapped)}")
-        if total_ballooned:
-            parts.append(f"{n_ballooning} VM(s) ballooned {fmt_mb(total_ballooned)}")
-        top = ", ".join(
-            f"{vm.name} ({fmt_mb(s)} swapped, {fmt_mb(b)} ballooned)" for vm, b, s in rows[:3]
-        )
-        message = (
-            f'Host "{host.name}" is reclaiming memory from its VMs: {" and ".join(parts)} '
-            f"in total; most affected: {top}"
-        )
-        evidence = host_evidence(
-            host,
-            **{
-                f"sum({vs.VM_BALLOONED.key})": total_ballooned,
-                f"sum({vs.VM_SWAPPED.key})": total_swapped,
-                "vms_ballooning": n_ballooning,
-                "vms_swapping": n_swapping,
-                "top_vms": [
-                    {"name": vm.name, "moid": vm.moid, vs.VM_BALLOONED.key: b, vs.VM_SWAPPED.key: s}
-                    for vm, b, s in rows[:top_n]
-                ],
-            },
-        )
-        severity = Severity.CRITICAL if swapping else Severity.WARNING
-        findings.append(
-            _host_finding(
-                BA502, host, severity, message, evidence, _ba502_remediation(host, swapping)
-            )
-        )
+        rows = _reclaimed_vms(by_host.get((host.server, host.moid), []))
+        swapping = sum(r[2] for r in rows) > params["swapped_above_mb"]
+        ballooning = sum(r[1] for r in rows) > params["ballooned_above_mb"]
+        if swapping or ballooning:
+            findings.append(_ba502_finding(host, rows, swapping, int(params["evidence_top_vms"])))
     return RuleOutcome(checked=checked, findings=tuple(findings))
+
+
+_Reclaimed = tuple[VM, float, float]
+"""(VM, ballooned MB, swapped MB)."""
+
+
+def _reclaimed_vms(vms: Iterable[VM]) -> list[_Reclaimed]:
+    """The VMs with ballooned or swapped memory, most swapped first, then most ballooned."""
+    rows: list[_Reclaimed] = []
+    for vm in vms:
+        ballooned = vm.runtime_value(vm.ballooned_mb) or 0
+        swapped = vm.runtime_value(vm.swapped_mb) or 0
+        if ballooned > 0 or swapped > 0:
+            rows.append((vm, ballooned, swapped))
+    rows.sort(key=lambda r: (-r[2], -r[1], r[0].name))
+    return rows
+
+
+def _ba502_finding(host: Host, rows: list[_Reclaimed], swapping: bool, top_n: int) -> Finding:
+    total_ballooned = sum(r[1] for r in rows)
+    total_swapped = sum(r[2] for r in rows)
+    n_swapping = sum(1 for r in rows if r[2] > 0)
+    n_ballooning = sum(1 for r in rows if r[1] > 0)
+    parts = []
+    if total_swapped:
+        parts.append(f"{n_swapping} VM(s) swapped {fmt_mb(total_swapped)}")
+    if total_ballooned:
+        parts.append(f"{n_ballooning} VM(s) ballooned {fmt_mb(total_ballooned)}")
+    top = ", ".join(
+        f"{vm.name} ({fmt_mb(s)} swapped, {fmt_mb(b)} ballooned)" for vm, b, s in rows[:3]
+    )
+    message = (
+        f'Host "{host.name}" is reclaiming memory from its VMs: {" and ".join(parts)} '
+        f"in total; most affected: {top}"
+    )
+    evidence = host_evidence(
+        host,
+        **{
+            f"sum({vs.VM_BALLOONED.key})": total_ballooned,
+            f"sum({vs.VM_SWAPPED.key})": total_swapped,
+            "vms_ballooning": n_ballooning,
+            "vms_swapping": n_swapping,
+            "top_vms": [
+                {"name": vm.name, "moid": vm.moid, vs.VM_BALLOONED.key: b, vs.VM_SWAPPED.key: s}
+                for vm, b, s in rows[:top_n]
+            ],
+        },
+    )
+    severity = Severity.CRITICAL if swapping else Severity.WARNING
+    return _host_finding(
+        BA502, host, severity, message, evidence, _ba502_remediation(host, swapping)
+    )
 
 
 # --- BA503 overcommit -------------------------------------------------------------

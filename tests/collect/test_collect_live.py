@@ -105,6 +105,19 @@ def test_small_pages_give_the_same_result(
     ]
 
 
+def test_progress_counts_n_of_m_vms_when_asked(vcsim_default: VcsimEndpoint) -> None:
+    messages: list[str] = []
+    counted = collect_source(
+        target_for(vcsim_default), page_size=3, progress=messages.append, count_vms=True
+    )
+    server = counted.sources[0].server
+    assert [m for m in messages if m.endswith("VMs collected")] == [
+        f"{server}: 0 of 4 VMs collected",
+        f"{server}: 3 of 4 VMs collected",
+        f"{server}: 4 of 4 VMs collected",
+    ]
+
+
 def test_password_in_no_source_or_progress(vcsim_default: VcsimEndpoint) -> None:
     messages: list[str] = []
     snap = collect_source(target_for(vcsim_default), progress=messages.append)

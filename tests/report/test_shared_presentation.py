@@ -7,10 +7,12 @@ import re
 from html import unescape
 
 from openpyxl import load_workbook
+from rich.console import Console
 
 from balloon_audit import vsphere as vs
 from balloon_audit.engine import evaluate
 from balloon_audit.formatting import tools_status_text
+from balloon_audit.report.console import render_console
 from balloon_audit.report.html import render_html
 from balloon_audit.report.presentation import TOOLS_COLUMN
 from balloon_audit.report.xlsx import render_xlsx
@@ -71,6 +73,11 @@ def test_fleet_totals_have_one_label_each_in_every_output() -> None:
     html = unescape(render_html(result))
     summary = load_workbook(io.BytesIO(render_xlsx(result)))["Summary"]
     first_column = {r[0] for r in summary.iter_rows(values_only=True) if r}
+    console = Console(record=True, width=400)
+    render_console(result, console)
+    terminal = console.export_text()
     for key in ("ballooned_mb", "swapped_mb", "configured_mb", "vms_ballooning"):
         assert FLEET_LABELS[key] in html
         assert FLEET_LABELS[key] in first_column
+        assert FLEET_LABELS[key] in terminal
+    assert f"{FLEET_LABELS['ballooned_mb']}: 512" in terminal
