@@ -202,7 +202,7 @@ def replay_snapshot(
     """Collect every source of a capture, offline, without evaluating the rules."""
     from balloon_audit.collect import collect_all
     from balloon_audit.collect.capture import replay_targets, replaying
-    from balloon_audit.collect.capture_scrub import placeholder_index
+    from balloon_audit.collect.capture.scrub import placeholder_index
 
     with replaying(capture, strict=strict) as info:
         snapshot = collect_all(

@@ -157,3 +157,34 @@ def test_json_to_stdout_replaces_the_console_summary(tmp_path: Path) -> None:
         check=True,
     )
     assert json.loads(out.stdout)["schema"] == "balloon-audit/1"
+
+
+RERENDER_WITHOUT_RULES = textwrap.dedent(
+    """
+    import sys
+    from balloon_audit.cli import app
+    app(["report", sys.argv[1], "--html", sys.argv[2], "--xlsx", sys.argv[3], "-q"],
+        standalone_mode=False)
+    print(sorted(m for m in sys.modules if m.startswith("balloon_audit.rules")))
+    """
+)
+
+
+def test_report_rerenders_without_the_rule_registry(tmp_path: Path) -> None:
+    """A saved result describes its rules: re-rendering needs no rule code."""
+    result = audit.replay(DEMO, Config())
+    saved = tmp_path / "r.json"
+    from balloon_audit.report.json_result import write_json
+
+    write_json(result, saved)
+    assert {r["id"] for r in json.loads(saved.read_text())["rules"]} >= {"BA301", "BA902"}
+    html, xlsx = tmp_path / "r.html", tmp_path / "r.xlsx"
+    out = subprocess.run(
+        [sys.executable, "-c", RERENDER_WITHOUT_RULES, str(saved), str(html), str(xlsx)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert out.stdout.strip() == "[]", out.stdout
+    ba301 = next(r for r in result.rules if r.id == "BA301")
+    assert ba301.rationale.split(".")[0] in html.read_text(encoding="utf-8")

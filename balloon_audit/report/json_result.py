@@ -66,6 +66,7 @@ def result_to_dict(result: AuditResult) -> dict[str, Any]:
         "findings": _plain(result.findings),
         "waived": _plain(result.waived),
         "waiver_problems": list(result.waiver_problems),
+        "rules": _plain(sorted(result.rules, key=lambda r: r.id)),
     }
 
 

@@ -31,7 +31,7 @@ from balloon_audit.collect.capture import (
     replay_targets,
     replaying,
 )
-from balloon_audit.collect.capture_scrub import soap_operation
+from balloon_audit.collect.capture.scrub import soap_operation
 from balloon_audit.collect.connection import open_session
 from balloon_audit.engine import evaluate
 from balloon_audit.errors import ConfigError
