@@ -20,14 +20,22 @@ from balloon_audit import __version__, audit
 from balloon_audit.cli_entry import run_app
 from balloon_audit.cli_lab import lab_app
 from balloon_audit.cli_options import (
-    PASSWORD_ENV,
+    CaBundleOpt,
     ConfigOpt,
     ConnectTimeoutOpt,
     DeadlineOpt,
     FailOn,
+    FailOnOpt,
+    InsecureOpt,
+    NoPerfOpt,
+    PasswordStdinOpt,
+    PortOpt,
     QuietOpt,
+    RecordOpt,
+    ReplayOpt,
     ServerOpt,
     TimeoutOpt,
+    UserOpt,
     read_password,
     run_by,
     with_output_options,
@@ -120,59 +128,22 @@ def _print_error(error: BalloonAuditError) -> None:
 @with_output_options(rerender_only=False)
 def scan(  # noqa: PLR0913 - one parameter per command-line option
     server: ServerOpt = None,
-    port: Annotated[int, typer.Option(help="HTTPS port.", min=1, max=65535)] = 443,
-    user: Annotated[
-        str | None,
-        typer.Option(
-            "--user", "-u", envvar="BALLOON_AUDIT_USER", help="User name.", show_default=False
-        ),
-    ] = None,
-    password_stdin: Annotated[
-        bool,
-        typer.Option(
-            "--password-stdin",
-            help=f"Read the password from stdin (else ${PASSWORD_ENV}, else a prompt).",
-        ),
-    ] = False,
-    insecure: Annotated[
-        bool, typer.Option("--insecure", "-k", help="Skip TLS certificate verification.")
-    ] = False,
-    ca_bundle: Annotated[
-        Path | None,
-        typer.Option(
-            help="CA certificates (PEM) to verify the server with.", exists=True, dir_okay=False
-        ),
-    ] = None,
+    port: PortOpt = 443,
+    user: UserOpt = None,
+    password_stdin: PasswordStdinOpt = False,
+    insecure: InsecureOpt = False,
+    ca_bundle: CaBundleOpt = None,
     timeout: TimeoutOpt = 300.0,
     connect_timeout: ConnectTimeoutOpt = 15.0,
     deadline: DeadlineOpt = 3600.0,
     outputs: dict[str, Path | None] | None = None,
     output_dir: Path | None = None,
-    fail_on: Annotated[
-        FailOn,
-        typer.Option(case_sensitive=False, help="Exit 1 when a finding is at or above this."),
-    ] = FailOn.warning,
+    fail_on: FailOnOpt = FailOn.warning,
     quiet: QuietOpt = False,
     config_path: ConfigOpt = None,
-    no_perf: Annotated[
-        bool,
-        typer.Option("--no-perf", help="Do not read swap-rate counters for swapping VMs."),
-    ] = False,
-    record: Annotated[
-        Path | None,
-        typer.Option(
-            help="Also write a scrubbed capture (cassette) of this run.", show_default=False
-        ),
-    ] = None,
-    replay: Annotated[
-        Path | None,
-        typer.Option(
-            help="Audit from a capture instead of the network.",
-            exists=True,
-            dir_okay=False,
-            show_default=False,
-        ),
-    ] = None,
+    no_perf: NoPerfOpt = False,
+    record: RecordOpt = None,
+    replay: ReplayOpt = None,
 ) -> None:
     """Audit one or more vCenters and print a summary; optionally write reports.
 

@@ -69,6 +69,52 @@ ConfigOpt = Annotated[
 ]
 
 
+PortOpt = Annotated[int, typer.Option(help="HTTPS port.", min=1, max=65535)]
+UserOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--user", "-u", envvar="BALLOON_AUDIT_USER", help="User name.", show_default=False
+    ),
+]
+PasswordStdinOpt = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin",
+        help=f"Read the password from stdin (else ${PASSWORD_ENV}, else a prompt).",
+    ),
+]
+InsecureOpt = Annotated[
+    bool, typer.Option("--insecure", "-k", help="Skip TLS certificate verification.")
+]
+CaBundleOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="CA certificates (PEM) to verify the server with.", exists=True, dir_okay=False
+    ),
+]
+FailOnOpt = Annotated[
+    FailOn,
+    typer.Option(case_sensitive=False, help="Exit 1 when a finding is at or above this."),
+]
+NoPerfOpt = Annotated[
+    bool,
+    typer.Option("--no-perf", help="Do not read swap-rate counters for swapping VMs."),
+]
+RecordOpt = Annotated[
+    Path | None,
+    typer.Option(help="Also write a scrubbed capture (cassette) of this run.", show_default=False),
+]
+ReplayOpt = Annotated[
+    Path | None,
+    typer.Option(
+        help="Audit from a capture instead of the network.",
+        exists=True,
+        dir_okay=False,
+        show_default=False,
+    ),
+]
+
+
 def finite(value: float) -> float:
     """Reject ``nan`` (it passes every range check); ranges reject ``inf`` and ``1e12``."""
     if value is not None and not math.isfinite(value):

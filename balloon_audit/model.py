@@ -89,6 +89,9 @@ class SourceInfo:
     history keys its VMs on it across runs."""
     aliases: tuple[str, ...] = ()
     """Other names given for this same vCenter in the run."""
+    unknown_values: tuple[str, ...] = ()
+    """Values this version does not know, from a newer server: ``Type=value (count)``,
+    e.g. ``VirtualMachinePowerState=poweredHibernating (3)``. Kept as text; BA903 lists them."""
 
     @property
     def ok(self) -> bool:

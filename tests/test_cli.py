@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
-from tests.live import free_port, require_vcsim
+from balloon_audit.lab.vcsim import VcsimEndpoint
+from tests.live import LOGIN_PASSWORD, free_port
 from tests.paths import CASSETTES
 
-SECRET = "Sup3r-S3cret!pw"
+SECRET = LOGIN_PASSWORD
 DEMO_CASSETTE = CASSETTES / "demo.yaml"
 
 
@@ -41,15 +41,6 @@ def run_cli(*args: str, password: str | None = SECRET, stdin: str | None = None)
 
 def server_args(endpoint: VcsimEndpoint) -> list[str]:
     return ["scan", "-s", f"127.0.0.1:{endpoint.port}", "-u", "auditor", "--insecure"]
-
-
-@pytest.fixture(scope="module")
-def vcsim_with_login() -> Iterator[VcsimEndpoint]:
-    """vcsim that accepts only auditor / SECRET."""
-    require_vcsim()
-    endpoint = start_vcsim(["-username", "auditor", "-password", SECRET])
-    yield endpoint
-    stop_vcsim(endpoint.pid)
 
 
 class _NotVSphere(BaseHTTPRequestHandler):

@@ -57,7 +57,8 @@ def test_demo_covers_every_rule(demo_result) -> None:
     _, data = demo_result
     fired = {f["rule"] for f in data["findings"]}
     catalogue = {r["rule"] for r in data["summary"]["rules"]}
-    assert catalogue - fired <= {"BA902"}, "every rule but collection-error fires on demo"
+    # collection-error and unknown-api-value need a failing or a newer vCenter
+    assert catalogue - fired <= {"BA902", "BA903"}, "every other rule fires on demo"
 
 
 def test_demo_healthy_powered_off_and_template_vms_are_silent(demo_lab, demo_result) -> None:

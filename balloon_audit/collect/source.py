@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -121,18 +122,19 @@ def _collect(
     report(f"{label}: connected to {about.fullName}")
 
     page_size = options.page_size
-    clusters, hosts = _collect_hosts(content, label, page_size)
+    unknown: Counter[str] = Counter()  # enum values newer than this pyVmomi, kept as text
+    clusters, hosts = _collect_hosts(content, label, page_size, unknown)
     report(f"{label}: {len(hosts):,} hosts in {len(clusters):,} clusters")
     hosts_by_moid = {h.moid: h for h in hosts}
 
     try:
-        vms, refs = _collect_vms(content, label, hosts_by_moid, options, report)
+        vms, refs = _collect_vms(content, label, hosts_by_moid, options, report, unknown)
     except vmodl.query.InvalidProperty as fault:
         if not options.keyed_extra_config or not _rejects_keyed_path(fault):
             raise
         report(f"{label}: keyed extraConfig path refused; reading whole extraConfig instead")
         fallback = dataclasses.replace(options, keyed_extra_config=False)
-        vms, refs = _collect_vms(content, label, hosts_by_moid, fallback, report)
+        vms, refs = _collect_vms(content, label, hosts_by_moid, fallback, report, unknown)
 
     if options.perf:
         vms = add_swap_rates(content, vms, refs, label=label, progress=report)
@@ -151,6 +153,7 @@ def _collect(
         vm_count=len(vms),
         host_count=len(hosts),
         duration_s=round(time.monotonic() - started, 3),
+        unknown_values=tuple(f"{value} ({count})" for value, count in sorted(unknown.items())),
     )
     report(f"{label}: done, {len(vms):,} VMs and {len(hosts):,} hosts in {source.duration_s:.1f}s")
     vms.sort(key=lambda vm: (vm.name, vm.moid))
@@ -173,12 +176,14 @@ def _rejects_keyed_path(fault: Any) -> bool:
     return name.startswith(P.EXTRA_CONFIG) or not name
 
 
-def _collect_hosts(content: Any, label: str, page_size: int) -> tuple[list[Cluster], list[Host]]:
+def _collect_hosts(
+    content: Any, label: str, page_size: int, unknown: Counter[str]
+) -> tuple[list[Cluster], list[Host]]:
     nodes: dict[str, _Node] = {}
     host_rows: list[tuple[str, dict[str, Any]]] = []
     specs = [(t, P.STRUCTURE_PATHS) for t in STRUCTURE_TYPES] + [(vim.HostSystem, P.HOST_PATHS)]
     with container_view(content, [*STRUCTURE_TYPES, vim.HostSystem]) as view:
-        for page in retrieve_pages(content, filter_spec(view, specs), page_size):
+        for page in retrieve_pages(content, filter_spec(view, specs), page_size, unknown):
             for ref, props in page:
                 moid = ref._moId
                 if isinstance(ref, vim.HostSystem):
@@ -234,6 +239,7 @@ def _collect_vms(
     hosts: Mapping[str, Host],
     options: _Options,
     report: Progress,
+    unknown: Counter[str],
 ) -> tuple[list[VM], dict[str, Any]]:
     """All VMs and templates; also the references of swapping VMs (for perf queries)."""
     vms: list[VM] = []
@@ -245,7 +251,7 @@ def _collect_vms(
         if total is not None:
             report(f"{label}: 0{of_total} VMs collected")
         spec = filter_spec(view, [(vim.VirtualMachine, paths)])
-        for page in retrieve_pages(content, spec, options.page_size):
+        for page in retrieve_pages(content, spec, options.page_size, unknown):
             for ref, props in page:
                 host_moid = P.moid_of(props.get(P.HOST_REF))
                 vm = P.build_vm(

@@ -1,4 +1,4 @@
-"""BA901, BA902: what the audit could not see.
+"""BA901, BA902, BA903: what the audit could not see.
 
 A VM without runtime data must not pass as healthy, and a vCenter that could
 not be read must not look like a clean fleet: both are reported as findings.
@@ -240,3 +240,60 @@ def check_collection_error(snapshot: Snapshot, params: Params) -> RuleOutcome:
             )
         )
     return RuleOutcome(checked=len(snapshot.sources), findings=tuple(findings))
+
+
+# --------------------------------------------------------------------------- BA903
+
+BA903 = RuleMeta(
+    id="BA903",
+    name="unknown-api-value",
+    severity=Severity.INFO,
+    checks="A vCenter sent values this version does not know (an enum value from a newer API)",
+    rationale=(
+        "A newer vCenter or ESXi can add values to an enumeration (a power state, a Tools "
+        "status). They are kept as text rather than failing the audit, but rules that compare "
+        "against the known values cannot judge them: the affected objects may be under-reported."
+    ),
+    remediation=(
+        "Upgrade balloon-audit (and its pyVmomi) to a version that knows this vSphere API, "
+        "then audit again."
+    ),
+    scope="every vCenter or ESXi endpoint that was read",
+    references=("vSphere Web Services API reference: enumerated types",),
+)
+
+
+@rule(BA903)
+def check_unknown_values(snapshot: Snapshot, params: Params) -> RuleOutcome:
+    findings: list[Finding] = []
+    sources = [s for s in snapshot.sources if s.ok]
+    for source in sources:
+        if not source.unknown_values:
+            continue
+        values = ", ".join(source.unknown_values)
+        message = f"{source.server} sent values this version does not know: {values}"
+        findings.append(
+            make_finding(
+                BA903,
+                source_entity(source),
+                Severity.INFO,
+                message,
+                {"unknown_values": list(source.unknown_values), "api_version": source.api_version},
+                Remediation(
+                    summary=(
+                        f"vCenter {source.server} (API {source.api_version or 'unknown'}) sent "
+                        f"values this balloon-audit does not know ({values}); they were kept as "
+                        "text. Upgrade balloon-audit, then audit again."
+                    ),
+                    steps=(
+                        "pip install --upgrade balloon-audit (it brings a newer pyVmomi).",
+                        "Run the audit again.",
+                    ),
+                    confirm=("This finding is gone from the next audit.",),
+                    powercli=_connect_viserver(source.server) + "; $global:DefaultVIServer.Version",
+                    govc=f"govc about -u {posix_quote(_sdk_url(source.server))}",
+                    references=BA903.references,
+                ),
+            )
+        )
+    return RuleOutcome(checked=len(sources), findings=tuple(findings))

@@ -269,3 +269,21 @@ def test_an_empty_result_is_an_empty_page() -> None:
     assert pyvmomi_rows(body) == ([], None)
     page = parse_page(body)
     assert page.rows == [] and page.token is None
+
+
+def test_a_newer_servers_enum_value_reaches_ba903(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Streamed: kept as text and reported; pyVmomi's deserialiser fails the source."""
+    from balloon_audit.engine import evaluate
+    from tests.newer_server import NEWER_VALUE, newer_server_capture
+
+    path = newer_server_capture(tmp_path)
+    streamed = replay(path, monkeypatch, None)
+    (source,) = streamed.sources
+    assert source.ok
+    assert source.unknown_values == (f"VirtualMachinePowerState={NEWER_VALUE} (1)",)
+    assert [vm.power_state for vm in streamed.vms].count(NEWER_VALUE) == 1
+    assert [f.rule for f in evaluate(streamed).findings].count("BA903") == 1
+    (old,) = replay(path, monkeypatch, "pyvmomi").sources
+    assert not old.ok

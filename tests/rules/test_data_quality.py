@@ -1,4 +1,4 @@
-"""BA901, BA902: VMs without runtime data and vCenters that could not be read."""
+"""BA901, BA902, BA903: VMs without runtime data, unreadable vCenters, unknown API values."""
 
 from __future__ import annotations
 
@@ -97,3 +97,21 @@ def test_ba902_govc_url_for_ipv6_and_ports():
         snap = Snapshot(sources=(SourceInfo(server=server, status="failed", error="x"),))
         [finding] = run("BA902", snap=snap).findings
         assert shlex.split(finding.remediation.govc) == ["govc", "about", "-u", url]
+
+
+def test_ba903_lists_values_a_newer_vcenter_sent():
+    newer = SourceInfo(
+        server="vc-new",
+        status="ok",
+        api_version="9.1.0.0",
+        unknown_values=("VirtualMachinePowerState=poweredHibernating (3)",),
+    )
+    plain = SourceInfo(server="vc-old", status="ok")
+    failed = SourceInfo(server="vc-down", status="failed", error="x")
+    outcome = run("BA903", snap=Snapshot(sources=(newer, plain, failed)))
+    assert outcome.checked == 2
+    [finding] = outcome.findings
+    assert finding.entity.name == "vc-new" and finding.severity.value == "info"
+    assert "poweredHibernating (3)" in finding.message
+    assert finding.evidence["unknown_values"] == list(newer.unknown_values)
+    assert shlex.split(finding.remediation.govc) == ["govc", "about", "-u", "https://vc-new/sdk"]

@@ -1,13 +1,15 @@
 """Smoke test over every registered rule, on the recorded demo fleet (and a failed login).
 
 The demo capture makes every VM and host rule fire; the rejected-login capture
-makes BA902 fire. Each rule must produce well-formed findings whose evidence keys
-it declares in ``RuleMeta.reads`` (so docs/rules.md can say what it reads), and
-must stay quiet on an empty snapshot.
+makes BA902 fire, and the demo as a newer vCenter would send it makes BA903 fire.
+Each rule must produce well-formed findings whose evidence keys it declares in
+``RuleMeta.reads`` (so docs/rules.md can say what it reads), and must stay quiet on an
+empty snapshot.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -17,17 +19,20 @@ from balloon_audit.audit import replay_snapshot
 from balloon_audit.engine import evaluate
 from balloon_audit.model import AuditResult, Snapshot
 from balloon_audit.rules.registry import Rule, all_rules
+from tests.newer_server import newer_server_capture
 from tests.paths import CASSETTES
 
 RULES = all_rules()
 
 
 @pytest.fixture(scope="module")
-def recorded() -> AuditResult:
+def recorded(tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
     demo = replay_snapshot(CASSETTES / "demo.yaml", perf=True)
     failed = replay_snapshot(CASSETTES / "rejected-login.yaml", perf=True)
+    newer = replay_snapshot(newer_server_capture(tmp_path_factory.mktemp("newer")), perf=True)
+    newer_source = dataclasses.replace(newer.sources[0], server="vcenter-newer.invalid")
     snapshot = Snapshot(
-        sources=demo.sources + failed.sources,
+        sources=demo.sources + failed.sources + (newer_source,),
         clusters=demo.clusters,
         hosts=demo.hosts,
         vms=demo.vms,
@@ -75,6 +80,6 @@ def test_rule_is_quiet_on_an_empty_fleet(rule: Rule) -> None:
 def test_rule_declares_what_it_reads(rule: Rule) -> None:
     reads = rule.meta.reads
     assert len(reads) == len(set(reads)), f"{rule.meta.id} lists a property twice"
-    if rule.meta.id != "BA902":  # reads the collection status, not a vSphere property
+    if rule.meta.id not in ("BA902", "BA903"):  # read what collection says about a source
         assert reads, f"{rule.meta.id} has no reads=(...)"
     assert all(isinstance(p, vs.Prop) for p in reads)
