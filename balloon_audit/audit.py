@@ -22,6 +22,7 @@ from balloon_audit.model import AuditResult, Severity, Snapshot, SourceInfo, Sou
 if TYPE_CHECKING:
     from balloon_audit.collect.target import Target
     from balloon_audit.config import Config
+    from balloon_audit.fleet_file import FleetSource
 
 Progress = Callable[[str], None]
 
@@ -68,26 +69,44 @@ def load_result(path: Path) -> AuditResult:
 
 
 def build_targets(
-    servers: Sequence[str], options: ConnectOptions, password: Callable[[], str]
+    servers: Sequence[str],
+    options: ConnectOptions,
+    password: Callable[[str | None], str],
 ) -> list[Target]:
     """One Target per ``--server`` spec; ``password`` is asked only once the specs are valid.
 
     A spec's own port (``vc01:8443``) and user (``https://user@vc01/sdk``) win over
-    ``options``; every target shares the one password.
+    ``options``, which win over govc's environment (GOVC_URL, GOVC_USERNAME,
+    GOVC_INSECURE ...); ``password`` gets govc's password as its fallback. Every
+    target shares the one password.
     """
     from balloon_audit.collect.target import Target, parse_server
+    from balloon_audit.govc_env import read_govc_env
 
+    govc = read_govc_env()
+    if not servers and govc.server:
+        servers = [govc.server]
     if not servers:
-        raise ConfigError("no server given", hint="pass --server vcenter.example.com (repeatable)")
+        raise ConfigError(
+            "no server given",
+            hint="pass --server vcenter.example.com (repeatable), --fleet FILE, or set GOVC_URL",
+        )
     parsed = [parse_server(spec) for spec in servers]
+    options = dataclasses.replace(
+        options,
+        user=options.user or govc.user,
+        insecure=options.insecure or govc.insecure,
+        ca_bundle=options.ca_bundle or govc.ca_bundle,
+    )
     if not options.user and not any(url_user for _, _, url_user in parsed):
         raise ConfigError(
             "no user given",
-            hint="pass --user, set BALLOON_AUDIT_USER, or use https://user@host/sdk",
+            hint="pass --user, set BALLOON_AUDIT_USER or GOVC_USERNAME, "
+            "or use https://user@host/sdk",
         )
     if options.ca_bundle is not None and not options.insecure:
         _check_ca_bundle(options.ca_bundle)
-    secret = password()
+    secret = password(govc.password)
     return [
         Target(
             server=host,
@@ -150,6 +169,32 @@ def recording(path: Path | None, targets: Sequence[Target]) -> Iterator[Capture 
         capture.error = exc
 
 
+def select_fleet(
+    path: Path | None, config: Config, servers: Sequence[str] | None, labels: Sequence[str]
+) -> tuple[FleetSource, ...]:
+    """The fleet entries to audit (``--fleet`` or the configuration's), passwords fetched;
+    empty when servers are given on the command line."""
+    from balloon_audit.fleet_file import fetch_passwords, load_fleet, select
+
+    if servers:
+        if labels:
+            raise ConfigError("--label selects fleet entries: it cannot go with --server")
+        return ()
+    entries = load_fleet(path) if path is not None else config.fleet
+    if labels:
+        if not entries:
+            raise ConfigError("--label needs a fleet", hint="pass --fleet FILE (docs/fleet.md)")
+        entries = select(entries, labels)
+    return tuple(fetch_passwords(entries))
+
+
+def fleet_targets(fleet: Sequence[FleetSource]) -> list[Target]:
+    """One Target per fleet entry, each with its own credentials."""
+    from balloon_audit.fleet_file import fleet_targets as targets_of
+
+    return targets_of(fleet)
+
+
 def check_replay_alone(servers: Sequence[str] | None, record: Path | None) -> None:
     """``--replay`` audits a capture: options that pick or record servers cannot apply."""
     for name, given in (("--server", servers), ("--record", record)):
@@ -166,8 +211,10 @@ def scan(
     run: RunOptions = RunOptions(),  # noqa: B008 - frozen, never mutated
     *,
     capture: Capture | None = None,
+    fleet: Sequence[FleetSource] = (),
 ) -> AuditResult:
-    """Audit ``targets`` live; inside :func:`recording`, pass its ``capture``.
+    """Audit ``targets`` live; inside :func:`recording`, pass its ``capture``; with a
+    ``fleet``, its entries' names and labels go onto the sources.
 
     A failing server becomes a failed source in the result; the others are kept.
     """
@@ -177,6 +224,10 @@ def scan(
     # while recording (a replay of the capture does not ask it).
     count_vms = run.progress is not None and capture is None
     snapshot = collect_all(targets, progress=run.progress, perf=run.perf, count_vms=count_vms)
+    if fleet:
+        from balloon_audit.fleet_file import label_sources
+
+        snapshot = label_sources(snapshot, fleet)
     return _evaluate(snapshot, config, run)
 
 

@@ -26,7 +26,9 @@ from balloon_audit.cli_options import (
     DeadlineOpt,
     FailOn,
     FailOnOpt,
+    FleetOpt,
     InsecureOpt,
+    LabelOpt,
     NoPerfOpt,
     PasswordStdinOpt,
     PortOpt,
@@ -144,6 +146,8 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     no_perf: NoPerfOpt = False,
     record: RecordOpt = None,
     replay: ReplayOpt = None,
+    fleet_path: FleetOpt = None,
+    label: LabelOpt = None,
 ) -> None:
     """Audit one or more vCenters and print a summary; optionally write reports.
 
@@ -160,13 +164,17 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
             audit.check_replay_alone(server, record)
             result = audit.replay(replay, config, run)
         else:
-            limits = (connect_timeout, timeout, deadline)
-            connect = audit.ConnectOptions(port, user, insecure, ca_bundle, *limits)
-            targets = audit.build_targets(
-                server or [], connect, lambda: read_password(password_stdin)
-            )
+            fleet = audit.select_fleet(fleet_path, config, server, label or [])
+            if fleet:
+                targets = audit.fleet_targets(fleet)
+            else:
+                limits = (connect_timeout, timeout, deadline)
+                connect = audit.ConnectOptions(port, user, insecure, ca_bundle, *limits)
+                targets = audit.build_targets(
+                    server or [], connect, lambda fallback: read_password(password_stdin, fallback)
+                )
             with audit.recording(record, targets) as capture:
-                result = audit.scan(targets, config, run, capture=capture)
+                result = audit.scan(targets, config, run, capture=capture, fleet=fleet)
     emitted = _output(result, outputs, output_dir=output_dir, quiet=quiet)
     for source in result.sources:
         if not source.ok:

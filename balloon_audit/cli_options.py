@@ -115,6 +115,25 @@ ReplayOpt = Annotated[
 ]
 
 
+FleetOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--fleet",
+        envvar="BALLOON_AUDIT_FLEET",
+        help="Fleet file: [[fleet]] entries with per-server credentials (docs/fleet.md).",
+        show_default=False,
+    ),
+]
+LabelOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--label",
+        help="Audit only the fleet entries with this KEY=VALUE label. Repeatable.",
+        show_default=False,
+    ),
+]
+
+
 def finite(value: float) -> float:
     """Reject ``nan`` (it passes every range check); ranges reject ``inf`` and ``1e12``."""
     if value is not None and not math.isfinite(value):
@@ -193,8 +212,9 @@ def with_output_options(*, rerender_only: bool) -> Callable[[Callable], Callable
     return decorate
 
 
-def read_password(password_stdin: bool) -> str:
-    """The vCenter password: stdin when asked, else $BALLOON_AUDIT_PASSWORD, else a prompt."""
+def read_password(password_stdin: bool, fallback: str | None = None) -> str:
+    """The vCenter password: stdin when asked, else $BALLOON_AUDIT_PASSWORD, else
+    ``fallback`` (the password in GOVC_URL/GOVC_PASSWORD), else a prompt."""
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
@@ -203,7 +223,7 @@ def read_password(password_stdin: bool) -> str:
                 hint="pipe the password in, e.g. from a secrets file: --password-stdin < FILE",
             )
         return password
-    from_env = os.environ.get(PASSWORD_ENV)
+    from_env = os.environ.get(PASSWORD_ENV) or fallback
     if from_env:
         return from_env
     if sys.stdin.isatty():

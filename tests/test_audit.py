@@ -34,12 +34,14 @@ def test_a_failed_source_is_exit_3_whatever_fail_on_says() -> None:
     assert audit.exit_code(result, None) == ExitCode.FAILED
 
 
-def test_targets_merge_spec_and_options_and_ask_the_password_last() -> None:
+def test_targets_merge_spec_and_options_and_ask_the_password_last(monkeypatch) -> None:
+    for name in ("GOVC_URL", "GOVC_USERNAME", "GOVC_PASSWORD", "GOVC_INSECURE"):
+        monkeypatch.delenv(name, raising=False)
     asked: list[str] = []
 
-    def password() -> str:
+    def password(fallback: str | None) -> str:
         asked.append("yes")
-        return "pw"
+        return fallback or "pw"
 
     options = audit.ConnectOptions(port=8443, user="ops", insecure=True)
     targets = audit.build_targets(

@@ -131,17 +131,19 @@ def test_wrong_port_exits_3(plain_http_port: int) -> None:
 
 @pytest.mark.live
 def test_fail_on_thresholds_and_json(vcsim_with_login: VcsimEndpoint, tmp_path: Path) -> None:
-    # vcsim's model VMs report no memory quickStats: each is a BA901 info finding.
+    # vcsim's model VMs report no memory quickStats (BA901, info) and no VMware Tools on an
+    # unknown guest ("otherGuest"): BA101 decides from guest info alone, critical.
     args = server_args(vcsim_with_login)
-    ok = run_cli(*args, "--fail-on", "warning", "--json", str(tmp_path / "r.json"))
+    ok = run_cli(*args, "--fail-on", "never", "--json", str(tmp_path / "r.json"))
     assert ok.returncode == 0, ok.stderr
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["schema"] == "balloon-audit/1"
     assert data["sources"][0]["status"] == "ok"
     assert data["summary"]["by_severity"]["info"] == len(data["vms"]) > 0
-    assert {f["rule"] for f in data["findings"]} == {"BA901"}
+    assert data["summary"]["by_severity"]["critical"] == len(data["vms"])
+    assert {f["rule"] for f in data["findings"]} == {"BA901", "BA101"}
     assert SECRET not in (tmp_path / "r.json").read_text()
-    assert run_cli(*args, "--fail-on", "info", "--quiet").returncode == 1
+    assert run_cli(*args, "--fail-on", "critical", "--quiet").returncode == 1
 
 
 @pytest.mark.live
@@ -209,7 +211,14 @@ def test_one_unwritable_report_does_not_stop_the_others(
 
 @pytest.mark.live
 def test_report_rerenders_from_json(vcsim_with_login: VcsimEndpoint, tmp_path: Path) -> None:
-    scan = run_cli(*server_args(vcsim_with_login), "--json", str(tmp_path / "r.json"), "-q")
+    scan = run_cli(
+        *server_args(vcsim_with_login),
+        "--json",
+        str(tmp_path / "r.json"),
+        "-q",
+        "--fail-on",
+        "never",
+    )
     assert scan.returncode == 0
     out = run_cli(
         "report",
