@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from balloon_audit.collect.target import Target
     from balloon_audit.config import Config
     from balloon_audit.fleet_file import FleetSource
+    from balloon_audit.govc_env import GovcSettings
 
 Progress = Callable[[str], None]
 
@@ -84,20 +85,14 @@ def build_targets(
     from balloon_audit.govc_env import read_govc_env
 
     govc = read_govc_env()
-    if not servers and govc.server:
-        servers = [govc.server]
+    servers = list(servers) or ([govc.server] if govc.server else [])
     if not servers:
         raise ConfigError(
             "no server given",
             hint="pass --server vcenter.example.com (repeatable), --fleet FILE, or set GOVC_URL",
         )
     parsed = [parse_server(spec) for spec in servers]
-    options = dataclasses.replace(
-        options,
-        user=options.user or govc.user,
-        insecure=options.insecure or govc.insecure,
-        ca_bundle=options.ca_bundle or govc.ca_bundle,
-    )
+    options = _with_govc_defaults(options, govc)
     if not options.user and not any(url_user for _, _, url_user in parsed):
         raise ConfigError(
             "no user given",
@@ -121,6 +116,16 @@ def build_targets(
         )
         for host, host_port, url_user in parsed
     ]
+
+
+def _with_govc_defaults(options: ConnectOptions, govc: GovcSettings) -> ConnectOptions:
+    """What the command line leaves open, taken from govc's environment."""
+    return dataclasses.replace(
+        options,
+        user=options.user or govc.user,
+        insecure=options.insecure or govc.insecure,
+        ca_bundle=options.ca_bundle or govc.ca_bundle,
+    )
 
 
 def _check_ca_bundle(path: Path) -> None:

@@ -254,6 +254,22 @@ def _parse_capture(path: Path, yaml: Any) -> Any:
             f"cannot read capture {path}: not UTF-8 text (byte {exc.position})",
             hint=_CAPTURE_HINT,
         ) from None
+    except yaml.YAMLError:
+        _check_gzip(path)  # a damaged deflate stream can decode to bad YAML before it fails
+        raise
+
+
+def _check_gzip(path: Path) -> None:
+    """Raise "cannot read capture" if ``path`` is a ``.gz`` capture whose stream is damaged."""
+    if not _gzipped(path):
+        return
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ConfigError(f"cannot read capture {path}: {reason}", hint=_CAPTURE_HINT) from None
 
 
 def read_capture(path: Path) -> tuple[CaptureInfo, list[Exchange]]:
