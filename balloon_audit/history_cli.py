@@ -2,12 +2,13 @@
 
 ``history list|show|prune`` read and trim the store; ``diff OLD NEW`` compares two
 runs given as JSON results or run IDs and renders the comparison like a scan does.
+Errors are raised as project errors: the CLI's handler prints them and exits with
+their code (a history failure is 3, bad input 2).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import re
 from pathlib import Path
 from typing import Annotated
 
@@ -15,11 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from balloon_audit.errors import BalloonAuditError, ConfigError, HistoryError
+from balloon_audit.cli_options import FailOn, with_output_options
+from balloon_audit.errors import BalloonAuditError, ConfigError, ExitCode
 from balloon_audit.formatting import fmt_num
 from balloon_audit.history.changes import Changes
 from balloon_audit.history.view import RunView
-from balloon_audit.model import AuditResult
+from balloon_audit.model import AuditResult, Severity
 from balloon_audit.report.terminal import safe
 
 HISTORY_ENV = "BALLOON_AUDIT_HISTORY"
@@ -38,31 +40,57 @@ HistoryOpt = Annotated[
 
 history_app = typer.Typer(help="Past runs kept by `scan`: list, show, prune.", no_args_is_help=True)
 
-_URL_PASSWORD = re.compile(r"(://[^/:@\s]*):[^@/\s]*@")
+NoHistoryOpt = Annotated[
+    bool, typer.Option("--no-history", help="Do not record this run or compare it.")
+]
 
 
-def redact_urls(text: str) -> str:
-    """``postgresql://u:secret@h/db`` → ``postgresql://u:***@h/db`` (for ``run_by.command``)."""
-    return _URL_PASSWORD.sub(r"\1:***@", text)
+def check_history_options(no_history: bool, fail_on: FailOn) -> None:
+    if no_history and fail_on is FailOn.new:
+        raise ConfigError(
+            "--fail-on new needs the history", hint="drop --no-history, or use --fail-on LEVEL"
+        )
 
 
-def record_history(result: AuditResult, url: str | None) -> AuditResult:
-    """Store ``result`` and return it with ``changes`` since the previous run of its scope."""
+def record_history(
+    result: AuditResult, url: str | None, off: bool
+) -> tuple[AuditResult, BalloonAuditError | None]:
+    """Store ``result``; return it with ``changes`` since the previous run of its scope.
+
+    A history failure is returned, not raised: the reports are still written.
+    """
+    if off:
+        return result, None
     from balloon_audit.history.store import HistoryStore
 
-    with HistoryStore.open(url) as store:
-        _run_id, changes = store.record(result)
-    return dataclasses.replace(result, changes=changes)
+    try:
+        with HistoryStore.open(url) as store:
+            _run_id, changes = store.record(result)
+    except BalloonAuditError as exc:
+        return result, exc
+    return dataclasses.replace(result, changes=changes), None
+
+
+def exit_code_with_history(
+    result: AuditResult, fail_on: FailOn, *, incomplete: bool, stdout_closed: bool
+) -> ExitCode:
+    """``audit.exit_code``, where ``--fail-on new`` means new or worsened findings."""
+    from balloon_audit import audit
+
+    if fail_on is not FailOn.new:
+        threshold = None if fail_on is FailOn.never else Severity(fail_on.value)
+        return audit.exit_code(
+            result, threshold, incomplete=incomplete, stdout_closed=stdout_closed
+        )
+    code = audit.exit_code(result, None, incomplete=incomplete, stdout_closed=stdout_closed)
+    changes = result.changes
+    if code == ExitCode.OK and changes is not None and changes.has_new_or_worsened:
+        return ExitCode.FINDINGS
+    return code
 
 
 def _stdout() -> Console:
     return Console(highlight=False)
-
-
-def _fail(error: BalloonAuditError, code: int) -> typer.Exit:
-    from balloon_audit.cli import fail
-
-    return fail(error, code)
 
 
 def _open(url: str | None):  # type: ignore[no-untyped-def]
@@ -77,13 +105,8 @@ def history_list(
     limit: Annotated[int, typer.Option(help="Show the newest N runs.", min=1)] = 30,
 ) -> None:
     """List stored runs, newest first."""
-    from balloon_audit.cli import EXIT_FAILED
-
-    try:
-        with _open(history) as store:
-            runs = store.runs(limit)
-    except HistoryError as exc:
-        raise _fail(exc, EXIT_FAILED) from None
+    with _open(history) as store:
+        runs = store.runs(limit)
     table = Table(show_edge=False)
     for column in ("run", "generated (UTC)", "scope", "VMs", "findings", "crit/warn/info",
                    "ballooned MB", "swapped MB"):  # fmt: skip
@@ -108,15 +131,11 @@ def history_show(
     history: HistoryOpt = None,
 ) -> None:
     """Show one run: its findings with first-seen dates, and what changed since the run before."""
-    from balloon_audit.cli import EXIT_FAILED
     from balloon_audit.report.console_changes import age_text, render_changes
 
-    try:
-        with _open(history) as store:
-            run = store.run(run_id)
-            changes = store.changes(run_id)
-    except HistoryError as exc:
-        raise _fail(exc, EXIT_FAILED) from None
+    with _open(history) as store:
+        run = store.run(run_id)
+        changes = store.changes(run_id)
     out = _stdout()
     out.print(
         f"[bold]Run {run.run_id}[/] {run.generated_at} · scope {safe(run.scope)} · "
@@ -151,18 +170,10 @@ def history_prune(
     history: HistoryOpt = None,
 ) -> None:
     """Delete old runs. First-seen dates of the findings that remain are kept."""
-    from balloon_audit.cli import EXIT_FAILED, EXIT_USAGE
-
     if keep_days is None and keep_runs is None:
-        raise _fail(
-            ConfigError("nothing to prune", hint="pass --keep-days N and/or --keep-runs N"),
-            EXIT_USAGE,
-        )
-    try:
-        with _open(history) as store:
-            deleted = store.prune(keep_days=keep_days, keep_runs=keep_runs)
-    except HistoryError as exc:
-        raise _fail(exc, EXIT_FAILED) from None
+        raise ConfigError("nothing to prune", hint="pass --keep-days N and/or --keep-runs N")
+    with _open(history) as store:
+        deleted = store.prune(keep_days=keep_days, keep_runs=keep_runs)
     _stdout().print(f"deleted {deleted} run{'s' if deleted != 1 else ''}")
 
 
@@ -194,58 +205,38 @@ def _first_seen(changes: Changes | None) -> dict[str, str]:
     return {f"{c.rule}|{c.entity_key}": c.first_seen for c in changes.findings}
 
 
+@with_output_options(rerender_only=False)
 def diff_command(
     old: Annotated[str, typer.Argument(help="The earlier run: a JSON result or a run ID.")],
     new: Annotated[str, typer.Argument(help="The later run: a JSON result or a run ID.")],
-    html_path: Annotated[
-        Path | None, typer.Option("--html", help="Write the HTML report of NEW with the changes.")
-    ] = None,
-    xlsx_path: Annotated[
-        Path | None,
-        typer.Option("--xlsx", help="Write the Excel workbook of NEW with the changes."),
-    ] = None,
-    json_path: Annotated[
-        Path | None, typer.Option("--json", help="Write NEW as a JSON result with `changes`.")
-    ] = None,
+    outputs: dict[str, Path | None] | None = None,
     history: HistoryOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Compare two runs: the before/after report a change ticket needs.
 
+    Report options write NEW with the comparison (NEW must then be a JSON result).
     Exit codes: 0 no new or worsened findings, 1 there are some, 2 usage error, 3 failure.
     """
-    from balloon_audit.cli import EXIT_FAILED, EXIT_FINDINGS, EXIT_OK, EXIT_USAGE, _write_reports
     from balloon_audit.history.compare import compare
     from balloon_audit.report.console_changes import render_changes
+    from balloon_audit.report.writers import emit
 
-    try:
-        old_view, _ = _side(old, history, "OLD")
-        new_view, new_result = _side(new, history, "NEW")
-    except HistoryError as exc:
-        raise _fail(exc, EXIT_FAILED) from None
-    except BalloonAuditError as exc:
-        raise _fail(exc, EXIT_USAGE) from None
+    old_view, _ = _side(old, history, "OLD")
+    new_view, new_result = _side(new, history, "NEW")
     changes = compare(old_view, new_view)
     if not quiet:
         render_changes(changes, _stdout(), max_rows=10_000)
-    if html_path or xlsx_path or json_path:
+    files = {name: path for name, path in (outputs or {}).items() if path is not None}
+    if files:
         if new_result is None:
-            raise _fail(
-                ConfigError(
-                    "reports need NEW as a JSON result (a run ID holds no remediation advice)",
-                    hint="pass the JSON file that `scan --json` wrote for that run",
-                ),
-                EXIT_USAGE,
+            raise ConfigError(
+                "reports need NEW as a JSON result (a stored run keeps no remediation advice)",
+                hint="pass the JSON file that `scan --json` wrote for that run",
             )
-        try:
-            _write_reports(
-                dataclasses.replace(new_result, changes=changes),
-                json_path=json_path,
-                html_path=html_path,
-                xlsx_path=xlsx_path,
-                output_dir=None,
-                quiet=quiet,
-            )
-        except BalloonAuditError as exc:
-            raise _fail(exc, EXIT_FAILED) from None
-    raise typer.Exit(EXIT_FINDINGS if changes.has_new_or_worsened else EXIT_OK)
+        emitted = emit(
+            dataclasses.replace(new_result, changes=changes), files, output_dir=None, quiet=True
+        )
+        if emitted.error is not None:
+            raise emitted.error
+    raise typer.Exit(ExitCode.FINDINGS if changes.has_new_or_worsened else ExitCode.OK)

@@ -24,6 +24,7 @@ from balloon_audit.model import (
     Finding,
     Host,
     ResourcePool,
+    RuleDoc,
     RuleStat,
     Severity,
     Snapshot,
@@ -92,6 +93,8 @@ class ResultDocument(BaseModel):
     Statuses: ``new``, ``worsened``, ``improved``, ``persisting``, ``resolved``
     (see docs/history.md). ``first_seen`` and ``age_days`` say how long a finding has lasted.
     """
+    rules: tuple[RuleDoc, ...] = ()
+    """The rules that ran, as the reports describe them (absent in older results)."""
 
     def to_result(self) -> AuditResult:
         return AuditResult(
@@ -111,6 +114,7 @@ class ResultDocument(BaseModel):
             waiver_problems=self.waiver_problems,
             run_by=dict(self.run_by),
             changes=self.changes,
+            rules=self.rules,
         )
 
 
