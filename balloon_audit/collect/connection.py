@@ -70,7 +70,7 @@ def probe(target: Target, context: ssl.SSLContext) -> int:
     but never answers would hang it; this probe fails first.
     """
     conn = http.client.HTTPSConnection(
-        target.server, target.port, timeout=target.connect_timeout_s, context=context
+        target.server, target.port, timeout=_tcp_connect_s(target), context=context
     )
     try:
         conn.request("GET", SDK_PATH + "/vimServiceVersions.xml")
@@ -100,7 +100,7 @@ def open_session(target: Target) -> Iterator[Any]:
             user=target.user,
             pwd=target.password,
             sslContext=context,
-            httpConnectionTimeout=target.connect_timeout_s,
+            httpConnectionTimeout=_tcp_connect_s(target),
         )
     except Exception as exc:  # noqa: BLE001 - translated below, outside the except block
         failure = translate_error(exc, target, phase="connect")
@@ -115,6 +115,11 @@ def open_session(target: Target) -> Iterator[Any]:
     finally:
         clock.grace()
         _logout(si, target.connect_timeout_s)
+
+
+def _tcp_connect_s(target: Target) -> float:
+    """The TCP connect itself is outside the Clock's reach: bound it by both limits."""
+    return min(target.connect_timeout_s, target.deadline_s)
 
 
 def set_request_timeout(si: Any, timeout_s: float) -> None:
@@ -275,7 +280,7 @@ def _network_failure(
 def _timeout(target: Target, label: str, phase: str) -> CollectionTimeoutError:
     if phase == "connect":
         return CollectionTimeoutError(
-            f"{label}: no answer within {target.connect_timeout_s:g}s while connecting",
+            f"{label}: no answer within {_tcp_connect_s(target):g}s while connecting",
             hint="check that the host is reachable (firewall, VPN) or raise the connect timeout",
         )
     return CollectionTimeoutError(

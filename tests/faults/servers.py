@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _SOAP_OP_RE = re.compile(rb"<(?:\w+:)?Body[^>]*>\s*<(?:\w+:)?(\w+)")
 
@@ -92,6 +93,20 @@ class SilentServer(_Server):
 
     def serve(self, conn: socket.socket) -> None:
         self._closed.wait()
+
+
+class BlackholeServer:
+    """A port whose connection backlog is full: the kernel drops new SYNs, so a TCP
+    connect hangs until its timeout, like a firewalled or vanished host."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+        self.port = self._listener.getsockname()[1]
+        self._filler = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+    def close(self) -> None:
+        self._filler.close()
+        self._listener.close()
 
 
 def _read_request(conn: socket.socket | ssl.SSLSocket) -> tuple[bytes, bytes] | None:
@@ -227,7 +242,7 @@ class SoapProxy(_Server):
 
 
 @contextmanager
-def serving(server: _Server) -> Iterator[_Server]:
+def serving(server: Any) -> Iterator[Any]:
     try:
         yield server
     finally:

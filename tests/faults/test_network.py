@@ -14,7 +14,14 @@ import pytest
 
 from balloon_audit.lab.vcsim import VcsimEndpoint
 from tests.faults.harness import Outcome, one_line_error, run, stray_files
-from tests.faults.servers import Fault, SilentServer, SoapProxy, TrickleServer, serving
+from tests.faults.servers import (
+    BlackholeServer,
+    Fault,
+    SilentServer,
+    SoapProxy,
+    TrickleServer,
+    serving,
+)
 
 pytestmark = pytest.mark.live
 
@@ -57,6 +64,17 @@ def test_server_that_accepts_and_never_answers(
         )  # fmt: skip
     assert "within 1s while connecting" in failed["error"]
     one_line_error(outcome, rf"127\.0\.0\.1:{silent.port}: no complete answer within 1s")
+
+
+def test_unreachable_host_within_the_deadline(
+    healthy_vcsim: VcsimEndpoint, tmp_path: Path
+) -> None:
+    with serving(BlackholeServer()) as blackhole:
+        _, failed = scan_with_healthy(
+            "unreachable host (SYN dropped), --deadline 2", blackhole.port, healthy_vcsim,
+            tmp_path, "--connect-timeout", "60", "--deadline", "2", within_s=12,
+        )  # fmt: skip
+    assert "no answer within 2s while connecting" in failed["error"], failed
 
 
 def test_server_that_trickles_its_answer(
