@@ -17,6 +17,7 @@ import errno
 import http.client
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -108,6 +109,7 @@ def open_session(target: Target) -> Iterator[Any]:
             failure = _not_vsphere(target, status)
     if failure is not None:
         raise failure
+    _session_opened()
     try:
         clock.request_s = target.request_timeout_s
         set_request_timeout(si, target.request_timeout_s)
@@ -115,6 +117,33 @@ def open_session(target: Target) -> Iterator[Any]:
     finally:
         clock.grace()
         _logout(si, target.connect_timeout_s)
+        _session_closed()
+
+
+_SESSIONS = threading.Condition()
+_open_sessions = 0
+
+
+def _session_opened() -> None:
+    global _open_sessions
+    with _SESSIONS:
+        _open_sessions += 1
+
+
+def _session_closed() -> None:
+    global _open_sessions
+    with _SESSIONS:
+        _open_sessions -= 1
+        _SESSIONS.notify_all()
+
+
+def wait_for_logouts(timeout_s: float) -> bool:
+    """Wait until every session of this process is logged out (after an interrupt).
+
+    Collectors still connecting hold no session and are not waited for.
+    """
+    with _SESSIONS:
+        return _SESSIONS.wait_for(lambda: _open_sessions == 0, timeout_s)
 
 
 def _tcp_connect_s(target: Target) -> float:

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TypeVar
 
+from balloon_audit.collect.connection import wait_for_logouts
 from balloon_audit.collect.deadline import LOGOUT_GRACE_S
 from balloon_audit.collect.source import DuplicateSourceError, collect_source
 from balloon_audit.collect.target import Target
@@ -86,34 +87,38 @@ def _run_each(
 
     Daemon threads rather than a ThreadPoolExecutor: when the run is interrupted, the
     threads with a session log out (their sockets notice the stop within a fraction of
-    a second), and one blocked in a TCP connect to an unreachable host (up to the
-    connect timeout) cannot hold up the exit. Nothing new starts after a stop.
+    a second) and are waited for; one blocked in a TCP connect to an unreachable host
+    (up to the connect timeout) holds no session and cannot hold up the exit. Nothing
+    new starts after a stop.
     """
     results: list[Result | None] = [None] * len(items)
     queue = list(enumerate(items))
     lock = threading.Lock()
+    finished = threading.Semaphore(0)
 
     def worker() -> None:
-        while not stop_requested():
-            with lock:
-                if not queue:
-                    return
-                index, item = queue.pop(0)
-            results[index] = work(item)
+        try:
+            while not stop_requested():
+                with lock:
+                    if not queue:
+                        return
+                    index, item = queue.pop(0)
+                results[index] = work(item)
+        finally:
+            finished.release()
 
-    threads = [
-        threading.Thread(target=worker, name=f"collect-{n}", daemon=True)
-        for n in range(max(1, min(max_workers, len(items))))
-    ]
-    for thread in threads:
-        thread.start()
+    count = max(1, min(max_workers, len(items)))
+    for n in range(count):
+        threading.Thread(target=worker, name=f"collect-{n}", daemon=True).start()
+    # A semaphore, not Thread.join(): a join interrupted by a signal marks the thread
+    # as finished while it still runs (CPython 3.11), and the logouts would be cut off.
+    waited = 0
     try:
-        for thread in threads:
-            thread.join()
-    except BaseException:  # interrupted: give logouts their grace period, no more
-        until = time.monotonic() + LOGOUT_GRACE_S + 1
-        for thread in threads:
-            thread.join(max(0.0, until - time.monotonic()))
+        while waited < count:
+            finished.acquire()
+            waited += 1
+    except BaseException:  # interrupted: give open sessions their logout, no more
+        wait_for_logouts(LOGOUT_GRACE_S + 1)
         raise
     return [r for r in results if r is not None]
 

@@ -155,6 +155,13 @@ class Fault:
     ``cut`` (send half the answer, then close the connection)."""
     seconds: float = 0.0
     occurrence: int = 1
+    """Which matching call to hit (1 = the first)."""
+    match: bytes = b""
+    """Only calls whose request body contains this count (e.g. the VM pass)."""
+
+
+VM_PASS = b"<type>VirtualMachine</type>"
+"""In a RetrievePropertiesEx body: the call that reads the VMs' properties."""
 
 
 class SoapProxy(_Server):
@@ -200,10 +207,12 @@ class SoapProxy(_Server):
         headers.pop("Accept-Encoding", None)
         op_match = _SOAP_OP_RE.search(body)
         op = op_match.group(1).decode() if op_match else f"{method} {path}"
+        fault = self.faults.get(op)
         with self._lock:
             self.methods.append(op)
-            self._counts[op] = self._counts.get(op, 0) + 1
-            count = self._counts[op]
+            if fault is not None and fault.match in body:
+                self._counts[op] = self._counts.get(op, 0) + 1
+            count = self._counts.get(op, 0)
         upstream.request(method, path, body=body or None, headers=headers)
         response = upstream.getresponse()
         payload = response.read()
@@ -212,8 +221,7 @@ class SoapProxy(_Server):
         out = f"HTTP/1.1 {response.status} {response.reason}\r\n".encode()
         out += b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in keep)
         out += b"Content-Length: %d\r\n\r\n" % len(payload) + payload
-        fault = self.faults.get(op)
-        if fault is None or fault.occurrence != count:
+        if fault is None or fault.match not in body or fault.occurrence != count:
             conn.sendall(out)
             return True
         self.hit.set()
