@@ -475,7 +475,14 @@ def scan(
         )
     except BalloonAuditError as exc:
         report_error = exc
-    stdout_closed = False
+    stdout_closed = not _print_result(result, stdout_json=stdout_json, quiet=quiet)
+    raise typer.Exit(
+        _finish(result, fail_on, [capture_error, report_error], stdout_closed=stdout_closed)
+    )
+
+
+def _print_result(result: AuditResult, *, stdout_json: bool, quiet: bool) -> bool:
+    """The JSON or the console summary on stdout; False when stdout was closed early."""
     try:
         if stdout_json:
             from balloon_audit.report.json_result import result_to_json
@@ -488,22 +495,35 @@ def scan(
             render_console(result, _StdoutConsole(highlight=False))
             sys.stdout.flush()
     except BrokenPipeError:
-        stdout_closed = True
         _silence_stdout()
+        return False
+    return True
+
+
+def _finish(
+    result: AuditResult,
+    fail_on: FailOn,
+    problems: list[BalloonAuditError | None],
+    *,
+    stdout_closed: bool,
+) -> int:
+    """Print the failed sources and other problems; return the exit code.
+
+    3 (a source failed, a report or the capture could not be written) beats 141
+    (stdout closed early), which beats 1 (findings).
+    """
     for source in result.sources:
         if not source.ok:
             err.print(f"[bold red]error:[/] {safe(source.server)}: {safe(source.error or '')}")
-    for problem in (capture_error, report_error):
-        if problem is not None:
-            _print_error(problem)
-    code = _exit_code(result, fail_on)
-    if capture_error is not None or report_error is not None:
-        code = EXIT_FAILED
+    found = [problem for problem in problems if problem is not None]
+    for problem in found:
+        _print_error(problem)
+    code = EXIT_FAILED if found else _exit_code(result, fail_on)
     if stdout_closed and code != EXIT_FAILED:
         err.print("[bold red]error:[/] standard output was closed before all was written to it")
         err.print("[dim]hint:[/] report files were written first; or use --json FILE")
         code = EXIT_STDOUT_CLOSED
-    raise typer.Exit(code)
+    return code
 
 
 def _replay_alone(server: list[str] | None, record: Path | None) -> None:
