@@ -12,7 +12,7 @@ from balloon_audit.collect.connection import wait_for_logouts
 from balloon_audit.collect.deadline import LOGOUT_GRACE_S
 from balloon_audit.collect.source import DuplicateSourceError, collect_source
 from balloon_audit.collect.target import Target
-from balloon_audit.errors import BalloonAuditError
+from balloon_audit.errors import BalloonAuditError, FailureKind
 from balloon_audit.interrupts import stop_requested
 from balloon_audit.model import Snapshot, SourceInfo, SourceStatus
 
@@ -137,6 +137,7 @@ class _Claims:
 
 
 def _failed_source(target: Target, exc: BaseException, duration_s: float) -> SourceInfo:
+    kind = exc.kind if isinstance(exc, BalloonAuditError) else FailureKind.UNEXPECTED
     if isinstance(exc, BalloonAuditError):
         # SourceInfo names the server already: keep the error free of the "label: " prefix
         error, hint = str(exc).removeprefix(f"{target.label}: "), exc.hint
@@ -149,6 +150,7 @@ def _failed_source(target: Target, exc: BaseException, duration_s: float) -> Sou
         status=SourceStatus.FAILED,
         error=error,
         hint=hint,
+        error_kind=kind.value,
         duration_s=round(duration_s, 3),
     )
 
