@@ -90,7 +90,7 @@ def run() -> None:
         sys.exit(EXIT_FAILED)
     except Interrupted as exc:
         err.print(f"[bold red]error:[/] {exc.name} received: stopped, nothing more was written")
-        err.print("[dim]hint:[/] files reported as written above are complete")
+        err.print("[dim]hint:[/] reports written before the signal are complete; no partial file")
         sys.exit(exc.exit_code)
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if os.environ.get("BALLOON_AUDIT_DEBUG"):

@@ -14,6 +14,7 @@ from typing import Any
 
 from pyVmomi import vim
 
+from balloon_audit.collect.deadline import DeadlineExceeded
 from balloon_audit.model import VM
 
 SWAPIN = "mem.swapinRate.average"
@@ -77,6 +78,8 @@ def add_swap_rates(
             return list(vms)
         rates = _query_latest(perf_manager, [refs[vm.moid] for vm in targets], set(ids.values()))
     except Exception as exc:  # noqa: BLE001 - confirmation is optional; the audit goes on
+        if isinstance(exc, DeadlineExceeded) and exc.kind != "request":
+            raise  # the vCenter's time is up, or the run was stopped
         progress(f"{label}: could not read swap rates ({type(exc).__name__}); left unknown")
         return list(vms)
     swapin_id, swapout_id = ids.get(swapin_name), ids.get(swapout_name)

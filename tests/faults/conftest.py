@@ -47,17 +47,30 @@ def healthy_vcsim() -> Iterator[VcsimEndpoint]:
 def fault_proxy(
     vcsim_default: VcsimEndpoint, certificate: tuple[Path, Path]
 ) -> Iterator[Callable[..., SoapProxy]]:
-    """``fault_proxy({"RetrievePropertiesEx": Fault("delay", 30)})``: a proxy to vcsim."""
+    """``fault_proxy({"RetrievePropertiesEx": Fault("delay", 30)})``: a proxy to vcsim
+    (``upstream=PORT`` for another one than the default vcsim)."""
     made: list[SoapProxy] = []
 
-    def make(faults: dict[str, Fault] | None = None) -> SoapProxy:
-        proxy = SoapProxy(vcsim_default.port, certificate, faults)
+    def make(faults: dict[str, Fault] | None = None, upstream: int | None = None) -> SoapProxy:
+        proxy = SoapProxy(upstream or vcsim_default.port, certificate, faults)
         made.append(proxy)
         return proxy
 
     yield make
     for proxy in made:
         proxy.close()
+
+
+@pytest.fixture
+def watched(
+    healthy_vcsim: VcsimEndpoint, certificate: tuple[Path, Path]
+) -> Iterator[SoapProxy]:
+    """A pass-through proxy to the healthy endpoint: it shows that sessions are logged out."""
+    proxy = SoapProxy(healthy_vcsim.port, certificate)
+    yield proxy
+    proxy.close()
+    if proxy.methods:
+        assert proxy.methods[-1] == "Logout", proxy.methods
 
 
 def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest's hook

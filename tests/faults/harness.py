@@ -11,6 +11,7 @@ import re
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +54,14 @@ def run(case: str, args: list[str], *, code: int, within_s: float, **how: Any) -
     ``how``: ``stdin`` (text), ``environ`` (default :func:`env`), ``cwd``, and ``prefix``
     (a command to run balloon-audit under, e.g. ``unshare``).
     """
+    outcome = execute(args, timeout_s=within_s + 30, **how)
+    record(case, outcome)
+    check(outcome, code=code, within_s=within_s)
+    return outcome
+
+
+def execute(args: list[str], *, timeout_s: float = 60, **how: Any) -> Outcome:
+    """Run balloon-audit once and time it (no checks: see :func:`run`)."""
     started = time.monotonic()
     proc = subprocess.run(
         [*how.get("prefix", []), *command(*args)],
@@ -62,12 +71,16 @@ def run(case: str, args: list[str], *, code: int, within_s: float, **how: Any) -
         errors="replace",
         env=how.get("environ") or env(),
         cwd=how.get("cwd"),
-        timeout=within_s + 30,
+        timeout=timeout_s,
     )
-    outcome = Outcome(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
-    record(case, outcome)
-    check(outcome, code=code, within_s=within_s)
-    return outcome
+    return Outcome(proc.returncode, proc.stdout, proc.stderr, time.monotonic() - started)
+
+
+def execute_all(cases: dict[str, list[str]], workers: int = 4) -> dict[str, Outcome]:
+    """Run many quick cases at once (each still timed on its own); checked by the tests."""
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = {case: pool.submit(execute, args) for case, args in cases.items()}
+    return {case: future.result() for case, future in futures.items()}
 
 
 def record(case: str, outcome: Outcome) -> None:

@@ -10,10 +10,11 @@ import gzip
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from tests.faults.harness import one_line_error, run
+from tests.faults.harness import check, execute_all, one_line_error, record, run
 from tests.paths import CASSETTES
 
 
@@ -102,38 +103,58 @@ CAPTURES = {
 }  # fmt: skip
 
 
-def _write(tmp_path: Path, name: str, data: bytes) -> Path:
-    path = tmp_path / name
+def _write(directory: Path, name: str, data: bytes) -> Path:
+    directory.mkdir(parents=True)
+    path = directory / name
     path.write_bytes(data)
     return path
 
 
-@pytest.mark.parametrize("case", sorted(CONFIGS))
-def test_damaged_config(case: str, tmp_path: Path) -> None:
-    make, pattern = CONFIGS[case]
-    config = _write(tmp_path, "config.toml", make())
-    outcome = run(case, ["scan", "--config", str(config), "-s", "127.0.0.1:9", "-u", "u",
-                         "--json", str(tmp_path / "out.json")], code=2, within_s=10)  # fmt: skip
+def _capture_name(case: str) -> str:
+    return "capture.yaml.gz" if "gzip" in case or "deflate" in case else "capture.yaml"
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory: pytest.TempPathFactory, good_result: str) -> dict[str, Any]:
+    """Every damaged file written to its own directory and run once, several at a time."""
+    root = tmp_path_factory.mktemp("corpus")
+    args: dict[str, list[str]] = {}
+    dirs: dict[str, Path] = {}
+    for i, (case, (make, _)) in enumerate(sorted(CONFIGS.items())):
+        dirs[case] = root / f"config-{i}"
+        config = _write(dirs[case], "config.toml", make())
+        args[case] = ["scan", "--config", str(config), "-s", "127.0.0.1:9", "-u", "u",
+                      "--json", str(dirs[case] / "out.json")]  # fmt: skip
+    for i, (case, (make, _)) in enumerate(sorted(RESULTS.items())):
+        dirs[case] = root / f"result-{i}"
+        result = _write(dirs[case], "result.json", make(good_result))
+        args[case] = ["report", str(result), "--html", str(dirs[case] / "out.html"),
+                      "--xlsx", str(dirs[case] / "out.xlsx")]  # fmt: skip
+    for i, (case, (make, _)) in enumerate(sorted(CAPTURES.items())):
+        dirs[case] = root / f"capture-{i}"
+        capture = _write(dirs[case], _capture_name(case), make())
+        args[case] = ["scan", "--replay", str(capture), "--json", str(dirs[case] / "out.json")]
+    return {"outcomes": execute_all(args), "dirs": dirs}
+
+
+def _check_case(case: str, pattern: str, corpus: dict[str, Any], kept: list[str]) -> None:
+    outcome = corpus["outcomes"][case]
+    record(case, outcome)
+    check(outcome, code=2, within_s=10)
     one_line_error(outcome, pattern)
-    assert not (tmp_path / "out.json").exists()
+    assert sorted(p.name for p in corpus["dirs"][case].iterdir()) == kept  # nothing written
+
+
+@pytest.mark.parametrize("case", sorted(CONFIGS))
+def test_damaged_config(case: str, corpus: dict[str, Any]) -> None:
+    _check_case(case, CONFIGS[case][1], corpus, ["config.toml"])
 
 
 @pytest.mark.parametrize("case", sorted(RESULTS))
-def test_damaged_result(case: str, good_result: str, tmp_path: Path) -> None:
-    make, pattern = RESULTS[case]
-    result = _write(tmp_path, "result.json", make(good_result))
-    outcome = run(case, ["report", str(result), "--html", str(tmp_path / "out.html"),
-                         "--xlsx", str(tmp_path / "out.xlsx")], code=2, within_s=10)  # fmt: skip
-    one_line_error(outcome, pattern)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["result.json"]
+def test_damaged_result(case: str, corpus: dict[str, Any]) -> None:
+    _check_case(case, RESULTS[case][1], corpus, ["result.json"])
 
 
 @pytest.mark.parametrize("case", sorted(CAPTURES))
-def test_damaged_capture(case: str, tmp_path: Path) -> None:
-    make, pattern = CAPTURES[case]
-    name = "capture.yaml.gz" if "gzip" in case or "deflate" in case else "capture.yaml"
-    capture = _write(tmp_path, name, make())
-    outcome = run(case, ["scan", "--replay", str(capture), "--json", str(tmp_path / "out.json")],
-                  code=2, within_s=10)  # fmt: skip
-    one_line_error(outcome, pattern)
-    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+def test_damaged_capture(case: str, corpus: dict[str, Any]) -> None:
+    _check_case(case, CAPTURES[case][1], corpus, [_capture_name(case)])

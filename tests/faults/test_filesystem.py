@@ -18,9 +18,9 @@ from pathlib import Path
 
 import pytest
 
-from balloon_audit.lab.vcsim import VcsimEndpoint
 from tests.faults.conftest import require
 from tests.faults.harness import one_line_error, run, stray_files
+from tests.faults.servers import SoapProxy
 
 pytestmark = pytest.mark.live
 
@@ -33,8 +33,9 @@ def namespaced(*setup: str) -> list[str]:
     return ["unshare", "-m", "--propagation", "private", "sh", "-c", script, "sh"]
 
 
-def scan_args(vcsim: VcsimEndpoint, *outputs: str) -> list[str]:
-    return ["scan", "-s", f"127.0.0.1:{vcsim.port}", "-u", "auditor", "--insecure",
+def scan_args(endpoint: SoapProxy, *outputs: str) -> list[str]:
+    """Scan the healthy endpoint through ``watched`` (which checks the logout)."""
+    return ["scan", "-s", f"127.0.0.1:{endpoint.port}", "-u", "auditor", "--insecure",
             "--fail-on", "never", "--quiet", *outputs]  # fmt: skip
 
 
@@ -43,13 +44,13 @@ def assert_complete_json(path: Path) -> None:
     assert data["sources"][0]["status"] == "ok" and data["vms"], data["sources"]
 
 
-def test_read_only_output_directory(healthy_vcsim: VcsimEndpoint, tmp_path: Path) -> None:
+def test_read_only_output_directory(watched: SoapProxy, tmp_path: Path) -> None:
     require(ROOT, "needs root and unshare for a private read-only tmpfs")
     ro = tmp_path / "ro"
     ro.mkdir()
     outcome = run(
         "read-only --output-dir, --json elsewhere",
-        scan_args(healthy_vcsim, "--output-dir", str(ro), "--json", str(tmp_path / "r.json")),
+        scan_args(watched, "--output-dir", str(ro), "--json", str(tmp_path / "r.json")),
         code=3,
         within_s=15,
         prefix=namespaced(f"mount -t tmpfs -o ro,size=1m tmpfs {shlex.quote(str(ro))}"),
@@ -59,14 +60,14 @@ def test_read_only_output_directory(healthy_vcsim: VcsimEndpoint, tmp_path: Path
     assert stray_files(tmp_path) == []
 
 
-def test_full_filesystem(healthy_vcsim: VcsimEndpoint, tmp_path: Path) -> None:
+def test_full_filesystem(watched: SoapProxy, tmp_path: Path) -> None:
     require(ROOT, "needs root and unshare for a private full tmpfs")
     full = tmp_path / "full"
     full.mkdir()
     fill = f"dd if=/dev/zero of={shlex.quote(str(full))}/filler bs=4k 2>/dev/null || true"
     outcome = run(
         "full filesystem for --html and --xlsx",
-        scan_args(healthy_vcsim, "--html", str(full / "r.html"), "--xlsx", str(full / "r.xlsx"),
+        scan_args(watched, "--html", str(full / "r.html"), "--xlsx", str(full / "r.xlsx"),
                   "--json", str(tmp_path / "r.json")),
         code=3,
         within_s=15,
@@ -95,13 +96,13 @@ def _device_dir(tmp_path: Path) -> tuple[Path, list[str] | None]:
 
 
 def test_device_node_outputs_are_written_through(
-    healthy_vcsim: VcsimEndpoint, tmp_path: Path
+    watched: SoapProxy, tmp_path: Path
 ) -> None:
     dev, prefix = _device_dir(tmp_path)
     check = tmp_path / "check.sh"
     run(
         "--json to /dev/null (device node)",
-        scan_args(healthy_vcsim, "--json", str(dev / "null"), "--html", str(tmp_path / "r.html")),
+        scan_args(watched, "--json", str(dev / "null"), "--html", str(tmp_path / "r.html")),
         code=0,
         within_s=15,
         prefix=prefix,
@@ -113,7 +114,7 @@ def test_device_node_outputs_are_written_through(
         check.write_text(f'"$@"; rc=$?; stat -c %F {dev}/null > {tmp_path}/kind; exit $rc\n')
         run(
             "--json to a device node keeps the node",
-            scan_args(healthy_vcsim, "--json", str(dev / "null")),
+            scan_args(watched, "--json", str(dev / "null")),
             code=0,
             within_s=15,
             prefix=[*prefix, "sh", str(check)],
@@ -122,11 +123,11 @@ def test_device_node_outputs_are_written_through(
     assert stray_files(tmp_path) == []
 
 
-def test_device_full_is_an_error(healthy_vcsim: VcsimEndpoint, tmp_path: Path) -> None:
+def test_device_full_is_an_error(watched: SoapProxy, tmp_path: Path) -> None:
     dev, prefix = _device_dir(tmp_path)
     outcome = run(
         "--json to /dev/full",
-        scan_args(healthy_vcsim, "--json", str(dev / "full"), "--html", str(tmp_path / "r.html")),
+        scan_args(watched, "--json", str(dev / "full"), "--html", str(tmp_path / "r.html")),
         code=3,
         within_s=15,
         prefix=prefix,
@@ -135,20 +136,20 @@ def test_device_full_is_an_error(healthy_vcsim: VcsimEndpoint, tmp_path: Path) -
     assert (tmp_path / "r.html").read_text().rstrip().endswith("</html>")
 
 
-def test_fifo_output_is_written_through(healthy_vcsim: VcsimEndpoint, tmp_path: Path) -> None:
+def test_fifo_output_is_written_through(watched: SoapProxy, tmp_path: Path) -> None:
     fifo = tmp_path / "pipe"
     os.mkfifo(fifo)
     received: list[bytes] = []
     reader = threading.Thread(target=lambda: received.append(fifo.read_bytes()), daemon=True)
     reader.start()
-    run("--json to a named pipe", scan_args(healthy_vcsim, "--json", str(fifo)),
+    run("--json to a named pipe", scan_args(watched, "--json", str(fifo)),
         code=0, within_s=15)  # fmt: skip
     reader.join(10)
     assert json.loads(received[0])["sources"][0]["status"] == "ok"
     assert stat.S_ISFIFO(os.stat(fifo).st_mode)
 
 
-def test_symlink_output_updates_its_target(healthy_vcsim: VcsimEndpoint, tmp_path: Path) -> None:
+def test_symlink_output_updates_its_target(watched: SoapProxy, tmp_path: Path) -> None:
     (tmp_path / "reports").mkdir()
     target = tmp_path / "reports" / "2026-11.html"
     target.write_text("old report")
@@ -157,7 +158,7 @@ def test_symlink_output_updates_its_target(healthy_vcsim: VcsimEndpoint, tmp_pat
     dangling = tmp_path / "next.json"
     dangling.symlink_to(Path("reports") / "next.json")
     run("--html to a symlink, --json to a dangling one",
-        scan_args(healthy_vcsim, "--html", str(link), "--json", str(dangling)),
+        scan_args(watched, "--html", str(link), "--json", str(dangling)),
         code=0, within_s=15)  # fmt: skip
     assert link.is_symlink() and dangling.is_symlink()
     assert target.read_text().rstrip().endswith("</html>")
@@ -166,7 +167,7 @@ def test_symlink_output_updates_its_target(healthy_vcsim: VcsimEndpoint, tmp_pat
 
 
 def test_capture_that_cannot_be_written_keeps_the_audit(
-    healthy_vcsim: VcsimEndpoint, tmp_path: Path
+    watched: SoapProxy, tmp_path: Path
 ) -> None:
     require(ROOT, "needs root and unshare for a private full tmpfs")
     full = tmp_path / "full"
@@ -174,7 +175,7 @@ def test_capture_that_cannot_be_written_keeps_the_audit(
     quoted = shlex.quote(str(full))
     outcome = run(
         "--record onto a full filesystem",
-        ["scan", "-s", f"127.0.0.1:{healthy_vcsim.port}", "-u", "auditor", "--insecure",
+        ["scan", "-s", f"127.0.0.1:{watched.port}", "-u", "auditor", "--insecure",
          "--fail-on", "never", "--record", str(full / "c.yaml"),
          "--json", str(tmp_path / "r.json")],
         code=3,

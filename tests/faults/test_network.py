@@ -70,6 +70,22 @@ def test_server_that_trickles_its_answer(
     assert "within 2s while connecting" in failed["error"], failed
 
 
+def test_trickled_performance_query(demo_lab: Any, fault_proxy: Any, tmp_path: Path) -> None:
+    # Swap rates (QueryPerf) only confirm findings: when the query takes longer than the
+    # request deadline they are left unknown and the audit completes without them.
+    proxy: SoapProxy = fault_proxy({"QueryPerf": Fault("trickle", 0.3)}, upstream=demo_lab.port)
+    out = tmp_path / "r.json"
+    run("proxy trickles QueryPerf (swap rates)",
+        ["scan", "-s", f"127.0.0.1:{proxy.port}", "-u", "auditor", "--insecure", "--quiet",
+         "--timeout", "2", "--fail-on", "never", "--json", str(out)],
+        code=0, within_s=20)  # fmt: skip
+    assert proxy.hit.is_set() and proxy.methods[-1] == "Logout", proxy.methods
+    result = json.loads(out.read_text())
+    assert result["sources"][0]["status"] == "ok"
+    assert all(vm["swapin_rate_kbps"] is None for vm in result["vms"])
+    assert any(vm["swapped_mb"] for vm in result["vms"])
+
+
 @pytest.mark.parametrize(
     "spec",
     [
