@@ -10,6 +10,9 @@ BA501, the lab's scenario checks and the tests all use the same model.
 - States (ESXi 6.0+): free memory ≥ 400 % of minFree is high, ≥ 100 % clear,
   ≥ 64 % soft (ballooning), ≥ 32 % hard (compression and swapping), else low.
   ESXi 5.x had no clear state; ESX before 5.0 used fixed 6 / 4 / 2 % of memory.
+- The VMkernel's own state is the realtime counter ``mem.state``: 0 high, 1 clear,
+  2 soft, 3 hard, 4 low (ESXi 5.x: 0 high, 1 soft, 2 hard, 3 low). Where it is read
+  it beats the estimate from quickStats.
 """
 
 from __future__ import annotations
@@ -48,10 +51,21 @@ STATE_EFFECT = {
     HIGH: "no reclamation beyond page sharing",
     CLEAR: "ESXi breaks large pages so that page sharing can reclaim memory; no ballooning yet",
     SOFT: "ESXi is ballooning VMs to reclaim memory",
-    HARD: "ESXi compresses and swaps VM memory (ballooning stops)",
+    HARD: (
+        "ESXi compresses and swaps VM memory (sources differ on whether ballooning continues "
+        "in this state)"
+    ),
     LOW: "ESXi compresses and swaps VM memory and blocks VMs from allocating more",
 }
 """What ESXi does in each state, for finding messages."""
+
+
+MEM_STATE_VALUES = {0: HIGH, 1: CLEAR, 2: SOFT, 3: HARD, 4: LOW}
+"""Realtime counter mem.state (ESXi 6.0 and later) -> state."""
+MEM_STATE_VALUES_5X = {0: HIGH, 1: SOFT, 2: HARD, 3: LOW}
+"""ESXi 5.x had no clear state, so its counter values are one lower from soft on."""
+PRESSURE_STATES = frozenset({SOFT, HARD, LOW})
+"""States in which the host itself reclaims memory from its VMs."""
 
 
 def major_version(product_version: str | None) -> int | None:
@@ -60,6 +74,14 @@ def major_version(product_version: str | None) -> int | None:
         return None
     head = product_version.strip().split(".", 1)[0]
     return int(head) if head.isdigit() else None
+
+
+def state_from_counter(value: int | None, product_version: str | None = None) -> str | None:
+    """The state a mem.state sample stands for; ``None`` when not read (or out of range)."""
+    if value is None:
+        return None
+    values = MEM_STATE_VALUES_5X if major_version(product_version) == 5 else MEM_STATE_VALUES
+    return values.get(value)
 
 
 def _legacy(product_version: str | None) -> bool:

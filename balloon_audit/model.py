@@ -8,6 +8,7 @@ did not say", never zero; rules decide when ``None`` may be read as 0.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -88,6 +89,8 @@ class SourceInfo:
     history keys its VMs on it across runs."""
     aliases: tuple[str, ...] = ()
     """Other names given for this same vCenter in the run."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Free labels from the fleet file (``site``, ``environment`` ...); reports group by them."""
     unknown_values: tuple[str, ...] = ()
     """Values this version does not know, from a newer server: ``Type=value (count)``,
     e.g. ``VirtualMachinePowerState=poweredHibernating (3)``. Kept as text; BA903 lists them."""
@@ -126,6 +129,12 @@ class Host:
     """summary.quickStats.overallMemoryUsage (MB)."""
     product_version: str | None = None
     """summary.config.product.version, e.g. ``8.0.3``."""
+    ctl_max_pct: int | None = None
+    """Advanced option Mem.CtlMaxPercent (default 65; 0 = no ballooning); ``None`` if not read."""
+    min_free_pct: int | None = None
+    """Advanced option Mem.MemMinFreePct (0 = ESXi's sliding scale); ``None`` if not read."""
+    mem_state: int | None = None
+    """Realtime counter mem.state (0 high, 1 clear, 2 soft, 3 hard, 4 low); ``None`` if not read."""
     uuid: str | None = None
     """hardware.systemInfo.uuid: the host's identity across runs and vCenters."""
 
@@ -155,6 +164,8 @@ class VM:
     guest_id: str | None = None
     """config.guestId, e.g. ``rhel9_64Guest``, ``darwin21_64Guest``."""
     guest_full_name: str | None = None
+    guest_family: str | None = None
+    """guest.guestFamily, e.g. ``linuxGuest``, ``windowsGuest`` (reported only while Tools run)."""
     annotation: str | None = None
     memory_mb: int | None = None
     """config.hardware.memoryMB (configured memory)."""
@@ -164,6 +175,10 @@ class VM:
     """config.memoryAllocation.reservation."""
     reservation_locked_to_max: bool | None = None
     """config.memoryReservationLockedToMax ("Reserve all guest memory")."""
+    latency_sensitivity: str | None = None
+    """config.latencySensitivity.level: ``normal``, ``high``, ``low``, ``medium``, ``custom``."""
+    resource_pool_moid: str | None = None
+    """resourcePool: the pool (or vApp) the VM belongs to; ``None`` for templates."""
     tools_version_status2: str | None = None
     """guest.toolsVersionStatus2, e.g. ``guestToolsCurrent``."""
     tools_version_status: str | None = None
@@ -184,6 +199,10 @@ class VM:
     """summary.quickStats.swappedMemory (MB)."""
     compressed_mb: float | None = None
     """summary.quickStats.compressedMemory, converted from KB."""
+    ssd_swapped_mb: float | None = None
+    """summary.quickStats.ssdSwappedMemory (swapped to the host cache), converted from KB."""
+    overhead_mb: int | None = None
+    """summary.quickStats.consumedOverheadMemory (MB): what the VMkernel uses to run the VM."""
     host_memory_usage_mb: int | None = None
     """summary.quickStats.hostMemoryUsage (MB, consumed)."""
     guest_memory_usage_mb: int | None = None
@@ -213,6 +232,33 @@ class VM:
 
 
 @dataclass(frozen=True)
+class ResourcePool:
+    """A resource pool or vApp below a cluster's (or host's) root pool.
+
+    Root pools are not kept: their "limit" only mirrors the capacity of the
+    compute resource.
+    """
+
+    moid: str
+    name: str
+    server: str
+    datacenter: str | None
+    cluster: str | None
+    """Name of the cluster (or standalone host's compute resource) that owns the pool."""
+    parent_moid: str | None
+    """The parent pool, ``None`` when the parent is the root pool."""
+    is_vapp: bool = False
+    memory_limit_mb: int | None = None
+    """config.memoryAllocation.limit; ``None`` means unlimited (-1 is normalised to None)."""
+    memory_reservation_mb: int | None = None
+    expandable_reservation: bool | None = None
+    ballooned_mb: int | None = None
+    """summary.quickStats.balloonedMemory of the pool (MB), where the server reports it."""
+    swapped_mb: int | None = None
+    """summary.quickStats.swappedMemory of the pool (MB), where the server reports it."""
+
+
+@dataclass(frozen=True)
 class Snapshot:
     """Everything collected in one run, from every source."""
 
@@ -220,6 +266,7 @@ class Snapshot:
     clusters: tuple[Cluster, ...] = ()
     hosts: tuple[Host, ...] = ()
     vms: tuple[VM, ...] = ()
+    resource_pools: tuple[ResourcePool, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -227,7 +274,8 @@ class Entity:
     """What a finding is about."""
 
     type: str
-    """``VirtualMachine``, ``HostSystem``, ``ClusterComputeResource`` or ``vCenter``."""
+    """``VirtualMachine``, ``HostSystem``, ``ClusterComputeResource``, ``ResourcePool``,
+    ``VirtualApp`` or ``vCenter``."""
     name: str
     moid: str | None
     server: str

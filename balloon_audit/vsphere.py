@@ -22,6 +22,8 @@ from typing import Any
 
 VIRTUAL_MACHINE = "VirtualMachine"
 HOST_SYSTEM = "HostSystem"
+RESOURCE_POOL = "ResourcePool"
+"""Resource pools and vApps (a VirtualApp is a ResourcePool)."""
 MANAGED_ENTITY = "ManagedEntity"
 """Datacenters, folders, compute resources and clusters: only their name and parent are read."""
 
@@ -37,6 +39,10 @@ KB_PER_MB = 1024
 
 MAXMEMCTL_KEY = "sched.mem.maxmemctl"
 EXTRA_CONFIG = "config.extraConfig"
+HOST_OPTION = "config.option"
+"""HostConfigInfo.option: the host's advanced options (read with keyed paths)."""
+CTL_MAX_PCT_KEY = "Mem.CtlMaxPercent"
+MIN_FREE_PCT_KEY = "Mem.MemMinFreePct"
 
 
 # ------------------------------------------------------------------ parsers
@@ -107,6 +113,17 @@ def unchanged(value: Any) -> Any:
     return value
 
 
+def option_int(value: Any) -> int | None:
+    """An integer advanced option from an OptionValue (or its bare value); ``None`` if not one."""
+    raw = getattr(value, "value", value)
+    if raw is None or isinstance(raw, bool):
+        return None
+    try:
+        return int(str(raw).strip())
+    except ValueError:
+        return None
+
+
 # ------------------------------------------------------------------ the table
 
 
@@ -138,7 +155,7 @@ class Prop:
     @property
     def key(self) -> str:
         """The evidence key: the API path (a performance counter also names its unit)."""
-        return f"{self.path} ({self.unit})" if self.source == PERF else self.path
+        return f"{self.path} ({self.unit})" if self.source == PERF and self.unit else self.path
 
     @property
     def wire_unit(self) -> str:
@@ -169,6 +186,10 @@ def _vm(field: str | None, path: str, label: str, **kw: Any) -> Prop:
 
 def _host(field: str | None, path: str, label: str, **kw: Any) -> Prop:
     return Prop(HOST_SYSTEM, field, path, label, **kw)
+
+
+def _pool(field: str | None, path: str, label: str, **kw: Any) -> Prop:
+    return Prop(RESOURCE_POOL, field, path, label, **kw)
 
 
 _QS = "summary.quickStats."
@@ -211,6 +232,14 @@ VM_TOOLS_VERSION_STATUS = _vm(
 VM_TOOLS_STATUS = _vm("tools_status", "guest.toolsStatus", "Tools status (deprecated)")
 VM_TOOLS_RUNNING = _vm("tools_running_status", "guest.toolsRunningStatus", "Tools running")
 VM_TOOLS_VERSION = _vm("tools_version", "guest.toolsVersion", "Tools build")
+VM_GUEST_FAMILY = _vm(
+    "guest_family",
+    "guest.guestFamily",
+    "Guest family",
+    note="reported while VMware Tools run; config.guestId decides first",
+)
+VM_LATENCY = _vm("latency_sensitivity", "config.latencySensitivity.level", "Latency sensitivity")
+VM_POOL = _vm("resource_pool_moid", "resourcePool", "Resource pool MOID", parse=moid_of)
 VM_POWER_STATE = _vm("power_state", "runtime.powerState", "Power")
 VM_HOST = _vm("host_moid", "runtime.host", "Host MOID", parse=moid_of)
 VM_HOST_MEMORY_USAGE = _vm(
@@ -262,6 +291,25 @@ VM_COMPRESSED = _vm(
     api_unit="KB",
     parse=kb_int_to_mb,
     runtime_counter=True,
+)
+VM_SSD_SWAPPED = _vm(
+    "ssd_swapped_mb",
+    _QS + "ssdSwappedMemory",
+    "Swapped to host cache (MB)",
+    unit="MB",
+    api_unit="KB",
+    parse=kb_int_to_mb,
+    runtime_counter=True,
+    note="swap to the host cache (SSD): far cheaper than swap to a datastore",
+)
+VM_OVERHEAD = _vm(
+    "overhead_mb",
+    _QS + "consumedOverheadMemory",
+    "Overhead (MB)",
+    unit="MB",
+    parse=integer,
+    runtime_counter=True,
+    note="memory the VMkernel uses to run the VM; BA503 adds it to configured memory",
 )
 VM_MAXMEMCTL = _vm(
     "maxmemctl",
@@ -323,6 +371,9 @@ VM_PROPS: tuple[Prop, ...] = (
     VM_TOOLS_STATUS,
     VM_TOOLS_RUNNING,
     VM_TOOLS_VERSION,
+    VM_GUEST_FAMILY,
+    VM_LATENCY,
+    VM_POOL,
     VM_POWER_STATE,
     VM_HOST,
     VM_HOST_MEMORY_USAGE,
@@ -331,6 +382,8 @@ VM_PROPS: tuple[Prop, ...] = (
     VM_BALLOONED,
     VM_SWAPPED,
     VM_COMPRESSED,
+    VM_SSD_SWAPPED,
+    VM_OVERHEAD,
     VM_MAXMEMCTL,
     VM_INSTANCE_UUID,
     VM_QUICKSTATS,
@@ -377,13 +430,81 @@ HOST_PROPS: tuple[Prop, ...] = (
     HOST_UUID,
 )
 
+# Read in their own pass (collect/host_options.py), so a server that refuses keyed paths on
+# the host's option list costs only these values.
+HOST_CTL_MAX = _host(
+    "ctl_max_pct",
+    f'{HOST_OPTION}["{CTL_MAX_PCT_KEY}"]',
+    "Mem.CtlMaxPercent (%)",
+    unit="%",
+    parse=option_int,
+    note="default 65; 0 = no ballooning on the host; unset when the host does not report it",
+)
+HOST_MIN_FREE = _host(
+    "min_free_pct",
+    f'{HOST_OPTION}["{MIN_FREE_PCT_KEY}"]',
+    "Mem.MemMinFreePct (%)",
+    unit="%",
+    parse=option_int,
+    note="0 or unset = ESXi's sliding minFree scale",
+)
+HOST_OPTION_PROPS: tuple[Prop, ...] = (HOST_CTL_MAX, HOST_MIN_FREE)
+HOST_MEM_STATE = _host(
+    "mem_state",
+    "mem.state",
+    "Memory state (mem.state)",
+    source=PERF,
+    note="realtime counter: 0 high, 1 clear, 2 soft, 3 hard, 4 low (ESXi 5.x: no clear)",
+)
+
+POOL_NAME = _pool("name", "name", "Name")
+POOL_PARENT = _pool(None, "parent", "Parent", parse=moid_of, note="nesting of pools")
+POOL_OWNER = _pool(None, "owner", "Owner", parse=moid_of, note="the cluster or host")
+POOL_LIMIT = _pool(
+    "memory_limit_mb",
+    "config.memoryAllocation.limit",
+    "Limit (MB)",
+    unit="MB",
+    parse=limit_mb,
+    note="-1 (unlimited) becomes unset",
+)
+POOL_RESERVATION = _pool(
+    "memory_reservation_mb",
+    "config.memoryAllocation.reservation",
+    "Reservation (MB)",
+    unit="MB",
+    parse=integer,
+)
+POOL_EXPANDABLE = _pool(
+    "expandable_reservation",
+    "config.memoryAllocation.expandableReservation",
+    "Expandable reservation",
+    parse=flag,
+)
+POOL_BALLOONED = _pool(
+    "ballooned_mb", _QS + "balloonedMemory", "Ballooned (MB)", unit="MB", parse=integer
+)
+POOL_SWAPPED = _pool("swapped_mb", _QS + "swappedMemory", "Swapped (MB)", unit="MB", parse=integer)
+POOL_PROPS: tuple[Prop, ...] = (
+    POOL_NAME,
+    POOL_PARENT,
+    POOL_OWNER,
+    POOL_LIMIT,
+    POOL_RESERVATION,
+    POOL_EXPANDABLE,
+    POOL_BALLOONED,
+    POOL_SWAPPED,
+)
+
 STRUCTURE_PROPS: tuple[Prop, ...] = (
     Prop(MANAGED_ENTITY, "name", "name", "Name"),
     Prop(MANAGED_ENTITY, None, "parent", "Parent", parse=moid_of),
 )
 """Read from datacenters, folders, compute resources and clusters to place hosts."""
 
-ALL_PROPS: tuple[Prop, ...] = VM_PROPS + HOST_PROPS + STRUCTURE_PROPS
+ALL_PROPS: tuple[Prop, ...] = (
+    VM_PROPS + HOST_PROPS + HOST_OPTION_PROPS + (HOST_MEM_STATE,) + POOL_PROPS + STRUCTURE_PROPS
+)
 
 CONTEXT_LABELS: dict[str, str] = {
     "moid": "MOID",
@@ -406,7 +527,8 @@ def by_field(props: Iterable[Prop]) -> dict[str, Prop]:
 
 
 VM_BY_FIELD = by_field(VM_PROPS)
-HOST_BY_FIELD = by_field(HOST_PROPS)
+HOST_BY_FIELD = by_field(HOST_PROPS + HOST_OPTION_PROPS + (HOST_MEM_STATE,))
+POOL_BY_FIELD = by_field(POOL_PROPS)
 _BY_KEY: dict[str, Prop] = {}
 for _prop in reversed(ALL_PROPS):  # the first declaration of a shared path wins
     _BY_KEY[_prop.key] = _prop
@@ -419,7 +541,7 @@ def prop_for_key(key: str) -> Prop | None:
 
 def field_label(field: str, entity: str = VIRTUAL_MACHINE) -> str:
     """Report header for a model field of ``entity``; the field name if the table lacks it."""
-    table = VM_BY_FIELD if entity == VIRTUAL_MACHINE else HOST_BY_FIELD
+    table = {VIRTUAL_MACHINE: VM_BY_FIELD, RESOURCE_POOL: POOL_BY_FIELD}.get(entity, HOST_BY_FIELD)
     prop = table.get(field)
     if prop is not None:
         return prop.label

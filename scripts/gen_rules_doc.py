@@ -122,6 +122,55 @@ def _rule_section(rule: Rule) -> list[str]:
     return lines
 
 
+LIVE_DATA = """\
+## Live data, host settings and what the lab can show
+
+Beyond one PropertyCollector pass over VMs and one over hosts, clusters and
+resource pools, the audit makes three small reads, each best effort (a failure
+leaves the values unknown, says so in the progress output, and never fails the
+audit):
+
+- **Host advanced options** `Mem.CtlMaxPercent` and `Mem.MemMinFreePct`: one
+  PropertyCollector pass over all hosts with the keyed paths
+  `config.option["Mem.CtlMaxPercent"]` and `config.option["Mem.MemMinFreePct"]`
+  (one OptionValue per host instead of its ~1,000 options). A server that
+  refuses keyed paths is asked per host (`OptionManager.QueryOptions`), eight
+  hosts at a time, with a 30-second deadline. A host that does not report an
+  option keeps it unknown: BA203 skips it and BA301 assumes the default 65 %,
+  saying so in its evidence (`host_ctl_max_pct_source`).
+- **Host memory state**: one `QueryPerf` for all connected hosts, realtime
+  counter `mem.state.latest` (0 high, 1 clear, 2 soft, 3 hard, 4 low; ESXi 5.x
+  has no clear state). BA501 uses it when a sample arrived and its quickStats
+  estimate otherwise; each finding names its source (`state_source`).
+- **Swap rates** `mem.swapinRate` / `mem.swapoutRate` (KBps): one `QueryPerf`
+  per 200 VMs that report swapped memory. BA302's severity follows them when
+  they were read, and every BA302 message says whether live swapping was
+  checked. `--no-perf` skips both performance reads.
+
+The bundled lab (vcsim v0.46.3) seeds every condition the rules look at
+except these, which are tested with unit tests instead:
+
+- vcsim serves no samples for `mem.state` and the swap-rate counters (its
+  PerformanceManager replays canned tables that lack them), so in the lab BA501
+  always uses the estimate and BA302 always says "live swapping NOT checked".
+  The counter path is covered by `tests/rules/test_wave2_rules.py` (every
+  `mem.state` value, ESXi 5.x numbering, the counter beating the estimate) and
+  the query plumbing by `tests/collect/test_wave2_live.py` (the same pass with
+  a counter vcsim does sample).
+- vcsim does not know `Mem.CtlMaxPercent` until it is set (a real ESXi reports
+  65): lab hosts without the option read as "unknown". Without `vcsim -load`
+  the lab sets it with `UpdateOptions`; a model served with `-load` has no host
+  OptionManager, so the lab writes the option into the saved host's
+  `config.option` list instead.
+- vcsim derives `guest.guestFamily` from the guest id even without VMware
+  Tools; a real vCenter reports it only while Tools run, which is why BA101
+  decides by `config.guestId` first.
+- vApps are collected and judged like resource pools (BA403), but the lab
+  creates resource pools only.
+
+"""
+
+
 CONFIG_REFERENCE = """\
 ## Configuration file
 
@@ -224,7 +273,13 @@ def _property_table() -> list[str]:
         "| object | vSphere path | unit | model field (JSON) | report column |",
         "|---|---|---|---|---|",
     ]
-    for prop in (*vs.VM_PROPS, *vs.HOST_PROPS):
+    for prop in (
+        *vs.VM_PROPS,
+        *vs.HOST_PROPS,
+        *vs.HOST_OPTION_PROPS,
+        vs.HOST_MEM_STATE,
+        *vs.POOL_PROPS,
+    ):
         if prop.field is None:
             continue
         details = [d for d in (prop.conversion or prop.unit, _source_text(prop)) if d]
@@ -252,7 +307,13 @@ def render() -> str:
         "Runtime rules look only at powered-on VMs on connected hosts whose quickStats",
         "arrived; configuration rules also look at powered-off VMs and templates, because a",
         "template's settings are copied into every clone. A VM without runtime data is",
-        "reported by BA901 and never counted as healthy.",
+        "reported by BA901 and never counted as healthy. The VMware Tools rules (BA101–BA104)",
+        "read guest information, not quickStats, so they also judge a powered-on VM whose",
+        "quickStats are missing (just powered on, or on a host that reports none).",
+        "",
+        "Every rule lists the references its facts rest on (VMware KB articles, sections of",
+        "the vSphere Resource Management guide, the Linux driver source); the facts behind",
+        "each threshold are in its *Why it matters* paragraph.",
         "",
         "| ID | name | severity | checks |",
         "|---|---|---|---|",
@@ -268,6 +329,7 @@ def render() -> str:
     for rule in rules:
         lines += _rule_section(rule)
     lines += _property_table()
+    lines.append(LIVE_DATA)
     lines.append(CONFIG_REFERENCE)
     return "\n".join(lines).rstrip("\n") + "\n"
 

@@ -12,7 +12,7 @@ import pytest
 
 from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
 from tests import live
-from tests.live import require_vcsim
+from tests.live import LOGIN_PASSWORD, LOGIN_USER, require_vcsim
 
 if TYPE_CHECKING:
     from balloon_audit.lab import LabInstance
@@ -49,3 +49,15 @@ def demo_lab() -> Iterator[LabInstance]:
     lab = start_lab(load_scenario("demo"))
     yield lab
     stop_lab(lab)
+
+
+@pytest.fixture(scope="session")
+def vcsim_with_login() -> Iterator[VcsimEndpoint]:
+    """vcsim (default model) that accepts only ``LOGIN_USER`` / ``LOGIN_PASSWORD``.
+
+    Read-only tests only: never reconfigure anything on this shared instance.
+    """
+    require_vcsim()
+    endpoint = start_vcsim(["-username", LOGIN_USER, "-password", LOGIN_PASSWORD])
+    yield endpoint
+    stop_vcsim(endpoint.pid)

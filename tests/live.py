@@ -13,6 +13,10 @@ import pytest
 
 from balloon_audit.lab.vcsim import find_tool
 
+LOGIN_USER = "auditor"
+LOGIN_PASSWORD = "Corr3ct-Horse-Battery"
+"""The only credentials the ``vcsim_with_login`` fixture (tests/conftest.py) accepts."""
+
 current_test: pytest.Item | None = None
 """The test being set up or run (kept by the hook in tests/conftest.py)."""
 

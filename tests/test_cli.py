@@ -16,11 +16,11 @@ from pathlib import Path
 
 import pytest
 
-from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
-from tests.live import free_port, require_vcsim
+from balloon_audit.lab.vcsim import VcsimEndpoint
+from tests.live import LOGIN_PASSWORD, free_port
 from tests.paths import CASSETTES
 
-SECRET = "Sup3r-S3cret!pw"
+SECRET = LOGIN_PASSWORD
 DEMO_CASSETTE = CASSETTES / "demo.yaml"
 
 
@@ -41,15 +41,6 @@ def run_cli(*args: str, password: str | None = SECRET, stdin: str | None = None)
 
 def server_args(endpoint: VcsimEndpoint) -> list[str]:
     return ["scan", "-s", f"127.0.0.1:{endpoint.port}", "-u", "auditor", "--insecure"]
-
-
-@pytest.fixture(scope="module")
-def vcsim_with_login() -> Iterator[VcsimEndpoint]:
-    """vcsim that accepts only auditor / SECRET."""
-    require_vcsim()
-    endpoint = start_vcsim(["-username", "auditor", "-password", SECRET])
-    yield endpoint
-    stop_vcsim(endpoint.pid)
 
 
 class _NotVSphere(BaseHTTPRequestHandler):
@@ -134,17 +125,19 @@ def test_wrong_port_exits_3(plain_http_port: int) -> None:
 
 @pytest.mark.live
 def test_fail_on_thresholds_and_json(vcsim_with_login: VcsimEndpoint, tmp_path: Path) -> None:
-    # vcsim's model VMs report no memory quickStats: each is a BA901 info finding.
+    # vcsim's model VMs report no memory quickStats (BA901, info) and no VMware Tools on an
+    # unknown guest ("otherGuest"): BA101 decides from guest info alone, critical.
     args = server_args(vcsim_with_login)
-    ok = run_cli(*args, "--fail-on", "warning", "--json", str(tmp_path / "r.json"))
+    ok = run_cli(*args, "--fail-on", "never", "--json", str(tmp_path / "r.json"))
     assert ok.returncode == 0, ok.stderr
     data = json.loads((tmp_path / "r.json").read_text())
     assert data["schema"] == "balloon-audit/1"
     assert data["sources"][0]["status"] == "ok"
     assert data["summary"]["by_severity"]["info"] == len(data["vms"]) > 0
-    assert {f["rule"] for f in data["findings"]} == {"BA901"}
+    assert data["summary"]["by_severity"]["critical"] == len(data["vms"])
+    assert {f["rule"] for f in data["findings"]} == {"BA901", "BA101"}
     assert SECRET not in (tmp_path / "r.json").read_text()
-    assert run_cli(*args, "--fail-on", "info", "--quiet").returncode == 1
+    assert run_cli(*args, "--fail-on", "critical", "--quiet").returncode == 1
 
 
 @pytest.mark.live
@@ -210,7 +203,14 @@ def test_one_unwritable_report_does_not_stop_the_others(
 
 @pytest.mark.live
 def test_report_rerenders_from_json(vcsim_with_login: VcsimEndpoint, tmp_path: Path) -> None:
-    scan = run_cli(*server_args(vcsim_with_login), "--json", str(tmp_path / "r.json"), "-q")
+    scan = run_cli(
+        *server_args(vcsim_with_login),
+        "--json",
+        str(tmp_path / "r.json"),
+        "-q",
+        "--fail-on",
+        "never",
+    )
     assert scan.returncode == 0
     out = run_cli(
         "report",

@@ -96,7 +96,7 @@ def test_describe_thresholds_shows_merged_params(tmp_path: Path) -> None:
     settings = {s.rule: s for s in describe_thresholds(load_config(write(tmp_path, FULL)))}
     ba503 = settings["BA503"]
     assert ba503.name == "overcommit"
-    assert ba503.params == {"info_ratio": 1.25, "warning_ratio": 3}
+    assert ba503.params == {"info_ratio": 1.25, "warning_ratio": 3, "ha_headroom": True}
     assert ba503.severity is Severity.CRITICAL and ba503.enabled
     assert ba503.overridden == {"info_ratio", "warning_ratio"}
     assert settings["BA501"].params == {"min_free_pct": 0.0, "report_clear_state": True}

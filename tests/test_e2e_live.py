@@ -96,7 +96,7 @@ def test_demo_fail_on_levels(demo_lab, tmp_path: Path) -> None:
     assert scan_json(demo_lab, tmp_path, "--fail-on", "never")[0] == 0
 
 
-@pytest.fixture(params=["healthy", "empty", "esx"])
+@pytest.fixture(params=["healthy", "empty", "esx", "review"])
 def other_lab(request) -> Iterator[LabInstance]:
     require_vcsim(govc=True)
     lab = start_lab(load_scenario(request.param))
@@ -175,3 +175,39 @@ def test_waivers_in_every_output(demo_lab: LabInstance, tmp_path: Path) -> None:
         str(c) for ws in book.worksheets for row in ws.iter_rows(values_only=True) for c in row
     ]
     assert any("CHG0042" in c for c in cells) and any("no-such-vm" in c for c in cells)
+
+
+def test_review_fleet_findings_carry_the_wave2_facts(tmp_path: Path) -> None:
+    """The independently seeded review fleet: exact findings, and what each one says."""
+    require_vcsim()
+    lab = start_lab(load_scenario("review"))
+    try:
+        code, data = scan_json(lab, tmp_path)
+    finally:
+        stop_lab(lab)
+    assert finding_keys(data) == expected_keys(lab)
+    assert code == 1
+    by = {(f["rule"], f["entity"]["name"]): f for f in data["findings"]}
+    linux = by[("BA101", "legacy-linux-01")]
+    assert "balloon state unknown" in linux["message"] and "lsmod" in linux["message"]
+    assert (
+        "Windows gets its balloon driver from VMware Tools"
+        in by[("BA101", "win-app-01")]["message"]
+    )
+    host = by[("BA203", "DC0_C0_H1")]
+    assert host["evidence"]['config.option["Mem.CtlMaxPercent"]'] == 0
+    assert host["evidence"]["swapping_vms"] == ["db-swap-01"]
+    assert by[("BA301", "cache-01")]["evidence"]["host_ctl_max_pct_source"] == "host"
+    pool = by[("BA403", "ns-team-a")]
+    assert pool["entity"]["type"] == "ResourcePool"
+    assert "the limit is the cause" in pool["message"]
+    child = by[("BA403", "ns-team-b-batch")]
+    assert child["evidence"]["limited_parent_pools"] == ["ns-team-b (8,192 MB)"]
+    assert "live swapping NOT checked" in by[("BA302", "db-swap-01")]["message"]
+    assert by[("BA404", "lowlat-01")]["evidence"]["config.latencySensitivity.level"] == "high"
+    assert ("BA602", "jenkins-worker-03") not in by
+    assert {p["name"] for p in data["resource_pools"]} == {
+        "ns-team-a",
+        "ns-team-b",
+        "ns-team-b-batch",
+    }

@@ -113,4 +113,5 @@ def merge(parts: Sequence[Snapshot]) -> Snapshot:
         clusters=tuple(c for part in parts for c in part.clusters),
         hosts=tuple(h for part in parts for h in part.hosts),
         vms=tuple(v for part in parts for v in part.vms),
+        resource_pools=tuple(r for part in parts for r in part.resource_pools),
     )

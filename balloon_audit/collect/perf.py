@@ -1,4 +1,4 @@
-"""Confirm host swapping with live counters: realtime mem.swapinRate / mem.swapoutRate.
+"""Live counters: realtime mem.swapinRate / mem.swapoutRate for swapping VMs, mem.state for hosts.
 
 ``swappedMemory`` in quickStats can be stale (swapped pages stay on disk until
 touched), so for the few VMs that report swapped memory we ask the
@@ -15,7 +15,7 @@ from typing import Any
 from pyVmomi import vim
 
 from balloon_audit.collect.deadline import DeadlineExceeded
-from balloon_audit.model import VM
+from balloon_audit.model import VM, Host
 
 SWAPIN = "mem.swapinRate.average"
 SWAPOUT = "mem.swapoutRate.average"
@@ -118,3 +118,44 @@ def _with_rates(
         swapin_rate_kbps=got.get(swapin_id) if swapin_id is not None else None,
         swapout_rate_kbps=got.get(swapout_id) if swapout_id is not None else None,
     )
+
+
+MEM_STATE = "mem.state.latest"
+
+
+def add_host_memory_state(
+    content: Any,
+    hosts: Sequence[Host],
+    refs: Mapping[str, Any],
+    *,
+    label: str,
+    progress: Callable[[str], None],
+    counter: str = MEM_STATE,
+) -> list[Host]:
+    """``hosts`` with ``mem_state`` from the realtime ``mem.state`` counter (one QueryPerf).
+
+    The VMkernel's own state (0 high, 1 clear, 2 soft, 3 hard, 4 low) beats any estimate
+    from quickStats. Best effort: hosts without a sample keep ``None``. ``counter`` lets
+    tests use a counter the simulator has samples for.
+    """
+    targets = [h for h in hosts if h.connected and h.moid in refs]
+    if not targets:
+        return list(hosts)
+    try:
+        perf_manager = content.perfManager
+        ids = counter_ids(perf_manager.perfCounter, [counter])
+        if not ids:
+            progress(f"{label}: mem.state counter not offered; host memory state estimated")
+            return list(hosts)
+        states = _query_latest(perf_manager, [refs[h.moid] for h in targets], ids.values())
+    except Exception as exc:  # noqa: BLE001 - the estimate remains; the audit goes on
+        if isinstance(exc, DeadlineExceeded) and exc.kind != "request":
+            raise  # the vCenter's time is up, or the run was stopped
+        progress(f"{label}: could not read mem.state ({type(exc).__name__}); estimated instead")
+        return list(hosts)
+    state_id = ids[counter]
+    sampled = {m: int(v[state_id]) for m, v in states.items() if state_id in v}
+    progress(f"{label}: host mem.state: samples for {len(sampled):,} of {len(targets):,} hosts")
+    return [
+        dataclasses.replace(h, mem_state=sampled[h.moid]) if h.moid in sampled else h for h in hosts
+    ]

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from balloon_audit import vsphere as vs
-from balloon_audit.model import VM, Host
+from balloon_audit.model import VM, Host, ResourcePool
 
 MAXMEMCTL_KEY = vs.MAXMEMCTL_KEY
 EXTRA_CONFIG = vs.EXTRA_CONFIG
@@ -33,6 +33,10 @@ VM_PATHS = tuple(p for p in vs.collected_paths(vs.VM_PROPS) if p != MAXMEMCTL_PA
 """Leaf paths only: whole ``summary``/``config`` objects cost far more to parse."""
 
 HOST_PATHS = vs.collected_paths(vs.HOST_PROPS)
+HOST_OPTION_PATHS = vs.collected_paths(vs.HOST_OPTION_PROPS)
+"""Keyed paths into the host's advanced options, read in their own pass."""
+POOL_PATHS = vs.collected_paths(vs.POOL_PROPS)
+"""For ResourcePool and VirtualApp (read in the structure pass)."""
 STRUCTURE_PATHS = vs.collected_paths(vs.STRUCTURE_PROPS)
 """For Datacenter, Folder, ComputeResource and ClusterComputeResource."""
 
@@ -53,6 +57,9 @@ _VM_PLAIN: tuple[tuple[str, vs.Prop], ...] = tuple(
 """(model field, property) of the VM properties whose value is ``parse(collected value)``."""
 _HOST_PLAIN: tuple[tuple[str, vs.Prop], ...] = tuple(
     (p.field, p) for p in vs.HOST_PROPS if p.source == vs.COLLECTED and p.field is not None
+)
+_POOL_PLAIN: tuple[tuple[str, vs.Prop], ...] = tuple(
+    (p.field, p) for p in vs.POOL_PROPS if p.source == vs.COLLECTED and p.field is not None
 )
 
 
@@ -119,3 +126,16 @@ def build_host(
     values: dict[str, Any] = {field: p.parse(props.get(p.path)) for field, p in _HOST_PLAIN}
     values["name"] = str(props.get(vs.HOST_NAME.path) or moid)
     return Host(moid=moid, server=server, datacenter=datacenter, cluster=cluster, **values)
+
+
+def build_pool(
+    moid: str, props: Mapping[str, Any], *, server: str, place: Mapping[str, Any]
+) -> ResourcePool:
+    """A resource pool (or vApp) from its properties and its ``place`` in the inventory.
+
+    ``place`` gives ``datacenter``, ``cluster``, ``parent_moid`` (``None`` when the parent
+    is a root pool) and ``is_vapp``.
+    """
+    values: dict[str, Any] = {field: p.parse(props.get(p.path)) for field, p in _POOL_PLAIN}
+    values["name"] = str(props.get(vs.POOL_NAME.path) or moid)
+    return ResourcePool(moid=moid, server=server, **place, **values)

@@ -1,10 +1,13 @@
 """Collect one endpoint into a Snapshot: three PropertyCollector passes, no per-object calls.
 
 1. structure: Datacenter / Folder / ComputeResource / ClusterComputeResource names and
-   parents, and every HostSystem's properties (one container view, one paged pass);
-2. VMs: one container view, leaf paths only, paged;
-3. optional: realtime swap rates for the VMs that report swapped memory.
-Hosts and VMs are joined in Python.
+   parents, resource pools and vApps with their memory allocation, and every HostSystem's
+   properties (one container view, one paged pass);
+2. host advanced options Mem.CtlMaxPercent and Mem.MemMinFreePct (keyed paths, one pass);
+3. VMs: one container view, leaf paths only, paged;
+4. optional: one QueryPerf for the hosts' realtime mem.state, and realtime swap rates for
+   the VMs that report swapped memory.
+Hosts, pools and VMs are joined in Python.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from pyVmomi import vim, vmodl
 
 from balloon_audit.collect import properties as P
 from balloon_audit.collect.connection import open_session, translate_error
-from balloon_audit.collect.perf import add_swap_rates, needs_swap_rates
+from balloon_audit.collect.host_options import add_host_options
+from balloon_audit.collect.perf import add_host_memory_state, add_swap_rates, needs_swap_rates
 from balloon_audit.collect.retrieve import (
     container_view,
     count_view,
@@ -29,7 +33,15 @@ from balloon_audit.collect.retrieve import (
 )
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import CollectionError
-from balloon_audit.model import VM, Cluster, Host, Snapshot, SourceInfo, SourceStatus
+from balloon_audit.model import (
+    VM,
+    Cluster,
+    Host,
+    ResourcePool,
+    Snapshot,
+    SourceInfo,
+    SourceStatus,
+)
 
 Progress = Callable[[str], None]
 
@@ -123,8 +135,11 @@ def _collect(
 
     page_size = options.page_size
     unknown: Counter[str] = Counter()  # enum values newer than this pyVmomi, kept as text
-    clusters, hosts = _collect_hosts(content, label, page_size, unknown)
+    clusters, hosts, pools, host_refs = _collect_hosts(content, label, page_size, unknown)
     report(f"{label}: {len(hosts):,} hosts in {len(clusters):,} clusters")
+    hosts = add_host_options(content, hosts, host_refs, label=label, progress=report)
+    if options.perf:
+        hosts = add_host_memory_state(content, hosts, host_refs, label=label, progress=report)
     hosts_by_moid = {h.moid: h for h in hosts}
 
     try:
@@ -162,6 +177,7 @@ def _collect(
         clusters=tuple(sorted(clusters, key=lambda c: (c.name, c.moid))),
         hosts=tuple(sorted(hosts, key=lambda h: (h.name, h.moid))),
         vms=tuple(vms),
+        resource_pools=tuple(sorted(pools, key=lambda r: (r.name, r.moid))),
     )
 
 
@@ -178,16 +194,27 @@ def _rejects_keyed_path(fault: Any) -> bool:
 
 def _collect_hosts(
     content: Any, label: str, page_size: int, unknown: Counter[str]
-) -> tuple[list[Cluster], list[Host]]:
+) -> tuple[list[Cluster], list[Host], list[ResourcePool], dict[str, Any]]:
+    """Clusters, hosts, resource pools below the root pools, and the hosts' references."""
     nodes: dict[str, _Node] = {}
     host_rows: list[tuple[str, dict[str, Any]]] = []
-    specs = [(t, P.STRUCTURE_PATHS) for t in STRUCTURE_TYPES] + [(vim.HostSystem, P.HOST_PATHS)]
-    with container_view(content, [*STRUCTURE_TYPES, vim.HostSystem]) as view:
+    host_refs: dict[str, Any] = {}
+    pool_rows: list[tuple[Any, dict[str, Any]]] = []
+    specs = [(t, P.STRUCTURE_PATHS) for t in STRUCTURE_TYPES] + [
+        (vim.HostSystem, P.HOST_PATHS),
+        (vim.ResourcePool, P.POOL_PATHS),
+    ]
+    types = [*STRUCTURE_TYPES, vim.HostSystem, vim.ResourcePool]
+    with container_view(content, types) as view:
         for page in retrieve_pages(content, filter_spec(view, specs), page_size, unknown):
             for ref, props in page:
                 moid = ref._moId
                 if isinstance(ref, vim.HostSystem):
                     host_rows.append((moid, props))
+                    host_refs[moid] = ref
+                    continue
+                if isinstance(ref, vim.ResourcePool):
+                    pool_rows.append((ref, props))
                     continue
                 nodes[moid] = _Node(
                     kind=_kind(ref),
@@ -205,6 +232,10 @@ def _collect_hosts(
             seen += 1
         return None
 
+    def cluster_of(moid: str | None) -> str | None:
+        node = nodes.get(moid) if moid else None
+        return node.name if node is not None and node.kind == "Cluster" else None
+
     clusters = [
         Cluster(moid=moid, name=node.name, server=label, datacenter=datacenter_of(node.parent))
         for moid, node in nodes.items()
@@ -213,14 +244,53 @@ def _collect_hosts(
     hosts = []
     for moid, props in host_rows:
         parent_moid = P.moid_of(props.get("parent"))
-        parent = nodes.get(parent_moid) if parent_moid else None
-        cluster = parent.name if parent is not None and parent.kind == "Cluster" else None
         hosts.append(
             P.build_host(
-                moid, props, server=label, datacenter=datacenter_of(parent_moid), cluster=cluster
+                moid,
+                props,
+                server=label,
+                datacenter=datacenter_of(parent_moid),
+                cluster=cluster_of(parent_moid),
             )
         )
-    return clusters, hosts
+    return clusters, hosts, _pools(pool_rows, nodes, label, datacenter_of), host_refs
+
+
+def _pools(
+    rows: list[tuple[Any, dict[str, Any]]],
+    nodes: Mapping[str, _Node],
+    label: str,
+    datacenter_of: Callable[[str | None], str | None],
+) -> list[ResourcePool]:
+    """Pools and vApps below the root pools; a root pool's limit only mirrors capacity."""
+    roots = {
+        ref._moId
+        for ref, props in rows
+        if P.moid_of(props.get("parent")) in nodes
+        and nodes[P.moid_of(props.get("parent")) or ""].kind in ("Cluster", "ComputeResource")
+    }
+    pools = []
+    for ref, props in rows:
+        moid = ref._moId
+        if moid in roots:
+            continue
+        owner = P.moid_of(props.get("owner"))
+        owner_node = nodes.get(owner) if owner else None
+        parent = P.moid_of(props.get("parent"))
+        pools.append(
+            P.build_pool(
+                moid,
+                props,
+                server=label,
+                place={
+                    "datacenter": datacenter_of(owner),
+                    "cluster": owner_node.name if owner_node is not None else None,
+                    "parent_moid": None if parent in roots else parent,
+                    "is_vapp": isinstance(ref, vim.VirtualApp),
+                },
+            )
+        )
+    return pools
 
 
 def _kind(ref: Any) -> str:

@@ -2,8 +2,10 @@
 
 The route: start vcsim with the scenario's model flags, ``govc object.save`` the
 inventory, stop it, rewrite the saved HostSystem files (memory size, memory
-usage, connection state) and the compute-resource totals, then serve the
-directory with ``vcsim -load DIR``.
+usage, connection state, advanced options in ``config.option``) and the
+compute-resource totals, then serve the directory with ``vcsim -load DIR``.
+(A loaded host has no OptionManager object, so its advanced options cannot be
+set over the API afterwards; they are written into the file instead.)
 
 Two things ``-load`` needs that the saved files do not give:
 
@@ -125,6 +127,7 @@ def prepare_model(
         text = path.read_text(encoding="utf-8")
         if spec is not None:
             text = _apply_host(text, spec.memory_bytes, spec.memory_usage_mb, spec.connection_state)
+            text = _add_options(text, spec.advanced_options)
             path.write_text(text, encoding="utf-8")
         host_bytes[moid] = int(_get(text, "hardware", ["memorySize"]) or 0)
         host_connected[moid] = _get(text, "runtime", ["connectionState"]) == "connected"
@@ -184,6 +187,28 @@ def _apply_host(text: str, memory_bytes: int | None, usage_mb: int | None, state
     text = _set(text, "runtime", ["connectionState"], state)
     text = _set(text, "summary", ["runtime", "connectionState"], state)
     return text
+
+
+def _add_options(text: str, options: tuple[tuple[str, int], ...]) -> str:
+    """Append integer OptionValues to the host's ``config.option`` list."""
+    if not options:
+        return text
+    span = _propset_span(text, "config")
+    if span is None:
+        raise LabError("saved model has no 'config' property to add host options to")
+    block = text[span[0] : span[1]]
+    anchor = block.rfind("</option>")
+    if anchor < 0:
+        raise LabError("saved model: the host's config has no option list")
+    anchor += len("</option>")
+    xsi = "XMLSchema-instance"
+    added = "".join(
+        f'<option {xsi}:type="OptionValue"><key>{_escape(key)}</key>'
+        f'<value {xsi}:type="xsd:int">{value}</value></option>'
+        for key, value in options
+    )
+    block = block[:anchor] + added + block[anchor:]
+    return text[: span[0]] + block + text[span[1] :]
 
 
 # ----------------------------------------------------------------- minimal XML surgery

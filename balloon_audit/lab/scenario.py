@@ -49,6 +49,7 @@ from balloon_audit.lab.scenario_model import (
     HostSpec,
     Inventory,
     ModelSpec,
+    PoolSpec,
     Scenario,
     ScenarioFile,
     VmGroup,
@@ -75,6 +76,7 @@ __all__ = [
     "Expectation",
     "HostSpec",
     "ModelSpec",
+    "PoolSpec",
     "Scenario",
     "ScenarioError",
     "VmSpec",
@@ -207,6 +209,8 @@ def parse_scenario(data: Mapping[str, Any], *, name: str, source: str | None = N
     hosts = _hosts(p, top, data.get("host_defaults", {}), inventory)
     clusters = p.each(ClusterSpec, "clusters", top.clusters, inventory)
     vms = _vms(p, top, data.get("vm_defaults", {}), inventory)
+    pools = _pools(p, top, inventory)
+    _pool_placement(p, vms, pools, inventory)
     p.unique("hosts", [str(raw.get("name")) for raw in top.hosts])
     p.unique("clusters", [c.name for c in clusters])
     p.unique("vms", [vm.api_name for vm in vms])
@@ -219,6 +223,7 @@ def parse_scenario(data: Mapping[str, Any], *, name: str, source: str | None = N
         hosts=tuple(hosts),
         clusters=tuple(clusters),
         vms=tuple(vms),
+        resource_pools=tuple(pools),
         source=source,
     )
 
@@ -250,3 +255,39 @@ def _vms(
         if first is not None:
             vms += group.expand(first)
     return vms
+
+
+def _pools(p: _Problems, top: ScenarioFile, inventory: Inventory) -> list[PoolSpec]:
+    """Pools in file order; a parent must be defined before its children."""
+    pools = p.each(PoolSpec, "resource_pools", top.resource_pools, inventory)
+    seen: set[str] = set()
+    for i, pool in enumerate(pools):
+        if pool.parent is not None and pool.parent not in seen:
+            p.items.append(
+                f"resource_pools[{i}].parent: no resource pool {pool.parent!r} defined before it"
+            )
+        seen.add(pool.name)
+    p.unique("resource_pools", [pool.name for pool in pools])
+    return pools
+
+
+def _pool_placement(
+    p: _Problems, vms: list[VmSpec], pools: list[PoolSpec], inventory: Inventory
+) -> None:
+    """A VM in a pool must sit on a host (or cluster) of the pool's cluster."""
+    scenario = Scenario(name="", description="", resource_pools=tuple(pools))
+    names = {pool.name for pool in pools}
+    for vm in vms:
+        if vm.resource_pool is None:
+            continue
+        where = f"vms {vm.name!r}.resource_pool"
+        if vm.resource_pool not in names:
+            p.items.append(f"{where}: no resource pool {vm.resource_pool!r}")
+            continue
+        cluster = inventory.hosts.get(vm.host) if vm.host else vm.cluster
+        pool_cluster = scenario.pool_cluster(vm.resource_pool)
+        if cluster != pool_cluster:
+            p.items.append(
+                f"{where}: pool {vm.resource_pool!r} is in cluster {pool_cluster!r}, "
+                f"the VM in {cluster!r}"
+            )

@@ -44,6 +44,9 @@ TOOLS_VERSION_STATUSES = (
 TOOLS_STATUSES = ("toolsNotInstalled", "toolsNotRunning", "toolsOld", "toolsOk")
 TOOLS_RUNNING_STATUSES = ("guestToolsNotRunning", "guestToolsRunning", "guestToolsExecutingScripts")
 SEVERITIES = ("info", "warning", "critical")
+LATENCY_LEVELS = ("low", "normal", "medium", "high")
+HOST_OPTION_KEYS = ("Mem.CtlMaxPercent", "Mem.MemMinFreePct")
+"""Host advanced options a scenario may set (integers 0..100)."""
 
 _EXPECT_RE = re.compile(r"^BA\d{3}:(info|warning|critical)$")
 _GUEST_ID_RE = re.compile(r"^[A-Za-z][A-Za-z0-9_]*Guest$")
@@ -153,6 +156,19 @@ def _extra_config(value: Any) -> tuple[tuple[str, str], ...]:
         reject('expected a table of string values, e.g. {"sched.mem.maxmemctl" = "0"}')
     for key, item in value.items():
         _extra_entry(key, item)
+    return tuple(sorted(value.items()))
+
+
+def _host_options(value: Any) -> tuple[tuple[str, int], ...]:
+    if not isinstance(value, dict):
+        reject('expected a table like {"Mem.CtlMaxPercent" = 0}')
+    for key, item in value.items():
+        if key not in HOST_OPTION_KEYS:
+            reject(f"unknown host option (known: {', '.join(HOST_OPTION_KEYS)})", key=key)
+        try:
+            IntRange(0, 100)(item)
+        except PydanticCustomError as exc:
+            reject(str((exc.context or {})["reason"]), key=key)
     return tuple(sorted(value.items()))
 
 
@@ -277,6 +293,9 @@ class HostValues(InputModel):
     memory_usage_mb: Annotated[int | None, BeforeValidator(IntRange())] = None
     """summary.quickStats.overallMemoryUsage (MB)."""
     connection_state: Annotated[str, BeforeValidator(OneOf(HOST_CONNECTION_STATES))] = "connected"
+    advanced_options: Annotated[tuple[tuple[str, int], ...], BeforeValidator(_host_options)] = ()
+    """Host advanced options (e.g. Mem.CtlMaxPercent): set with UpdateOptions after start, or
+    written into the saved model when it is served with ``-load``."""
 
     @model_validator(mode="before")
     @classmethod
@@ -316,6 +335,30 @@ class ClusterSpec(InputModel):
     expect: Expect = ()
 
 
+class PoolSpec(InputModel):
+    """A resource pool below a cluster's root pool, or below a pool defined before it."""
+
+    name: Annotated[str, BeforeValidator(Text(empty=False, max_len=80))]
+    cluster: Annotated[Name | None, AfterValidator(_known_cluster)] = None
+    parent: Name | None = None
+    """Name of the parent pool (give cluster or parent)."""
+    memory_limit_mb: Annotated[
+        int | None, BeforeValidator(IntRange(-1)), AfterValidator(_limit)
+    ] = None
+    """``None`` (or -1 in TOML) means unlimited."""
+    memory_reservation_mb: Count = 0
+    expandable_reservation: Flag = True
+    expect: Expect = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PoolSpec:
+        if (self.cluster is None) == (self.parent is None):
+            reject("give exactly one of cluster or parent")
+        if self.memory_limit_mb is not None and self.memory_limit_mb < self.memory_reservation_mb:
+            reject("is below the reservation (vSphere refuses that)", key="memory_limit_mb")
+        return self
+
+
 _COUNTERS = (
     "ballooned_mb",
     "swapped_mb",
@@ -323,6 +366,8 @@ _COUNTERS = (
     "host_memory_usage_mb",
     "guest_memory_usage_mb",
     "uptime_seconds",
+    "ssd_swapped_kb",
+    "overhead_mb",
 )
 ToolsVersionStatus = Annotated[
     str | None, BeforeValidator(OneOf(TOOLS_VERSION_STATUSES, unset_ok=True))
@@ -378,6 +423,14 @@ class VmValues(InputModel):
     extra_config: Annotated[tuple[tuple[str, str], ...], BeforeValidator(_extra_config)] = ()
     no_quickstats: Flag = False
     """A powered-on VM whose quickStats carry no memory counters at all (BA901)."""
+    resource_pool: Name | None = None
+    """Name of a scenario resource pool to create the VM in (in the cluster of its host)."""
+    latency_sensitivity: Annotated[str | None, BeforeValidator(OneOf(LATENCY_LEVELS))] = None
+    """config.latencySensitivity.level, e.g. ``high``; unset keeps vSphere's default."""
+    ssd_swapped_kb: Count = 0
+    """summary.quickStats.ssdSwappedMemory is in KB in the API (swap to the host cache)."""
+    overhead_mb: Count = 0
+    """summary.quickStats.consumedOverheadMemory (MB)."""
 
 
 class VmSpec(VmValues):
@@ -413,8 +466,9 @@ class VmSpec(VmValues):
         for key in ("ballooned_mb", "swapped_mb"):
             if getattr(self, key) > self.memory_mb:
                 reject(f"{getattr(self, key)} is more than memory_mb ({self.memory_mb})", key=key)
-        if self.compressed_kb > self.memory_mb * 1024:
-            reject(f"more than memory_mb ({self.memory_mb} MB) in KB", key="compressed_kb")
+        for key in ("compressed_kb", "ssd_swapped_kb"):
+            if getattr(self, key) > self.memory_mb * 1024:
+                reject(f"more than memory_mb ({self.memory_mb} MB) in KB", key=key)
         if self.no_quickstats:
             for key in _COUNTERS:
                 if getattr(self, key):
@@ -557,6 +611,7 @@ class ScenarioFile(InputModel):
     clusters: Annotated[Tables, _tables("clusters")] = ()
     vms: Annotated[Tables, _tables("vms")] = ()
     vm_groups: Annotated[Tables, _tables("vm_groups")] = ()
+    resource_pools: Annotated[Tables, _tables("resource_pools")] = ()
 
 
 @dataclass(frozen=True)
@@ -564,7 +619,7 @@ class Expectation:
     """A finding a scenario expects: rule and severity on one named entity."""
 
     entity_type: str
-    """``VirtualMachine``, ``HostSystem`` or ``ClusterComputeResource``."""
+    """``VirtualMachine``, ``HostSystem``, ``ClusterComputeResource`` or ``ResourcePool``."""
     entity_name: str
     """As the API reports it (see ``api_name``)."""
     rule: str
@@ -579,6 +634,7 @@ class Scenario:
     hosts: tuple[HostSpec, ...] = ()
     clusters: tuple[ClusterSpec, ...] = ()
     vms: tuple[VmSpec, ...] = ()
+    resource_pools: tuple[PoolSpec, ...] = ()
     source: str | None = None
     """Path of the TOML file it was loaded from."""
 
@@ -591,6 +647,17 @@ class Scenario:
             or h.connection_state != "connected"
             for h in self.hosts
         )
+
+    # Host advanced options go over the API (UpdateOptions) without -load, into the saved
+    # model with it (see lab/hostmodel.py): they do not decide the route.
+
+    def pool_cluster(self, name: str) -> str | None:
+        """The cluster a scenario pool lives in (following parents)."""
+        by_name = {r.name: r for r in self.resource_pools}
+        pool, depth = by_name.get(name), 0
+        while pool is not None and pool.cluster is None and depth < 64:
+            pool, depth = by_name.get(pool.parent or ""), depth + 1
+        return pool.cluster if pool is not None else None
 
     def host_spec(self, name: str) -> HostSpec | None:
         return next((h for h in self.hosts if h.name == name), None)
@@ -608,6 +675,7 @@ class Scenario:
             ("VirtualMachine", [(v.api_name, v.expect) for v in self.vms]),
             ("HostSystem", [(h.name, h.expect) for h in self.hosts]),
             ("ClusterComputeResource", [(c.name, c.expect) for c in self.clusters]),
+            ("ResourcePool", [(api_name(r.name), r.expect) for r in self.resource_pools]),
         ]
         for entity_type, items in groups:
             for name, expect in items:

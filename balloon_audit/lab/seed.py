@@ -1,10 +1,17 @@
 """Create and seed a scenario's VMs in a running vcsim over the vSphere API.
 
-One CreateVM_Task per VM carries everything: memory, allocation, annotation,
-guest id, real extraConfig keys, and the vcsim-only ``SET.<property.path>``
-keys that write read-only properties (quickStats, guest Tools state). The tasks
-are submitted together and waited for with one PropertyCollector poll per
-round; then power-on, suspend and MarkAsTemplate follow the same way.
+First the scenario's host advanced options (``UpdateOptions``, e.g.
+Mem.CtlMaxPercent) and resource pools (``CreateResourcePool``, parents first)
+are set up. Then one CreateVM_Task per VM carries everything: memory,
+allocation, latency sensitivity, annotation, guest id, real extraConfig keys,
+and the vcsim-only ``SET.<property.path>`` keys that write read-only
+properties (quickStats, guest Tools state). The tasks are submitted together
+and waited for with one PropertyCollector poll per round; then power-on,
+suspend and MarkAsTemplate follow the same way.
+
+vcsim cannot be told what the realtime ``mem.state`` counter of a host says:
+its PerformanceManager serves canned samples and has none for it, so the audit
+falls back to its quickStats estimate there (see docs/rules.md).
 
 (pyVim's WaitForTasks is quadratic here: 300 power-on tasks took 35 s with it,
 0.3 s with a single RetrieveContents poll.)
@@ -25,7 +32,7 @@ from pyVmomi import vim, vmodl
 
 from balloon_audit import vsphere as vs
 from balloon_audit.errors import LabError
-from balloon_audit.lab.scenario_model import Scenario, VmSpec
+from balloon_audit.lab.scenario_model import PoolSpec, Scenario, VmSpec
 
 DEFAULT_UPTIME_S = 12 * 24 * 3600
 VM_CONNECTION_STATE = "runtime.connectionState"
@@ -79,6 +86,8 @@ def set_values(vm: VmSpec, host_connected: bool = True) -> list[tuple[str, int |
         (vs.VM_BALLOONED, vm.ballooned_mb),
         (vs.VM_SWAPPED, vm.swapped_mb),
         (vs.VM_COMPRESSED, vm.compressed_kb),
+        (vs.VM_SSD_SWAPPED, vm.ssd_swapped_kb),
+        (vs.VM_OVERHEAD, vm.overhead_mb),
         (
             vs.VM_HOST_MEMORY_USAGE,
             _default(vm.host_memory_usage_mb, vm.memory_mb * 8 // 10, live),
@@ -124,6 +133,8 @@ def config_spec(vm: VmSpec, datastore: str, host_connected: bool = True) -> vim.
     )
     if vm.annotation:
         spec.annotation = vm.annotation
+    if vm.latency_sensitivity:
+        spec.latencySensitivity = vim.LatencySensitivity(level=vm.latency_sensitivity)
     return spec
 
 
@@ -133,8 +144,10 @@ def seed(
     scenario: Scenario,
     progress: Callable[[str], None] | None = None,
 ) -> int:
-    """Create the scenario's VMs in the vcsim at host:port; return how many were created."""
-    if not scenario.vms:
+    """Set up the scenario in the vcsim at host:port; return how many VMs were created."""
+    if not (
+        scenario.vms or scenario.resource_pools or any(h.advanced_options for h in scenario.hosts)
+    ):
         return 0
     try:
         si = SmartConnect(
@@ -163,16 +176,19 @@ def _seed(si: Any, scenario: Scenario, progress: Callable[[str], None]) -> int:
 def _create_vms(si: Any, scenario: Scenario) -> list[Any]:
     """Create every scenario VM where it is placed (one batch of tasks); return the VMs."""
     hosts, clusters = _inventory(si)
+    _set_host_options(scenario, hosts)
+    pools = _create_pools(scenario.resource_pools, clusters)
     tasks: list[Any] = []
     for vm in scenario.vms:
         where = hosts.get(vm.host) if vm.host else clusters.get(vm.cluster or "")
         if where is None:
             raise LabError(f"VM {vm.name!r}: placement {vm.host or vm.cluster!r} not in vcsim")
         spec = config_spec(vm, where.datastore, scenario.host_connected(vm.host))
+        pool = pools[vm.resource_pool] if vm.resource_pool else where.pool
         if where.host is not None:
-            tasks.append(where.folder.CreateVM_Task(config=spec, pool=where.pool, host=where.host))
+            tasks.append(where.folder.CreateVM_Task(config=spec, pool=pool, host=where.host))
         else:
-            tasks.append(where.folder.CreateVM_Task(config=spec, pool=where.pool))
+            tasks.append(where.folder.CreateVM_Task(config=spec, pool=pool))
     return wait_for_tasks(si, tasks, [f"create {vm.name!r}" for vm in scenario.vms])
 
 
@@ -193,6 +209,47 @@ def _set_power_states(si: Any, scenario: Scenario, by_name: dict[str, Any]) -> N
     for vm in scenario.vms:
         if vm.template:
             by_name[vm.name].MarkAsTemplate()
+
+
+def _set_host_options(scenario: Scenario, hosts: dict[str, _Placement]) -> None:
+    """UpdateOptions per host that has scenario advanced options (vcsim keeps and serves them).
+
+    A model served with ``-load`` has the options in its files already (and no host
+    OptionManager to call): see lab/hostmodel.py.
+    """
+    if scenario.needs_load:
+        return
+    for spec in scenario.hosts:
+        if not spec.advanced_options:
+            continue
+        host = hosts[spec.name].host
+        assert host is not None  # a host placement always names its host
+        changes = [vim.option.OptionValue(key=k, value=v) for k, v in spec.advanced_options]
+        host.configManager.advancedOption.UpdateOptions(changedValue=changes)
+
+
+def _allocation(limit_mb: int | None, reservation_mb: int, expandable: bool) -> Any:
+    return vim.ResourceAllocationInfo(
+        limit=-1 if limit_mb is None else limit_mb,
+        reservation=reservation_mb,
+        expandableReservation=expandable,
+        shares=vim.SharesInfo(level="normal", shares=163840),
+    )
+
+
+def _create_pools(specs: Sequence[PoolSpec], clusters: dict[str, _Placement]) -> dict[str, Any]:
+    """Create the scenario's pools (parents come first in the file); name -> pool."""
+    created: dict[str, Any] = {}
+    for spec in specs:
+        parent = created[spec.parent] if spec.parent else clusters[spec.cluster or ""].pool
+        config = vim.ResourceConfigSpec(
+            cpuAllocation=_allocation(None, 0, True),
+            memoryAllocation=_allocation(
+                spec.memory_limit_mb, spec.memory_reservation_mb, spec.expandable_reservation
+            ),
+        )
+        created[spec.name] = parent.CreateResourcePool(name=spec.name, spec=config)
+    return created
 
 
 def _inventory(si: Any) -> tuple[dict[str, _Placement], dict[str, _Placement]]:

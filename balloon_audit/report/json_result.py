@@ -60,6 +60,7 @@ def result_to_dict(result: AuditResult) -> dict[str, Any]:
         "clusters": _plain(sorted(snapshot.clusters, key=_by_identity)),
         "hosts": _plain(sorted(snapshot.hosts, key=_by_identity)),
         "vms": _plain(sorted(snapshot.vms, key=_by_identity)),
+        "resource_pools": _plain(sorted(snapshot.resource_pools, key=_by_identity)),
         "findings": _plain(result.findings),
         "waived": _plain(result.waived),
         "waiver_problems": list(result.waiver_problems),

@@ -23,6 +23,7 @@ from balloon_audit.model import (
     Cluster,
     Finding,
     Host,
+    ResourcePool,
     RuleStat,
     Severity,
     Snapshot,
@@ -78,6 +79,8 @@ class ResultDocument(BaseModel):
     clusters: tuple[Cluster, ...] = ()
     hosts: tuple[Host, ...] = ()
     vms: tuple[VM, ...] = ()
+    resource_pools: tuple[ResourcePool, ...] = ()
+    """Resource pools and vApps below the root pools, with their memory allocation."""
     findings: tuple[Finding, ...]
     waived: tuple[WaivedFinding, ...] = ()
     """Findings a waiver accepted, with the waiver."""
@@ -89,7 +92,11 @@ class ResultDocument(BaseModel):
             generated_at=self.generated_at,
             tool_version=self.tool_version,
             snapshot=Snapshot(
-                sources=self.sources, clusters=self.clusters, hosts=self.hosts, vms=self.vms
+                sources=self.sources,
+                clusters=self.clusters,
+                hosts=self.hosts,
+                vms=self.vms,
+                resource_pools=self.resource_pools,
             ),
             findings=self.findings,
             rule_stats=self.summary.rules,

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import dataclasses
 import io
-import json
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from balloon_audit.fileio import atomic_write_bytes
 from balloon_audit.formatting import tools_status_text
 from balloon_audit.model import VM, AuditResult, Finding, Host
 from balloon_audit.report import presentation as p
+from balloon_audit.report.words import enum_word, field_display
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
 MAX_CELL_TEXT = 32767
@@ -44,16 +44,37 @@ AUTO_FORMAT = "auto"
 RATIO_FORMAT = "0.00"
 PERCENT_FORMAT = "0.0"
 
-HEADER_FONT = Font(bold=True, color="FFFFFF")
+FONT_NAME = "Calibri"
+"""Named on every styled cell: a font without a name makes LibreOffice fall back to a serif.
+(Plain cells use the workbook's default font, Calibri 11 as well.)"""
+HEADER_FONT = Font(name=FONT_NAME, bold=True, color="FFFFFF")
 HEADER_FILL = PatternFill("solid", fgColor="13294B")
-TITLE_FONT = Font(bold=True, size=14, color="13294B")
-SECTION_FONT = Font(bold=True, size=11, color="13294B")
+TITLE_FONT = Font(name=FONT_NAME, bold=True, size=14, color="13294B")
+SECTION_FONT = Font(name=FONT_NAME, bold=True, size=11, color="13294B")
+LABEL_FONT = Font(name=FONT_NAME, bold=True)
 SEVERITY_STYLE = {
-    "critical": (PatternFill("solid", fgColor="FDE8E7"), Font(bold=True, color="B42318")),
-    "warning": (PatternFill("solid", fgColor="FEF0D7"), Font(bold=True, color="A15C07")),
-    "info": (PatternFill("solid", fgColor="E4EDFC"), Font(bold=True, color="175CD3")),
+    "critical": (
+        PatternFill("solid", fgColor="FDE8E7"),
+        Font(name=FONT_NAME, bold=True, color="B42318"),
+    ),
+    "warning": (
+        PatternFill("solid", fgColor="FEF0D7"),
+        Font(name=FONT_NAME, bold=True, color="A15C07"),
+    ),
+    "info": (
+        PatternFill("solid", fgColor="E4EDFC"),
+        Font(name=FONT_NAME, bold=True, color="175CD3"),
+    ),
 }
 WRAP = Alignment(wrap_text=True, vertical="top")
+TOP = Alignment(vertical="top")
+HEADER_LEFT = Alignment(horizontal="left", vertical="center")
+HEADER_RIGHT = Alignment(horizontal="right", vertical="center")
+"""Headers sit on the side their column's values do: numbers right, text left."""
+BUILD_FORMAT = "0"
+PAPER_A4 = 9
+"""OOXML paper size code for A4."""
+"""Build numbers: no thousands separator."""
 
 
 def write_xlsx(result: AuditResult, path: Path) -> None:
@@ -66,6 +87,7 @@ def render_xlsx(result: AuditResult) -> bytes:
     wb = Workbook(write_only=True)
     _summary_sheet(wb, result)
     _findings_sheet(wb, result)
+    _evidence_sheet(wb, result)
     if result.waived:
         _waived_sheet(wb, result)
     _vms_sheet(wb, result)
@@ -139,47 +161,107 @@ class Column:
     number_format: str | None = None
     severity: bool = False
     wrap: bool = False
+    numeric: bool | None = None
+    """Right-aligned header; by default when the column has a number format."""
+
+    @property
+    def right(self) -> bool:
+        return self.number_format is not None if self.numeric is None else self.numeric
 
 
-def _table(ws: Any, columns: Sequence[Column], rows: Iterable[Sequence[Any]]) -> int:
-    """Header + rows with frozen header, autofilter and widths; returns the data row count."""
+def _table(
+    ws: Any,
+    columns: Sequence[Column],
+    rows: Iterable[Sequence[Any]],
+    freeze: str = "B2",
+    portrait: bool = False,
+) -> int:
+    """Header + rows with frozen header (and first column), autofilter, widths and print
+    setup; returns the data row count."""
     for index, column in enumerate(columns, 1):
         # Never narrower than the header (and its filter button).
         width = max(column.width, min(len(column.header) + 4, 34))
         ws.column_dimensions[get_column_letter(index)].width = width
-    ws.freeze_panes = "B2" if len(columns) > 6 else "A2"
-    _print_setup(ws, fit_width=False)
+    ws.freeze_panes = freeze
+    _print_setup(ws, portrait=portrait)
     ws.print_title_rows = "1:1"  # the header on every printed page
     header = []
     for column in columns:
         cell = WriteOnlyCell(ws, value=clean_text(column.header))
         cell.font = HEADER_FONT
         cell.fill = HEADER_FILL
+        cell.alignment = HEADER_RIGHT if column.right else HEADER_LEFT
         header.append(cell)
     ws.append(header)
     count = 0
+    widths = [max(column.width, min(len(column.header) + 4, 34)) for column in columns]
     for row in rows:
+        height = _row_height(columns, widths, row)
+        if height:
+            ws.row_dimensions[count + 2].height = height
         cells = []
         for column, value in zip(columns, row, strict=False):
             if column.severity and isinstance(value, str):
-                cells.append(_severity_cell(ws, value))
+                cell = _severity_cell(ws, value)
             elif column.wrap and isinstance(value, str):
-                cells.append(_text_cell(ws, value, wrap=True))
+                cell = _text_cell(ws, value, wrap=True)
             else:
-                cells.append(_value(ws, value, column.number_format))
+                cell = _value(ws, value, column.number_format)
+            cells.append(_top(ws, cell) if height else cell)
         ws.append(cells)
         count += 1
     ws.auto_filter.ref = f"A1:{get_column_letter(len(columns))}{count + 1}"
     return count
 
 
-def _print_setup(ws: Any, fit_width: bool) -> None:
-    """Landscape; ``fit_width`` scales the sheet to one page wide (not for wide tables)."""
-    ws.page_setup.orientation = "landscape"
-    if fit_width:
-        ws.sheet_properties.pageSetUpPr.fitToPage = True
-        ws.page_setup.fitToWidth = 1
-        ws.page_setup.fitToHeight = 0
+LINE_HEIGHT_PT = 15
+CHARS_PER_WIDTH_UNIT = 1.1
+"""A width unit is one "0" of Calibri 11; average text is a little narrower, and word wrap
+wastes some of each line."""
+MAX_ROW_HEIGHT_PT = 409
+"""Excel's limit."""
+
+
+def _lines(text: str, width: float) -> int:
+    """Lines a wrapped cell of ``width`` characters needs for ``text`` (a safe estimate)."""
+    per_line = max(1, int(width * CHARS_PER_WIDTH_UNIT))
+    return sum(max(1, math.ceil(len(part) / per_line)) for part in text.split("\n"))
+
+
+def _row_height(columns: Sequence[Column], widths: Sequence[float], row: Sequence[Any]) -> float:
+    """The height a row with wrapped text needs, or 0 for the default: write-only sheets
+    get no automatic row heights, and LibreOffice would print wrapped lines on top of
+    the next row."""
+    lines = 1
+    for column, width, value in zip(columns, widths, row, strict=False):
+        if column.wrap and isinstance(value, str):
+            lines = max(lines, _lines(value, width))
+    return 0 if lines == 1 else min(lines * LINE_HEIGHT_PT, MAX_ROW_HEIGHT_PT)
+
+
+def _top(ws: Any, cell: Any) -> Any:
+    """``cell`` aligned to the top, so a tall row reads as one line across."""
+    if cell is None:
+        return None
+    if not hasattr(cell, "alignment"):  # a plain value
+        cell = WriteOnlyCell(ws, value=cell)
+    if not cell.alignment.wrap_text:
+        cell.alignment = TOP
+    return cell
+
+
+def _print_setup(ws: Any, portrait: bool = False) -> None:
+    """A4, landscape unless ``portrait``, one page wide (as many pages tall as needed),
+    sheet name and page number in the footer."""
+    ws.page_setup.orientation = "portrait" if portrait else "landscape"
+    ws.page_setup.paperSize = PAPER_A4
+    ws.sheet_properties.pageSetUpPr.fitToPage = True
+    ws.page_setup.fitToWidth = 1
+    ws.page_setup.fitToHeight = 0
+    ws.print_options.horizontalCentered = False
+    ws.oddFooter.center.text = "&A · page &P of &N"
+    ws.oddFooter.center.size = 8
+    ws.oddFooter.center.font = FONT_NAME
 
 
 def _mb_format(value: Any) -> str:
@@ -218,7 +300,7 @@ def _summary_sheet(wb: Workbook, result: AuditResult) -> None:
     ws.column_dimensions["B"].width = 48
     for letter in "CDEFGH":
         ws.column_dimensions[letter].width = 12
-    _print_setup(ws, fit_width=True)
+    _print_setup(ws)
     rows = _Rows(ws)
     _provenance_block(rows, result)
     _sources_block(rows, result)
@@ -258,7 +340,7 @@ def _provenance_block(rows: _Rows, result: AuditResult) -> None:
         ("Findings", len(result.findings)),
         ("Waived findings", len(result.waived)),
     ):
-        rows.put(_text_cell(ws, label, font=Font(bold=True)), _value(ws, value))
+        rows.put(_text_cell(ws, label, font=LABEL_FONT), _value(ws, value))
 
 
 def _sources_block(rows: _Rows, result: AuditResult) -> None:
@@ -399,18 +481,6 @@ def _header_cells(ws: Any, names: Iterable[str]) -> list[Any]:
     return cells
 
 
-def _numeric_evidence_keys(findings: Sequence[Finding]) -> list[str]:
-    """Evidence keys whose values are numbers wherever they appear, for numeric columns."""
-    numeric: dict[str, bool] = {}
-    for f in findings:
-        for key, value in f.evidence.items():
-            if value is None:
-                numeric.setdefault(key, True)
-            else:
-                numeric[key] = numeric.get(key, True) and p.is_number(value)
-    return sorted(k for k, ok in numeric.items() if ok)[:40]
-
-
 ENTITY_COLUMNS = [
     Column("Entity type", 22),
     Column("Entity", 32),
@@ -427,43 +497,102 @@ def _entity_values(f: Finding) -> list[Any]:
     return [e.type, e.name, e.moid, e.server, e.datacenter, e.cluster, e.host]
 
 
+def _where(f: Finding) -> str:
+    """Where the entity sits: host for a VM, else cluster or vCenter."""
+    e = f.entity
+    parts = [e.server, e.cluster, e.host if e.type == vs.VIRTUAL_MACHINE else None]
+    return " / ".join(part for part in parts if part)
+
+
+def _evidence_label(key: str) -> str:
+    return vs.evidence_label(key) or key
+
+
+def _evidence_unit(key: str) -> str:
+    """The unit of an evidence value: evidence holds API values, so the API's unit."""
+    inner = key[4:-1].removeprefix("host.") if key.startswith("sum(") else key
+    prop = vs.prop_for_key(inner)
+    return prop.wire_unit if prop is not None else ""
+
+
+def _first_evidence(f: Finding) -> str | None:
+    """The first piece of evidence the rule recorded, as ``label: value``."""
+    for key, value in f.evidence.items():
+        return f"{_evidence_label(key)}: {p.evidence_text(value)}"
+    return None
+
+
+FINDING_NUMBER = Column("#", 6, INT_FORMAT)
+"""Findings are numbered in sheet order; the Evidence sheet refers to these numbers."""
+
+
 def _findings_sheet(wb: Workbook, result: AuditResult) -> None:
+    """One compact row per finding: what, where, why, what to do; evidence in full on the
+    Evidence sheet."""
     ws = wb.create_sheet("Findings")
-    numeric_keys = _numeric_evidence_keys(result.findings)
-    headers = p.evidence_headers(numeric_keys)
     columns = [
+        FINDING_NUMBER,
+        Column("Severity", 10, severity=True),
         Column("Rule", 8),
-        Column("Name", 30),
-        Column("Severity", 11, severity=True),
-        *ENTITY_COLUMNS,
-        Column("Message", 48),
-        *(Column(header, max(12, min(len(header) + 2, 30)), AUTO_FORMAT) for header in headers),
-        Column("Evidence (JSON)", 40),
-        Column("Remediation", 50),
-        Column("PowerCLI", 50),
-        Column("govc", 50),
+        Column("Check", 20, wrap=True),
+        Column("Entity", 26, wrap=True),
+        Column("Entity type", 15),
+        Column("vCenter / cluster / host", 24, wrap=True),
+        Column("Message", 56, wrap=True),
+        Column("Fix", 48, wrap=True),
+        Column("PowerCLI", 40, wrap=True),
+        Column("govc", 40, wrap=True),
+        Column("Key evidence", 30, wrap=True),
     ]
 
     def rows() -> Iterable[list[Any]]:
-        for f in result.findings:
+        for number, f in enumerate(result.findings, 1):
             yield [
+                number,
+                f.severity.value,
                 f.rule,
                 f.name,
-                f.severity.value,
-                *_entity_values(f),
+                f.entity.name,
+                f.entity.type,
+                _where(f),
                 f.message,
-                *(_numeric(f.evidence.get(key)) for key in numeric_keys),
-                json.dumps(f.evidence, sort_keys=True, ensure_ascii=False, default=str),
                 f.remediation.summary,
                 f.remediation.powercli,
                 f.remediation.govc,
+                _first_evidence(f),
             ]
 
-    _table(ws, columns, rows())
+    _table(ws, columns, rows(), freeze="A2")
 
 
-def _numeric(value: Any) -> Any:
-    return value if p.is_number(value) else None
+def _evidence_sheet(wb: Workbook, result: AuditResult) -> None:
+    """Every piece of evidence, one per row (long form): filter by key, sort by value."""
+    ws = wb.create_sheet("Evidence")
+    columns = [
+        FINDING_NUMBER,
+        Column("Rule", 8),
+        Column("Entity", 30),
+        Column("Evidence", 30),
+        Column("Value", 16, AUTO_FORMAT, numeric=True),
+        Column("Unit", 8),
+        Column("Property (API path)", 48),
+    ]
+
+    def rows() -> Iterable[list[Any]]:
+        for number, f in enumerate(result.findings, 1):
+            for key, value in f.evidence.items():
+                shown = value if p.is_number(value) else p.evidence_text(value)
+                yield [
+                    number,
+                    f.rule,
+                    f.entity.name,
+                    _evidence_label(key),
+                    shown,
+                    _evidence_unit(key),
+                    key,
+                ]
+
+    _table(ws, columns, rows(), freeze="A2", portrait=True)
 
 
 def _waived_sheet(wb: Workbook, result: AuditResult) -> None:
@@ -473,8 +602,8 @@ def _waived_sheet(wb: Workbook, result: AuditResult) -> None:
         Column("Name", 30),
         Column("Severity", 11, severity=True),
         *ENTITY_COLUMNS,
-        Column("Message", 48),
-        Column("Waiver reason", 40),
+        Column("Message", 48, wrap=True),
+        Column("Waiver reason", 40, wrap=True),
         Column("Owner", 18),
         Column("Expires", 12),
         Column("Waiver entity", 24),
@@ -495,16 +624,24 @@ def _waived_sheet(wb: Workbook, result: AuditResult) -> None:
         ]
         for w in result.waived
     )
-    _table(ws, columns, rows)
+    _table(ws, columns, rows, freeze="A2")
+
+
+HEADER_OVERRIDES = {"maxmemctl": "maxmemctl (MB)"}
+"""Headers that need a unit the property table does not carry (the key's value is MB)."""
 
 
 def _field_column(name: str, entity: str) -> Column:
     """A model field's column: headed by its label from vsphere.py, numbers formatted."""
-    header = vs.field_label(name, entity)
+    header = HEADER_OVERRIDES.get(name) or vs.field_label(name, entity)
     if name.endswith("_mb"):
         return Column(header, 14, FLOAT_FORMAT if name.startswith("compressed") else INT_FORMAT)
     if name.endswith("_kbps"):
         return Column(header, 14, FLOAT_FORMAT)
+    if name == "tools_version":
+        return Column(header, 10, BUILD_FORMAT)
+    if name == "maxmemctl":
+        return Column(header, 12, INT_FORMAT)
     if name == "name":
         return Column(header, 32)
     return Column(header, 18 if name not in ("annotation", "guest_full_name") else 30)
@@ -512,29 +649,84 @@ def _field_column(name: str, entity: str) -> Column:
 
 FINDINGS_COLUMNS = [Column("Findings", 10, INT_FORMAT), Column("Worst severity", 14, severity=True)]
 
+VM_FIELD_ORDER = (
+    "name",
+    "power_state",
+    "is_template",
+    "memory_mb",
+    "memory_limit_mb",
+    "memory_reservation_mb",
+    "reservation_locked_to_max",
+    "host_memory_usage_mb",
+    "guest_memory_usage_mb",
+    "ballooned_mb",
+    "compressed_mb",
+    "swapped_mb",
+    "swapin_rate_kbps",
+    "swapout_rate_kbps",
+    "maxmemctl",
+    "tools_running_status",
+    "tools_version",
+    "guest_full_name",
+    "guest_id",
+    "server",
+    "datacenter",
+    "cluster",
+    "host",
+    "host_connection_state",
+    "quickstats_available",
+    "moid",
+    "host_moid",
+    "tools_version_status2",
+    "tools_version_status",
+    "tools_status",
+)
+"""RVTools habit: the name first (and frozen), then state, memory, Tools, placement, IDs.
+Fields not listed (added later to the model) follow in model order."""
+
+HOST_FIELD_ORDER = (
+    "name",
+    "connection_state",
+    "power_state",
+    "in_maintenance_mode",
+    "memory_size_mb",
+    "memory_usage_mb",
+)
+
+
+def _ordered_fields(model: type, first: Sequence[str], last: Sequence[str] = ()) -> list[str]:
+    names = [f.name for f in dataclasses.fields(model)]
+    middle = [n for n in names if n not in first and n not in last]
+    return [n for n in first if n in names] + middle + [n for n in last if n in names]
+
 
 def _vms_sheet(wb: Workbook, result: AuditResult) -> None:
     ws = wb.create_sheet("VMs")
-    names = [f.name for f in dataclasses.fields(VM)]
+    names = _ordered_fields(VM, VM_FIELD_ORDER, last=("annotation",))
+    tools_at = names.index("tools_running_status")
     per_entity = p.findings_per_entity(result)
     columns = [_field_column(n, vs.VIRTUAL_MACHINE) for n in names]
-    columns += [Column(p.TOOLS_COLUMN, 22), *FINDINGS_COLUMNS]
+    columns.insert(tools_at, Column(p.TOOLS_COLUMN, 16))
+    columns[-1:-1] = FINDINGS_COLUMNS  # before the notes, which are long
 
     def rows() -> Iterable[list[Any]]:
         for vm in p.inventory_vms(result.snapshot):
             n, worst = per_entity.get((vm.server, vm.moid), (None, None))
-            values: list[Any] = [getattr(vm, name) for name in names]
-            yield [*values, tools_status_text(vm) or None, n, worst.value if worst else None]
+            values = [field_display(name, getattr(vm, name)) for name in names]
+            values.insert(tools_at, enum_word(tools_status_text(vm) or None))
+            values[-1:-1] = [n, worst.value if worst else None]
+            yield values
 
     _table(ws, columns, rows())
 
 
 def _hosts_sheet(wb: Workbook, result: AuditResult) -> None:
     ws = wb.create_sheet("Hosts")
-    names = [f.name for f in dataclasses.fields(Host)]
+    names = _ordered_fields(Host, HOST_FIELD_ORDER)
+    split = len([n for n in HOST_FIELD_ORDER if n in names])
     per_entity = p.findings_per_entity(result)
     columns = [_field_column(n, vs.HOST_SYSTEM) for n in names]
-    columns += [
+    columns[split:split] = [
         Column(p.HOST_LOAD_LABELS["usage_pct"], 14, PERCENT_FORMAT),
         Column(p.HOST_LOAD_LABELS["vms_on"], 12, INT_FORMAT),
         Column(p.HOST_LOAD_LABELS["configured_mb"], 16, INT_FORMAT),
@@ -542,15 +734,15 @@ def _hosts_sheet(wb: Workbook, result: AuditResult) -> None:
         Column(p.HOST_LOAD_LABELS["ballooned_mb"], 16, INT_FORMAT),
         Column(p.HOST_LOAD_LABELS["compressed_mb"], 16, FLOAT_FORMAT),
         Column(p.HOST_LOAD_LABELS["swapped_mb"], 14, INT_FORMAT),
-        *FINDINGS_COLUMNS,
     ]
+    columns += FINDINGS_COLUMNS
 
     def rows() -> Iterable[list[Any]]:
         for load in p.host_loads(result.snapshot):
             h = load.host
             n, worst = per_entity.get((h.server, h.moid), (None, None))
-            yield [
-                *(getattr(h, name) for name in names),
+            values = [field_display(name, getattr(h, name)) for name in names]
+            values[split:split] = [
                 None if load.usage_pct is None else round(load.usage_pct, 1),
                 load.vms_on,
                 load.configured_mb,
@@ -558,9 +750,8 @@ def _hosts_sheet(wb: Workbook, result: AuditResult) -> None:
                 load.ballooned_mb,
                 load.compressed_mb,
                 load.swapped_mb,
-                n,
-                worst.value if worst else None,
             ]
+            yield [*values, n, worst.value if worst else None]
 
     _table(ws, columns, rows())
 
@@ -601,11 +792,24 @@ def _rules_sheet(wb: Workbook, result: AuditResult) -> None:
     _table(ws, columns, rows)
 
 
-def _errors_sheet(wb: Workbook, result: AuditResult) -> None:
-    ws = wb.create_sheet("Errors")
-    columns = [Column("Kind", 16), Column("Server", 26), Column("Problem", 60), Column("Hint", 60)]
+def _error_rows(result: AuditResult) -> list[list[Any]]:
     rows: list[list[Any]] = [
         ["collection", s.server, s.error, s.hint] for s in result.sources if not s.ok
     ]
     rows += [["waiver", None, line, None] for line in result.waiver_problems]
-    _table(ws, columns, rows)
+    return rows
+
+
+def _errors_sheet(wb: Workbook, result: AuditResult) -> None:
+    """Only when something went wrong: an empty sheet would print as blank pages."""
+    rows = _error_rows(result)
+    if not rows:
+        return
+    ws = wb.create_sheet("Errors")
+    columns = [
+        Column("Kind", 16),
+        Column("Server", 26),
+        Column("Problem", 60, wrap=True),
+        Column("Hint", 60, wrap=True),
+    ]
+    _table(ws, columns, rows, freeze="A2")

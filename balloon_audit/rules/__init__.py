@@ -5,7 +5,9 @@ from balloon_audit.rules import (  # noqa: F401
     balloon_driver,
     data_quality,
     guest,
+    host_balloon,
     hosts,
+    pools,
     reclamation,
     tools,
 )

@@ -19,6 +19,7 @@ from balloon_audit.rules.common import (
     REF_API_ALLOCATION,
     REF_BEST_PRACTICES,
     REF_KB_LIMITS,
+    REF_LATENCY,
     REF_RM_BALLOON,
     REF_RM_LIMITS,
     config_vms,
@@ -34,9 +35,15 @@ from balloon_audit.rules.common import (
 from balloon_audit.rules.registry import Params, RuleMeta, rule
 from balloon_audit.rules.shell import (
     govc_reconfigure,
-    govc_vm_json,
+    govc_vm_metric,
     powercli_pipeline,
     powercli_reconfigure,
+    powercli_reserve_all,
+)
+
+CONFIRM_BALLOON_AND_SWAP_COUNTERS = (
+    "Live counters (the command below, 15 realtime samples of 20 s): mem.vmmemctl and "
+    "mem.swapped in KB"
 )
 
 
@@ -155,13 +162,16 @@ BA402 = RuleMeta(
     checks="Fully reserved VM that is nevertheless ballooned or swapped",
     rationale=(
         "A reservation keeps the balloon from inflating into reserved memory, so a VM with all "
-        "its memory reserved should never be ballooned or swapped. If it is, something else is "
-        "at work: most often a memory limit, or the reservation was raised after the memory "
-        "had already been reclaimed."
+        "its memory reserved should not be ballooned or swapped. A memory limit cannot be the "
+        "cause: vSphere requires limit ≥ reservation. The usual explanation is history: the "
+        "reservation was raised after pages had already been ballooned or swapped, and the "
+        "counters only fall as the guest touches those pages again (a power cycle clears them). "
+        "Figures that keep rising are the real anomaly."
     ),
     remediation=(
-        "Look for a memory limit (BA401) and remove it; check the reservation is really in "
-        "force (admission control, 'Reserve all guest memory')."
+        "Watch the counters: if they only fall, they are left from before the reservation and "
+        "a power cycle clears them; if they rise, check that the reservation is in force "
+        "('Reserve all guest memory', the resource pool's reservation) and open a case."
     ),
     scope="powered-on VMs on connected hosts with quickStats (runtime counters needed)",
     references=(REF_RM_LIMITS, REF_RM_BALLOON, REF_BEST_PRACTICES, REF_API_ALLOCATION),
@@ -180,33 +190,31 @@ BA402 = RuleMeta(
 def _ba402_remediation(vm: VM) -> Remediation:
     return Remediation(
         summary=(
-            f"{vm_label(vm)} has all its memory reserved yet is being reclaimed: that should not "
-            "happen. Look for a memory limit below the reservation (BA401) and remove it; then "
-            "check that the reservation is actually in force."
+            f"{vm_label(vm)} has all its memory reserved yet reports reclaimed memory. A limit "
+            "cannot cause this (vSphere requires limit ≥ reservation): most likely the "
+            "reservation was raised after the pages were ballooned or swapped, and the counters "
+            "fall as the guest touches them again. Watch whether they fall or rise."
         ),
         steps=(
-            edit_settings_step(vm),
-            "Virtual Hardware › Memory: check Limit (set Unlimited) and Reservation ('Reserve "
-            "all guest memory (All locked)').",
-            "If the reservation was added while the VM was already reclaimed, the counters drop "
-            "as the guest touches its pages again; a power cycle resets them.",
+            "Sample the VM's ballooned and swapped memory a few times (commands below): "
+            "falling figures are left from before the reservation; a power cycle (power off, "
+            "then on) clears them at once.",
+            "Rising figures are a real anomaly: check Edit Settings › Virtual Hardware › "
+            "Memory › Reservation ('Reserve all guest memory (All locked)') and the resource "
+            "pool's reservation, then open a support case with the evidence.",
         ),
         confirm=(
-            f"{ESXTOP_MEMORY_VIEW}: MCTLSZ and SWCUR should fall to 0 for a fully reserved VM.",
+            CONFIRM_BALLOON_AND_SWAP_COUNTERS,
+            f"{ESXTOP_MEMORY_VIEW}: MCTLSZ and SWCUR should fall towards 0 for a fully "
+            "reserved VM.",
             CONFIRM_MCTL,
             CONFIRM_SWAP,
         ),
         powercli=powercli_pipeline(
             vm,
-            "Get-VMResourceConfiguration",
-            "Select-Object VM, MemReservationGB, MemLimitGB",
+            "Get-Stat -Stat mem.vmmemctl.average,mem.swapped.average -Realtime -MaxSamples 15",
         ),
-        govc=govc_vm_json(
-            vm,
-            " | {memoryMB: .config.hardware.memoryMB, memoryAllocation: "
-            ".config.memoryAllocation, memoryReservationLockedToMax: "
-            ".config.memoryReservationLockedToMax}",
-        ),
+        govc=govc_vm_metric(vm, "mem.vmmemctl.average", "mem.swapped.average"),
         references=BA402.references,
     )
 
@@ -227,12 +235,10 @@ def check_reserved_but_reclaimed(snapshot: Snapshot, params: Params) -> RuleOutc
             else f"reservation {fmt_mb(vm.memory_reservation_mb)} of "
             f"{fmt_mb(vm.memory_mb)} configured"
         )
-        limit = (
-            f"memory limit {fmt_mb(vm.memory_limit_mb)}"
-            if vm.memory_limit_mb is not None
-            else "no limit"
+        message = (
+            f"{reserved}, yet {_reclaim_text(ballooned, swapped)}: most likely reclaimed before "
+            "the reservation was raised (a power cycle clears it); rising figures are an anomaly"
         )
-        message = f"{reserved}, yet {_reclaim_text(ballooned, swapped)} ({limit})"
         evidence = vm_evidence(
             vm,
             **{
@@ -247,4 +253,75 @@ def check_reserved_but_reclaimed(snapshot: Snapshot, params: Params) -> RuleOutc
         findings.append(
             vm_finding(BA402, vm, Severity.WARNING, message, evidence, _ba402_remediation(vm))
         )
+    return RuleOutcome(checked=len(vms), findings=tuple(findings))
+
+
+# --------------------------------------------------------------------------- BA404
+
+BA404 = RuleMeta(
+    id="BA404",
+    name="latency-sensitive-not-reserved",
+    severity=Severity.WARNING,
+    checks="Latency sensitivity High without all guest memory reserved",
+    rationale=(
+        "Latency sensitivity High asks ESXi for exclusive physical CPUs and memory so the VM "
+        "never waits on the hypervisor, and VMware's latency-sensitivity guidance requires all "
+        "guest memory to be reserved with it. Without it the VM's memory can be ballooned, "
+        "compressed and swapped like any other, which defeats the setting. Configuration rule: "
+        "templates and powered-off VMs are checked too."
+    ),
+    remediation=(
+        "Reserve all guest memory (Edit Settings › Memory › 'Reserve all guest memory (All "
+        "locked)'), or set latency sensitivity back to Normal if the VM does not need it."
+    ),
+    scope="all VMs and templates with config.latencySensitivity.level = high",
+    references=(REF_LATENCY, REF_RM_BALLOON, REF_API_ALLOCATION),
+    reads=(
+        vs.VM_LATENCY,
+        vs.VM_MEMORY,
+        vs.VM_RESERVATION,
+        vs.VM_LOCKED_TO_MAX,
+        vs.VM_POWER_STATE,
+    ),
+)
+
+
+@rule(BA404)
+def check_latency_sensitive_not_reserved(snapshot: Snapshot, params: Params) -> RuleOutcome:
+    vms = [vm for vm in config_vms(snapshot) if (vm.latency_sensitivity or "").lower() == "high"]
+    findings: list[Finding] = []
+    for vm in vms:
+        if fully_reserved(vm):
+            continue
+        reserved = vm.memory_reservation_mb or 0
+        message = (
+            f"latency sensitivity High, but only {fmt_mb(reserved)} of {fmt_mb(vm.memory_mb)} "
+            "reserved: its memory can still be ballooned, compressed and swapped"
+        )
+        evidence = vm_evidence(
+            vm,
+            **{
+                vs.VM_LATENCY.key: vm.latency_sensitivity,
+                vs.VM_MEMORY.key: vm.memory_mb,
+                vs.VM_RESERVATION.key: vm.memory_reservation_mb,
+                vs.VM_LOCKED_TO_MAX.key: vm.reservation_locked_to_max,
+            },
+        )
+        remediation = Remediation(
+            summary=(
+                f"Reserve all guest memory of {vm_label(vm)}: latency sensitivity High needs "
+                "exclusive physical memory, or set it back to Normal if the VM does not need it."
+            ),
+            steps=(
+                edit_settings_step(vm),
+                "Virtual Hardware › Memory › Reservation: tick 'Reserve all guest memory (All "
+                "locked)', then OK",
+                "Check that the host or cluster has the unreserved memory (admission control)",
+            ),
+            confirm=(f"{ESXTOP_MEMORY_VIEW}; MCTLSZ and SWCUR of this VM stay at 0", CONFIRM_SWAP),
+            powercli=powercli_reserve_all(vm),
+            govc=govc_reconfigure(vm, "-memory-pin=true"),
+            references=BA404.references,
+        )
+        findings.append(vm_finding(BA404, vm, Severity.WARNING, message, evidence, remediation))
     return RuleOutcome(checked=len(vms), findings=tuple(findings))

@@ -39,7 +39,9 @@ _TAKES_EFFECT = "The change takes effect at the VM's next power cycle (power off
 
 def _remove_setting_powercli(vm: VM) -> str:
     return powercli_reconfigure(
-        vm, f"Get-AdvancedSetting -Name {powershell_quote(_KEY)}", "Remove-AdvancedSetting"
+        vm,
+        f"Get-AdvancedSetting -Name {powershell_quote(_KEY)}",
+        "Remove-AdvancedSetting -Confirm:$false",
     )
 
 

@@ -13,11 +13,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from balloon_audit import vsphere as vs
-from balloon_audit.model import VM, Entity, Finding, Remediation, Severity, Snapshot
+from balloon_audit.model import VM, Entity, Finding, Host, Remediation, Severity, Snapshot
 from balloon_audit.rules.registry import RuleMeta
 
 # Host connection states under which quickStats cannot be trusted.
 UNREACHABLE_HOST_STATES = frozenset({"disconnected", "notResponding"})
+
+DEFAULT_CTL_MAX_PCT = 65
+"""ESXi's default Mem.CtlMaxPercent: the balloon may take at most 65 % of a VM's memory."""
 
 # Reference titles shared by several rules.
 REF_RM_BALLOON = "vSphere Resource Management: Memory Balloon Driver"
@@ -29,6 +32,18 @@ REF_BEST_PRACTICES = "Performance Best Practices for vSphere: memory"
 REF_KB_DISABLE_BALLOON = "VMware KB 1002586: disabling the balloon driver (sched.mem.maxmemctl)"
 REF_KB_PINNED = "VMware KB 1003586: pinned guest memory and sched.mem.maxmemctl"
 REF_KB_LIMITS = "VMware KB 1033115: memory limits below configured memory"
+REF_KB_MINFREE = "VMware KB 1033687: MinFreePct and the host memory states"
+REF_RM_POOLS = "vSphere Resource Management: Managing Resource Pools"
+REF_RM_ADVANCED = "vSphere Resource Management: Advanced Memory Attributes (Mem.CtlMaxPercent)"
+REF_LINUX_VMW_BALLOON = (
+    "Linux kernel: drivers/misc/vmw_balloon.c (in-kernel since 2.6.34; loads on VMware "
+    "hardware without open-vm-tools)"
+)
+REF_LATENCY = (
+    "VMware: Deploying Extremely Latency-Sensitive Applications in vSphere "
+    "(latency sensitivity High needs full memory reservation)"
+)
+REF_POWERCLI = "VMware PowerCLI cmdlet reference (Update-Tools, Remove-AdvancedSetting)"
 REF_API_QUICKSTATS = "vSphere Web Services API: VirtualMachineQuickStats"
 REF_API_ALLOCATION = "vSphere Web Services API: ResourceAllocationInfo"
 REF_API_TOOLS_VERSION = "vSphere Web Services API: VirtualMachineToolsVersionStatus"
@@ -58,8 +73,51 @@ CONFIRM_LINUX_DRIVER = (
 )
 CONFIRM_WINDOWS_DRIVER = (
     "Windows guest: the 'VMware Memory Control Driver' (vmmemctl.sys) is present and running "
-    "(e.g. driverquery /v | findstr /i vmmemctl)"
+    "(e.g. driverquery /v | findstr /i vmmemctl); Get-Counter '\\VM Memory\\Memory Ballooned "
+    "in MB' shows the balloon (the counter set comes with VMware Tools)"
 )
+
+# Guest OS families, decided by config.guestId (guest.guestFamily as a fallback: vCenter
+# reports it only while VMware Tools run).
+WINDOWS, LINUX, LINUX_OLD_KERNEL, MACOS, OTHER = "windows", "linux", "linux-old", "macos", "other"
+_LINUX_ID_PREFIXES = (
+    "rhel", "centos", "ubuntu", "debian", "sles", "suse", "opensuse", "oracle", "fedora",
+    "photon", "vmwarephoton", "amazon", "asianux", "coreos", "rocky", "alma", "mandrake",
+    "mandriva", "turbolinux", "redhat", "miraclelinux", "pardus", "fusionos", "kylin", "uos",
+    "prolinux", "crxpod", "crxsys",
+)  # fmt: skip
+# Linux guests whose kernels predate 2.6.34 have no in-kernel vmw_balloon: Tools bring it.
+_LINUX_OLD_KERNEL_IDS = frozenset(
+    g.lower()
+    for g in (
+        "rhel2Guest", "rhel3Guest", "rhel3_64Guest", "rhel4Guest", "rhel4_64Guest",
+        "rhel5Guest", "rhel5_64Guest", "centosGuest", "centos64Guest", "oracleLinuxGuest",
+        "oracleLinux64Guest", "slesGuest", "sles64Guest", "sles10Guest", "sles10_64Guest",
+        "sles11Guest", "sles11_64Guest", "debian4Guest", "debian4_64Guest", "debian5Guest",
+        "debian5_64Guest", "other24xLinuxGuest", "other24xLinux64Guest", "redhatGuest",
+        "suseGuest", "suse64Guest", "mandrakeGuest", "turboLinuxGuest", "asianux3Guest",
+        "asianux3_64Guest",
+    )
+)  # fmt: skip
+
+
+def guest_os_family(vm: VM) -> str:
+    """``windows``, ``linux``, ``linux-old`` (kernel before 2.6.34), ``macos`` or ``other``."""
+    guest_id = (vm.guest_id or "").lower()
+    if guest_id.startswith("win"):
+        return WINDOWS
+    if guest_id.startswith("darwin"):
+        return MACOS
+    if guest_id in _LINUX_OLD_KERNEL_IDS:
+        return LINUX_OLD_KERNEL
+    if "linux" in guest_id or guest_id.startswith(_LINUX_ID_PREFIXES):
+        return LINUX
+    family = (vm.guest_family or "").lower()
+    if family == "windowsguest":
+        return WINDOWS
+    if family == "linuxguest" and not guest_id:
+        return LINUX
+    return OTHER
 
 
 def host_unreachable(vm: VM) -> bool:
@@ -84,6 +142,19 @@ def in_runtime_scope(vm: VM) -> bool:
         and vm.quickstats_available
         and not host_unreachable(vm)
     )
+
+
+def guest_info_vms(snapshot: Snapshot) -> list[VM]:
+    """VMs the Tools rules (BA101–BA104) look at: powered on, not templates, host reachable.
+
+    Tools status comes from guest info, not quickStats, so a VM without quickStats (just
+    powered on, or on a host that reports none) is still judged.
+    """
+    return [
+        vm
+        for vm in snapshot.vms
+        if vm.powered_on and not vm.is_template and not host_unreachable(vm)
+    ]
 
 
 def runtime_vms(snapshot: Snapshot) -> list[VM]:
@@ -138,8 +209,9 @@ def effective_balloon_cap_mb(
     """The most the balloon can reclaim from ``vm``, and the terms it is the minimum of.
 
     min(ctl_max_pct % of configured memory, sched.mem.maxmemctl when it is a
-    number ≥ 0, configured memory − reservation). ``None`` when configured
-    memory is unknown.
+    number ≥ 0, configured memory − reservation). ``ctl_max_pct`` is the host's
+    Mem.CtlMaxPercent (65 by default, 0 = no ballooning on the host). ``None``
+    when configured memory is unknown.
     """
     configured = vm.memory_mb
     terms: dict[str, float | int | None] = {
@@ -156,6 +228,22 @@ def effective_balloon_cap_mb(
     terms["unreserved_mb"] = max(configured - (vm.memory_reservation_mb or 0), 0)
     cap = min(v for v in terms.values() if v is not None)
     return cap, terms
+
+
+def host_index(snapshot: Snapshot) -> dict[tuple[str, str], Host]:
+    """(server, host moid) -> host, to join VMs to the host they run on."""
+    return {(h.server, h.moid): h for h in snapshot.hosts}
+
+
+def host_of(vm: VM, hosts: Mapping[tuple[str, str], Host]) -> Host | None:
+    return hosts.get((vm.server, vm.host_moid)) if vm.host_moid else None
+
+
+def host_ctl_max_pct(host: Host | None, default: float | int) -> tuple[float | int, bool]:
+    """(Mem.CtlMaxPercent in force, True when read from the host; else ``default`` assumed)."""
+    if host is not None and host.ctl_max_pct is not None:
+        return host.ctl_max_pct, True
+    return default, False
 
 
 def vm_evidence(vm: VM, **values: Any) -> dict[str, Any]:

@@ -133,7 +133,10 @@ def check_no_runtime_data(snapshot: Snapshot, params: Params) -> RuleOutcome:
                 "stale, VM not checked by runtime rules"
             )
         else:
-            message = "powered on but no quickStats returned: VM not checked by runtime rules"
+            message = (
+                "powered on but no quickStats returned: VM not checked by runtime rules "
+                "(the VMware Tools rules BA101–BA104 still judge it from guest info)"
+            )
         evidence = vm_evidence(
             vm,
             **{

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from balloon_audit import vsphere as vs
@@ -28,7 +27,12 @@ from balloon_audit.rules.common import (
     vm_label,
 )
 from balloon_audit.rules.registry import RuleMeta, rule
-from balloon_audit.rules.shell import govc_reconfigure, powercli_reconfigure
+from balloon_audit.rules.shell import (
+    govc_reconfigure,
+    govc_vm_json,
+    powercli_pipeline,
+    powercli_reserve_all,
+)
 
 TOOLS_VERSION_UNMANAGED = 0x7FFFFFFF
 """guest.toolsVersion reported for Tools whose lifecycle vSphere does not manage."""
@@ -40,9 +44,11 @@ PARAM_HELP = {
         "min_tools_major": "Tools major version from which the driver is missing",
     },
     "BA602": {
-        "name_patterns": "substring, or glob when it has * ? [ (case-insensitive)",
+        "name_patterns": (
+            "whole word (token) of the name, or glob over the whole name when it has * ? [ "
+            "(case-insensitive)"
+        ),
         "match_annotation": "also match the patterns against the VM's annotation (notes)",
-        "min_reservation_pct": "reservation below this % of configured memory → warning",
     },
 }
 """One line per parameter, shown in docs/rules.md."""
@@ -77,23 +83,10 @@ def _reserve_all_remediation(vm: VM, summary: str, references: tuple[str, ...]) 
             "admission-controlled, and with HA it also counts against failover capacity",
         ),
         confirm=(f"{ESXTOP_MEMORY_VIEW}; MCTLSZ and SWCUR of this VM stay at 0", CONFIRM_SWAP),
-        powercli=powercli_reconfigure(
-            vm,
-            "Get-VMResourceConfiguration",
-            f"Set-VMResourceConfiguration -MemReservationGB {_gb(vm.memory_mb)}",
-        )
-        if vm.memory_mb
-        else None,
+        powercli=powercli_reserve_all(vm),
         govc=govc_reconfigure(vm, "-memory-pin=true"),
         references=references,
     )
-
-
-def _gb(memory_mb: int | None) -> str:
-    """MB as an exact decimal number of GB (1000 MB -> ``0.9765625``), so the reservation is
-    neither short of nor above the configured memory."""
-    gb = Decimal(memory_mb or 0) / 1024
-    return f"{gb.normalize():f}"
 
 
 # --- BA601 guest-without-balloon-driver ---------------------------------------------
@@ -179,41 +172,45 @@ def check_guest_without_balloon_driver(
 
 # --- BA602 kubernetes-node-reclaimed ------------------------------------------------
 
-DEFAULT_K8S_PATTERNS = ("k8s", "kube", "ocp", "tkg", "worker", "master", "control-plane")
-CONTROL_PLANE_HINTS = ("master", "control-plane", "controlplane", "-cp-")
+DEFAULT_K8S_PATTERNS = ("k8s", "kube", "kubernetes", "ocp", "openshift", "tkg", "tkc")
+"""Strong signals only: words like ``worker`` or ``master`` alone also name Jenkins agents and
+database primaries."""
+CONTROL_PLANE_WORDS = frozenset({"master", "cp", "controlplane", "control-plane"})
+REF_K8S_SWAP = "Kubernetes documentation: Swap memory management (kubelet and swap)"
+REF_TANZU_VM_CLASSES = (
+    "VMware vSphere with Tanzu: Virtual Machine Classes (guaranteed classes reserve all memory)"
+)
 
 BA602 = RuleMeta(
     id="BA602",
     name="kubernetes-node-reclaimed",
     severity=Severity.WARNING,
-    checks="Kubernetes node (by name or annotation) ballooned, swapped or not fully reserved",
+    checks="Kubernetes node (by name or annotation) that is ballooned or host-swapped",
     rationale=(
         "The kubelet expects no swap, and the scheduler places pods on the assumption that a "
         "node's memory is really there. A balloon or host swap takes that memory away behind "
         "Kubernetes' back: pods get OOM-killed or slow down without any sign in the cluster. "
-        "Red Hat advises against memory ballooning for OpenShift nodes, especially the control "
-        "plane. The fix is a reservation, never disabling the balloon driver (which only makes "
-        "the host compress and swap instead). Patterns (rule parameter name_patterns) are "
-        "case-insensitive: a pattern with *, ? or [ is a shell glob over the whole name or "
-        "annotation, any other pattern matches as a substring. Severity: warning when the "
-        "node is ballooned or swapped (> 0 MB), or reserves less than min_reservation_pct "
-        "(100 %) of its configured memory."
+        "Only nodes actually reclaimed (ballooned or swapped > 0 MB) are flagged, warning. "
+        "Nodes are recognised by strong signals only: a word of the VM's name or annotation "
+        "that says k8s, kube, kubernetes, ocp, openshift, tkg or tkc (parameter name_patterns; "
+        "a pattern matches a whole word, optionally followed by digits such as ocp4; a pattern "
+        "with *, ? or [ is a shell glob over the whole text). Words such as worker or master "
+        "alone also name Jenkins agents and database primaries, so they are not used. Advice: "
+        "all memory reserved for control-plane nodes, as VMware's guaranteed VM classes for "
+        "Tanzu do; for workers a reservation that covers the pods' requests plus the system "
+        "reserve; never disable the balloon driver (the host would compress and swap instead)."
     ),
     remediation=(
-        "Reserve all memory of control-plane nodes and a reservation for worker nodes (at least "
-        "what their pods request); keep the balloon driver enabled. Fix the host's memory "
+        "Reserve all memory of control-plane nodes and give worker nodes a reservation that "
+        "covers their pods' requests; keep the balloon driver enabled. Fix the host's memory "
         "pressure as well (BA501, BA502)."
     ),
     scope=(
         "powered-on VMs with quickStats on connected hosts whose name (or annotation) matches a "
         "pattern. Checked = matching VMs"
     ),
-    references=(REF_RM_BALLOON, REF_API_ALLOCATION, REF_BEST_PRACTICES),
-    defaults={
-        "name_patterns": DEFAULT_K8S_PATTERNS,
-        "match_annotation": True,
-        "min_reservation_pct": 100,
-    },
+    references=(REF_K8S_SWAP, REF_TANZU_VM_CLASSES, REF_RM_BALLOON, REF_API_ALLOCATION),
+    defaults={"name_patterns": DEFAULT_K8S_PATTERNS, "match_annotation": True},
     reads=(
         vs.VM_NAME,
         vs.VM_ANNOTATION,
@@ -226,13 +223,21 @@ BA602 = RuleMeta(
     ),
 )
 
+_WORD_RE = re.compile(r"[a-z0-9]+")
+
 
 def pattern_matches(text: str, pattern: str) -> bool:
-    """Case-insensitive: a glob when ``pattern`` has ``*``, ``?`` or ``[``, else a substring."""
+    """Case-insensitive: a glob over the whole text when ``pattern`` has ``*``, ``?`` or ``[``;
+    else a whole word of the text, optionally followed by digits (``ocp`` matches ``ocp4``)."""
     text, pattern = text.lower(), pattern.lower()
     if any(ch in pattern for ch in "*?["):
         return fnmatch.fnmatchcase(text, pattern)
-    return pattern in text
+    if not _WORD_RE.fullmatch(pattern):  # e.g. "control-plane": a run of whole words
+        return re.search(rf"(?<![a-z0-9]){re.escape(pattern)}(?![a-z0-9])", text) is not None
+    return any(
+        word == pattern or (word.startswith(pattern) and word[len(pattern) :].isdigit())
+        for word in _WORD_RE.findall(text)
+    )
 
 
 def k8s_match(vm: VM, patterns: Sequence[str], match_annotation: bool) -> tuple[str, str] | None:
@@ -248,40 +253,66 @@ def k8s_match(vm: VM, patterns: Sequence[str], match_annotation: bool) -> tuple[
 
 
 def _is_control_plane(vm: VM) -> bool:
-    text = f"{vm.name} {vm.annotation or ''}".lower()
-    return any(hint in text for hint in CONTROL_PLANE_HINTS)
+    text = f"{vm.name} {vm.annotation or ''}"
+    return any(pattern_matches(text, word) for word in CONTROL_PLANE_WORDS)
 
 
-@dataclass(frozen=True)
-class _NodeMemory:
-    """What BA602 judges a Kubernetes-looking VM on."""
-
-    ballooned: float
-    swapped: float
-    reserved: int | None
-    configured: int | None
-    short_reservation: bool
-
-    @property
-    def flagged(self) -> bool:
-        return self.ballooned > 0 or self.swapped > 0 or self.short_reservation
-
-
-def _node_memory(vm: VM, min_pct: float) -> _NodeMemory:
-    ballooned = vm.runtime_value(vm.ballooned_mb) or 0
-    swapped = vm.runtime_value(vm.swapped_mb) or 0
-    reserved = vm.memory_mb if vm.reservation_locked_to_max else vm.memory_reservation_mb or 0
-    configured = vm.memory_mb
-    short_reservation = configured is not None and (reserved or 0) * 100 < min_pct * configured
-    return _NodeMemory(ballooned, swapped, reserved, configured, short_reservation)
+def _ba602_remediation(vm: VM, control_plane: bool) -> Remediation:
+    if control_plane:
+        base = _reserve_all_remediation(
+            vm,
+            f"Reserve all guest memory of control-plane node {vm_label(vm)}, as VMware's "
+            "guaranteed VM classes for Tanzu do; never disable its balloon driver. Then relieve "
+            "the host (BA501, BA502).",
+            BA602.references,
+        )
+        powercli, govc = base.powercli, base.govc
+        steps = base.steps
+    else:
+        base = _reserve_all_remediation(
+            vm,
+            f"Give worker node {vm_label(vm)} a memory reservation that covers its pods' "
+            "memory requests plus the node's system reserve (or all its memory, if that is "
+            "simpler); never disable its balloon driver. Then relieve the host (BA501, BA502).",
+            BA602.references,
+        )
+        steps = (
+            edit_settings_step(vm),
+            "Virtual Hardware › Memory › Reservation: at least the sum of the pods' memory "
+            "requests (kubectl describe node NODE, Allocated resources) plus system-reserved",
+            base.steps[-1],
+        )
+        # Read-only: the size of a worker's reservation is the owner's decision.
+        powercli = powercli_pipeline(
+            vm, "Get-VMResourceConfiguration", "Select-Object VM, MemReservationGB, MemLimitGB"
+        )
+        govc = govc_vm_json(
+            vm,
+            " | {memoryMB: .config.hardware.memoryMB, memoryAllocation: "
+            ".config.memoryAllocation, memoryReservationLockedToMax: "
+            ".config.memoryReservationLockedToMax}",
+        )
+    return Remediation(
+        summary=base.summary,
+        steps=(
+            *steps,
+            "Do not set sched.mem.maxmemctl = 0 or remove the balloon driver: the host would "
+            "compress and swap the node instead (see BA201)",
+            "In Kubernetes, check the node's memory pressure: kubectl describe node NODE "
+            "(Conditions: MemoryPressure; Allocatable vs Allocated resources)",
+        ),
+        confirm=(*base.confirm, CONFIRM_MCTL, CONFIRM_GUEST_BALLOON),
+        powercli=powercli,
+        govc=govc,
+        references=base.references,
+    )
 
 
 @rule(BA602)
 def check_kubernetes_node_reclaimed(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
-    """Kubernetes-looking VMs that are ballooned/swapped or not fully reserved → warning."""
+    """Kubernetes-looking VMs that are ballooned or host-swapped → warning."""
     patterns = [p for p in params["name_patterns"] if p]
     match_annotation = bool(params["match_annotation"])
-    min_pct = params["min_reservation_pct"]
     checked = 0
     findings: list[Finding] = []
     for vm in runtime_vms(snapshot):
@@ -289,72 +320,43 @@ def check_kubernetes_node_reclaimed(snapshot: Snapshot, params: Mapping[str, Any
         if matched is None:
             continue
         checked += 1
-        memory = _node_memory(vm, min_pct)
-        if memory.flagged:
-            findings.append(_kubernetes_finding(vm, matched, memory))
+        ballooned = vm.runtime_value(vm.ballooned_mb) or 0
+        swapped = vm.runtime_value(vm.swapped_mb) or 0
+        if ballooned <= 0 and swapped <= 0:
+            continue
+        where, pattern = matched
+        control_plane = _is_control_plane(vm)
+        role = "control-plane node" if control_plane else "node"
+        reserved = vm.memory_mb if vm.reservation_locked_to_max else vm.memory_reservation_mb or 0
+        message = (
+            f"{vm_label(vm)} looks like a Kubernetes {role} ({where} matches {pattern!r}): it "
+            f"is being reclaimed ({fmt_mb(ballooned)} ballooned, {fmt_mb(swapped)} swapped; "
+            f"{fmt_mb(reserved)} of {fmt_mb(vm.memory_mb)} reserved); the kubelet expects its "
+            "memory to be really there"
+        )
+        evidence = vm_evidence(
+            vm,
+            **{
+                vs.VM_NAME.key: vm.name,
+                vs.VM_ANNOTATION.key: vm.annotation,
+                "matched_pattern": pattern,
+                "matched_in": where,
+                "control_plane": control_plane,
+                vs.VM_BALLOONED.key: vm.ballooned_mb,
+                vs.VM_SWAPPED.key: vm.swapped_mb,
+                vs.VM_MEMORY.key: vm.memory_mb,
+                vs.VM_RESERVATION.key: vm.memory_reservation_mb,
+                vs.VM_LOCKED_TO_MAX.key: vm.reservation_locked_to_max,
+            },
+        )
+        findings.append(
+            vm_finding(
+                BA602,
+                vm,
+                Severity.WARNING,
+                message,
+                evidence,
+                _ba602_remediation(vm, control_plane),
+            )
+        )
     return RuleOutcome(checked=checked, findings=tuple(findings))
-
-
-def _kubernetes_finding(vm: VM, matched: tuple[str, str], memory: _NodeMemory) -> Finding:
-    where, pattern = matched
-    control_plane = _is_control_plane(vm)
-    role = "control-plane node" if control_plane else "node"
-    ballooned, swapped = memory.ballooned, memory.swapped
-    problems = []
-    if ballooned or swapped:
-        problems.append(
-            f"is being reclaimed ({fmt_mb(ballooned)} ballooned, {fmt_mb(swapped)} swapped)"
-        )
-    if memory.short_reservation:
-        problems.append(
-            f"has only {fmt_mb(memory.reserved)} of {fmt_mb(memory.configured)} reserved"
-        )
-    message = (
-        f"{vm_label(vm)} looks like a Kubernetes {role} ({where} matches {pattern!r}): it "
-        f"{' and '.join(problems)}; the kubelet expects its memory to be really there"
-    )
-    evidence = vm_evidence(
-        vm,
-        **{
-            vs.VM_NAME.key: vm.name,
-            vs.VM_ANNOTATION.key: vm.annotation,
-            "matched_pattern": pattern,
-            "matched_in": where,
-            vs.VM_BALLOONED.key: vm.ballooned_mb,
-            vs.VM_SWAPPED.key: vm.swapped_mb,
-            vs.VM_MEMORY.key: memory.configured,
-            vs.VM_RESERVATION.key: vm.memory_reservation_mb,
-            vs.VM_LOCKED_TO_MAX.key: vm.reservation_locked_to_max,
-        },
-    )
-    remediation = _kubernetes_remediation(vm, control_plane)
-    return vm_finding(BA602, vm, Severity.WARNING, message, evidence, remediation)
-
-
-def _kubernetes_remediation(vm: VM, control_plane: bool) -> Remediation:
-    if control_plane:
-        summary = (
-            f"Reserve all guest memory of control-plane node {vm_label(vm)}; never disable "
-            "its balloon driver. Then relieve the host (BA501, BA502)."
-        )
-    else:
-        summary = (
-            f"Give worker node {vm_label(vm)} a memory reservation (all of its memory, or at "
-            "least what its pods request plus system reserve); never disable its balloon "
-            "driver. Then relieve the host (BA501, BA502)."
-        )
-    base = _reserve_all_remediation(vm, summary, BA602.references)
-    return Remediation(
-        summary=base.summary,
-        steps=(
-            *base.steps,
-            "Do not set sched.mem.maxmemctl = 0 or remove the balloon driver: the host would "
-            "compress and swap the node instead (see BA201)",
-            "In Kubernetes, check the node's memory pressure: kubectl describe node NODE "
-            "(Conditions: MemoryPressure; Allocatable vs Allocated resources)",
-        ),
-        confirm=(*base.confirm, CONFIRM_MCTL, CONFIRM_GUEST_BALLOON),
-        powercli=base.powercli,
-        govc=base.govc,
-        references=base.references,
-    )

@@ -13,16 +13,18 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from balloon_audit import vsphere as vs
-from balloon_audit.formatting import fmt_mb
+from balloon_audit.formatting import fmt_mb, fmt_num
 from balloon_audit.memstate import (
     CLEAR,
     HARD,
+    HIGH,
     LOW,
     SOFT,
     STATE_EFFECT,
     HostMemory,
     estimate,
     min_free_rule,
+    state_from_counter,
 )
 from balloon_audit.model import (
     VM,
@@ -51,6 +53,7 @@ from balloon_audit.rules.registry import RuleMeta, rule
 from balloon_audit.rules.shell import (
     govc_cluster_usage,
     govc_host_info,
+    govc_host_metric,
     powercli_cluster,
     powercli_host,
 )
@@ -66,8 +69,11 @@ STATE_SEVERITY = {
 
 CONFIRM_HOST_STATE = (
     "esxtop on the host, press m (memory view): the header lines show PMEM/MB free and, on the "
-    "VMKMEM/MB line, minfree and the current state (high, clear, soft, hard, low); the estimate "
-    "here comes from quickStats and can differ"
+    "VMKMEM/MB line, minfree and the current state (high, clear, soft, hard, low)"
+)
+CONFIRM_HOST_STATE_COUNTER = (
+    "Live counter (the command below): mem.state, a number: 0 high, 1 clear, 2 soft, 3 hard, "
+    "4 low (ESXi 5.x: 0 high, 1 soft, 2 hard, 3 low)"
 )
 CONFIRM_OVERCOMMIT = (
     "esxtop on the host, press m: the first line, MEM overcommit avg, shows the 1, 5 and "
@@ -77,7 +83,10 @@ CONFIRM_OVERCOMMIT = (
 
 PARAM_HELP = {
     "BA501": {
-        "min_free_pct": "0 = ESXi's sliding scale; else the host's Mem.MemMinFreePct, if set",
+        "min_free_pct": (
+            "0 = ESXi's sliding scale; else a flat % (the host's own Mem.MemMinFreePct, when "
+            "read and set, wins)"
+        ),
         "report_clear_state": "false: no info finding for hosts in the clear state",
     },
     "BA502": {
@@ -88,6 +97,7 @@ PARAM_HELP = {
     "BA503": {
         "info_ratio": "configured ÷ physical above this → info",
         "warning_ratio": "configured ÷ physical above this → warning",
+        "ha_headroom": "true: clusters also report the ratio with the largest host removed (N−1)",
     },
 }
 """One line per parameter, shown in docs/rules.md."""
@@ -137,18 +147,22 @@ BA501 = RuleMeta(
     id="BA501",
     name="host-memory-state",
     severity=Severity.CRITICAL,
-    checks="Estimated free host memory against the host's minFree: the ESXi memory state",
+    checks="The ESXi host memory state: the realtime mem.state counter, else an estimate",
     rationale=(
         "ESXi picks its reclamation method from the host's free memory measured against minFree "
         "(6 % of the first 4 GB, 4 % of the next 8 GB, 2 % of the next 16 GB, 1 % of the rest: "
-        "about 1.9 GB on a 128 GB host). At 400 % of minFree and above the host is in the high "
-        "state; below that it is clear (large pages are broken up for page sharing), below 100 % "
-        "soft (ballooning), below 64 % hard (compression and host swapping, the balloon stops), "
-        "below 32 % low (allocations are also blocked). ESXi 5.x had no clear state; ESX before "
-        "5.0 used fixed 6 / 4 / 2 / 1 % of memory free. Severity: clear → info (no VM is "
-        "reclaimed yet, but headroom is gone), soft → warning (VMs are being ballooned), hard "
-        "and low → critical (VMs are being swapped). The free figure is an estimate from "
-        "quickStats, not the VMkernel's own number: confirm the state in esxtop."
+        "about 1.9 GB on a 128 GB host; a flat percentage when the host's Mem.MemMinFreePct is "
+        "set). At 400 % of minFree and above the host is in the high state; below that it is "
+        "clear (large pages are broken up for page sharing), below 100 % soft (ballooning), "
+        "below 64 % hard (compression and host swapping; sources differ on whether ballooning "
+        "continues), below 32 % low (allocations are also blocked). ESXi 5.x had no clear "
+        "state; ESX before 5.0 used fixed 6 / 4 / 2 / 1 % of memory free. The audit reads the "
+        "VMkernel's own state from the realtime counter mem.state (one QueryPerf for all "
+        "hosts) and Mem.MemMinFreePct from the host; only where mem.state has no sample does it "
+        "estimate the state from quickStats (memory size − overallMemoryUsage), and every "
+        "finding says which one it used. Severity: clear → info (no VM is reclaimed yet, but "
+        "headroom is gone), soft → warning (VMs are being ballooned), hard and low → critical "
+        "(VMs are being compressed and swapped)."
     ),
     remediation=(
         "Give the host headroom: let DRS (fully automated) or vMotion move VMs to hosts with free "
@@ -157,12 +171,15 @@ BA501 = RuleMeta(
         "view."
     ),
     scope=(
-        "connected hosts whose memory size and usage are known; disconnected or not-responding "
-        "hosts and hosts without these values are skipped and not counted as checked"
+        "connected hosts with a mem.state sample, or else with known memory size and usage; "
+        "disconnected or not-responding hosts and hosts without either are skipped and not "
+        "counted as checked"
     ),
     references=(REF_MON_HOST_MEMORY, REF_RM_OVERCOMMIT, REF_KB_MINFREE, REF_BEST_PRACTICES),
     defaults={"min_free_pct": 0.0, "report_clear_state": True},
     reads=(
+        vs.HOST_MEM_STATE,
+        vs.HOST_MIN_FREE,
         vs.HOST_CONNECTION,
         vs.HOST_MEMORY_SIZE,
         vs.HOST_MEMORY_USAGE,
@@ -171,11 +188,12 @@ BA501 = RuleMeta(
 )
 
 
-def _ba501_remediation(host: Host, state: str) -> Remediation:
+def _ba501_remediation(host: Host, state: str, measured: bool) -> Remediation:
     where = f'cluster "{host.cluster}"' if host.cluster else "another host"
+    how = "mem.state counter" if measured else "estimated from quickStats"
     return Remediation(
         summary=(
-            f'Host "{host.name}" is short of free memory ({state} state, estimated): move VMs to '
+            f'Host "{host.name}" is short of free memory ({state} state, {how}): move VMs to '
             f"{where} with free memory, right-size or power off idle VMs, or add memory."
         ),
         steps=(
@@ -184,67 +202,129 @@ def _ba501_remediation(host: Host, state: str) -> Remediation:
             "If the host is in a cluster: cluster › Configure › vSphere DRS: set automation to "
             "Fully Automated so DRS balances memory, or migrate VMs by hand (right-click VM › "
             "Migrate › Change compute resource only)",
-            "Check the VMs on the host for memory limits below configured memory (BA401): a "
-            "limit forces reclamation even when the host has free memory",
+            "Check the VMs on the host for memory limits below configured memory (BA401, BA403):"
+            " a limit forces reclamation even when the host has free memory",
             "Right-size VMs whose active memory (quickStats.guestMemoryUsage) stays far below "
             "their configured memory; add memory or hosts if the cluster as a whole is short",
         ),
-        confirm=(CONFIRM_HOST_STATE, CONFIRM_MCTL, CONFIRM_SWAP),
+        confirm=(CONFIRM_HOST_STATE_COUNTER, CONFIRM_HOST_STATE, CONFIRM_MCTL, CONFIRM_SWAP),
         powercli=(
-            f"{powercli_host(host)} | Get-Stat -Stat mem.state.latest -Realtime -MaxSamples 1"
-            " | Select-Object Timestamp, Value  # mem.state: 0 = high; higher values = tighter"
+            f"{powercli_host(host)} | Get-Stat -Stat mem.state.latest -Realtime -MaxSamples 15"
+            " | Select-Object Timestamp, Value  # 0 high, 1 clear, 2 soft, 3 hard, 4 low"
         ),
-        govc=govc_host_info(host),
+        govc=govc_host_metric(host, "mem.state.latest"),
         references=BA501.references,
     )
 
 
-def _ba501_message(host: Host, est: HostMemory) -> str:
-    pct = est.free_pct_of_min_free
-    pct_text = f"{pct:.0f} % of" if pct is not None else "vs"
-    return (
-        f'Host "{host.name}" is in the {est.state} memory state (estimated): '
-        f"{fmt_mb(round(est.free_mb))} free of {fmt_mb(round(est.memory_mb))}, {pct_text} "
-        f"minFree {fmt_mb(round(est.min_free_mb))}; {STATE_EFFECT[est.state]}. Estimate from "
-        "quickStats: confirm on the VMKMEM/MB line of esxtop's memory view"
-    )
+def counter_state(host: Host) -> str | None:
+    """The state the realtime mem.state counter reports, ``None`` when it was not read."""
+    return state_from_counter(host.mem_state, host.product_version)
+
+
+def estimated_memory(host: Host, min_free_pct: float = 0) -> HostMemory | None:
+    """The quickStats estimate; the host's own Mem.MemMinFreePct, when set, beats the
+    parameter. ``None`` when memory size or usage is unknown."""
+    size, usage = host.memory_size_mb, host.memory_usage_mb
+    if size is None or usage is None or size <= 0:
+        return None
+    flat = float(host.min_free_pct or min_free_pct)
+    return estimate(size, usage, host.product_version, flat)
+
+
+def host_memory_state(host: Host, min_free_pct: float = 0) -> tuple[str | None, bool]:
+    """(state, measured): the mem.state counter when read, else the quickStats estimate."""
+    measured = counter_state(host)
+    if measured is not None:
+        return measured, True
+    est = estimated_memory(host, min_free_pct) if host.connected else None
+    return (est.state if est is not None else None), False
 
 
 @rule(BA501)
 def check_host_memory_state(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutcome:
-    """Estimated memory state per host: clear → info, soft → warning, hard/low → critical."""
-    min_free_pct = float(params["min_free_pct"])
+    """Memory state per host (counter, else estimate): clear → info, soft → warning,
+    hard/low → critical."""
     report_clear = bool(params["report_clear_state"])
     checked = 0
     findings: list[Finding] = []
     for host in connected_hosts(snapshot):
-        if host.memory_size_mb is None or host.memory_usage_mb is None:
-            continue
-        if host.memory_size_mb <= 0:
+        measured = counter_state(host)
+        est = estimated_memory(host, float(params["min_free_pct"]))
+        if measured is None and est is None:
             continue
         checked += 1
-        est = estimate(
-            host.memory_size_mb, host.memory_usage_mb, host.product_version, min_free_pct
-        )
-        severity = STATE_SEVERITY.get(est.state)
-        if severity is None or (est.state == CLEAR and not report_clear):
+        state = measured or (est.state if est is not None else HIGH)
+        severity = STATE_SEVERITY.get(state)
+        if severity is None or (state == CLEAR and not report_clear):
             continue
-        evidence = host_evidence(
-            host,
-            estimated_free_mb=round(est.free_mb, 1),
-            min_free_mb=round(est.min_free_mb, 2),
-            free_pct_of_min_free=(
-                None if est.free_pct_of_min_free is None else round(est.free_pct_of_min_free, 1)
-            ),
-            estimated_state=est.state,
-            min_free_rule=min_free_rule(host.product_version, min_free_pct),
-        )
-        message = _ba501_message(host, est)
-        state = est.state
+        flat = float(host.min_free_pct or params["min_free_pct"])
         findings.append(
-            _host_finding(BA501, host, severity, message, evidence, _ba501_remediation(host, state))
+            _host_finding(
+                BA501,
+                host,
+                severity,
+                _ba501_message(host, state, measured is not None, est),
+                _ba501_evidence(host, state, measured is not None, est, flat),
+                _ba501_remediation(host, state, measured is not None),
+            )
         )
     return RuleOutcome(checked=checked, findings=tuple(findings))
+
+
+def _ba501_evidence(
+    host: Host, state: str, measured: bool, est: HostMemory | None, flat_pct: float
+) -> dict[str, Any]:
+    pct = est.free_pct_of_min_free if est is not None else None
+    rule_text = min_free_rule(host.product_version, flat_pct)
+    if flat_pct > 0:
+        source = "the host's Mem.MemMinFreePct" if host.min_free_pct else "rule parameter"
+        rule_text = f"flat {fmt_num(flat_pct)} % ({source})"
+    return host_evidence(
+        host,
+        **{
+            vs.HOST_MEM_STATE.key: host.mem_state,
+            vs.HOST_MIN_FREE.key: host.min_free_pct,
+            "state": state,
+            "state_source": (
+                "mem.state counter"
+                if measured
+                else "estimate from quickStats (mem.state not available)"
+            ),
+            "estimated_state": est.state if est is not None else None,
+            "estimated_free_mb": round(est.free_mb, 1) if est is not None else None,
+            "min_free_mb": round(est.min_free_mb, 2) if est is not None else None,
+            "free_pct_of_min_free": None if pct is None else round(pct, 1),
+            "min_free_rule": rule_text,
+        },
+    )
+
+
+def _ba501_message(host: Host, state: str, measured: bool, est: HostMemory | None) -> str:
+    if measured:
+        head = (
+            f'Host "{host.name}" is in the {state} memory state '
+            f"(mem.state counter = {host.mem_state})"
+        )
+    else:
+        head = f'Host "{host.name}" is in the {state} memory state (estimated)'
+    numbers = ""
+    if est is not None:
+        pct = est.free_pct_of_min_free
+        pct_text = f"{pct:.0f} % of" if pct is not None else "vs"
+        numbers = (
+            f": {fmt_mb(round(est.free_mb))} free of {fmt_mb(round(est.memory_mb))}, "
+            f"{pct_text} minFree {fmt_mb(round(est.min_free_mb))}"
+        )
+        if measured:
+            numbers = f"; quickStats estimate{numbers}"
+    tail = (
+        ""
+        if measured
+        else ". Estimate from quickStats (mem.state not available): confirm on the VMKMEM/MB "
+        "line of esxtop's memory view"
+    )
+    return f"{head}{numbers}; {STATE_EFFECT[state]}{tail}"
 
 
 # --- BA502 host-reclaiming -------------------------------------------------------
@@ -396,8 +476,12 @@ BA503 = RuleMeta(
         "use less than they were given. The higher the ratio, the less it takes (a batch job, a "
         "failover, a patch night) for active memory to exceed the host and for ESXi to balloon, "
         "compress and swap. A cluster ratio also tells whether moving VMs around can help, or "
-        "whether the cluster as a whole needs memory. Severity: ratio above info_ratio (1.5) "
-        "→ info, above warning_ratio (2.0) → warning."
+        "whether the cluster as a whole needs memory. The VMs' overhead memory "
+        "(quickStats.consumedOverheadMemory, what the VMkernel needs to run each VM) is added to "
+        "their configured memory where the server reports it. For clusters the ratio with the "
+        "largest host removed (N−1, what vSphere HA must be able to absorb) is reported as well. "
+        "Severity: ratio above info_ratio (1.5) → info, above warning_ratio (2.0) → warning; a "
+        "cluster below info_ratio whose N−1 ratio is above warning_ratio → info."
     ),
     remediation=(
         "Right-size VMs whose active memory stays far below their configured memory, spread VMs "
@@ -409,9 +493,10 @@ BA503 = RuleMeta(
         "hosts); the VMs counted are powered-on VMs (not templates) on those hosts"
     ),
     references=(REF_RM_OVERCOMMIT, REF_BEST_PRACTICES, REF_MON_HOST_MEMORY),
-    defaults={"info_ratio": 1.5, "warning_ratio": 2.0},
+    defaults={"info_ratio": 1.5, "warning_ratio": 2.0, "ha_headroom": True},
     reads=(
         vs.VM_MEMORY,
+        vs.VM_OVERHEAD,
         vs.VM_POWER_STATE,
         vs.HOST_CONNECTION,
         vs.HOST_MEMORY_SIZE,
@@ -481,23 +566,27 @@ def _ba503_cluster_remediation(cluster: Cluster) -> Remediation:
     )
 
 
-def _configured_sum(vms: Iterable[VM]) -> tuple[int, int, int]:
-    """(Σ configured MB, VMs counted, VMs whose configured memory is unknown)."""
-    total = counted = unknown = 0
+def _configured_sum(vms: Iterable[VM]) -> tuple[int, int, int, int]:
+    """(Σ configured MB, VMs counted, VMs whose configured memory is unknown, Σ overhead MB)."""
+    total = counted = unknown = overhead = 0
     for vm in vms:
         if vm.memory_mb is None:
             unknown += 1
         else:
             total += vm.memory_mb
             counted += 1
-    return total, counted, unknown
+        overhead += vm.overhead_mb or 0
+    return total, counted, unknown, overhead
 
 
-def _overcommit_message(kind: str, name: str, configured: float, physical: float) -> str:
-    ratio = configured / physical
+def _overcommit_message(
+    kind: str, name: str, configured: float, overhead: float, physical: float
+) -> str:
+    ratio = (configured + overhead) / physical
+    with_overhead = f" + {fmt_mb(overhead)} VM overhead" if overhead else ""
     return (
         f'{kind} "{name}" is overcommitted {ratio:.2f}:1: {fmt_mb(configured)} configured on '
-        f"powered-on VMs vs {fmt_mb(round(physical))} physical memory"
+        f"powered-on VMs{with_overhead} vs {fmt_mb(round(physical))} physical memory"
     )
 
 
@@ -507,10 +596,18 @@ def _ba503_cluster_finding(
     sums: list[float],
     params: Mapping[str, Any],
 ) -> Finding | None:
-    """BA503 for one cluster, from its connected hosts' sums; None when under the ratios."""
-    physical, configured, counted, unknown, n_hosts = sums
-    ratio = configured / physical
+    """BA503 for one cluster, from its connected hosts' sums; None when under the ratios.
+
+    Also the ratio with the largest host down (N−1, what vSphere HA must absorb): a cluster
+    below info_ratio whose N−1 ratio is above warning_ratio is reported as info.
+    """
+    physical, configured, counted, unknown, n_hosts, overhead, largest = sums
+    ratio = (configured + overhead) / physical
+    remaining = physical - largest
+    ratio_n1 = (configured + overhead) / remaining if n_hosts > 1 and remaining > 0 else None
     severity = _ratio_severity(ratio, params)
+    if severity is None and params.get("ha_headroom", True) and ratio_n1 is not None:
+        severity = Severity.INFO if ratio_n1 > params["warning_ratio"] else None
     if severity is None:
         return None
     server, datacenter, name = key
@@ -518,11 +615,17 @@ def _ba503_cluster_finding(
     evidence = {
         f"sum(host.{vs.HOST_MEMORY_SIZE.key})": round(physical * 1024 * 1024),
         f"sum({vs.VM_MEMORY.key})": int(configured),
+        f"sum({vs.VM_OVERHEAD.key})": int(overhead),
         "connected_hosts": int(n_hosts),
         "powered_on_vms": int(counted),
         "vms_with_unknown_memory": int(unknown),
         "overcommit_ratio": round(ratio, 3),
+        "largest_host_mb": round(largest),
+        "overcommit_ratio_n_minus_1": None if ratio_n1 is None else round(ratio_n1, 3),
     }
+    message = _overcommit_message("Cluster", name, configured, overhead, physical)
+    if ratio_n1 is not None:
+        message += f"; {ratio_n1:.2f}:1 with its largest host ({fmt_mb(round(largest))}) down (N−1)"
     return make_finding(
         BA503,
         Entity(
@@ -534,7 +637,7 @@ def _ba503_cluster_finding(
             cluster=name,
         ),
         severity,
-        _overcommit_message("Cluster", name, configured, physical),
+        message,
         evidence,
         _ba503_cluster_remediation(cluster),
     )
@@ -547,18 +650,24 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
     by_host = _vms_by_host(powered_on)
     checked = 0
     findings: list[Finding] = []
-    # (server, datacenter, cluster name) -> [physical MB, configured MB, VMs, unknown, hosts]
+    # (server, datacenter, cluster name) ->
+    #   [physical MB, configured MB, VMs, unknown, hosts, overhead MB, largest host MB]
     clusters: dict[tuple[str, str | None, str], list[float]] = {}
     for host in connected_hosts(snapshot):
         if host.memory_size_mb is None or host.memory_size_mb <= 0:
             continue
         checked += 1
-        configured, counted, unknown = _configured_sum(by_host.get((host.server, host.moid), []))
+        configured, counted, unknown, overhead = _configured_sum(
+            by_host.get((host.server, host.moid), [])
+        )
         if host.cluster is not None:
-            acc = clusters.setdefault((host.server, host.datacenter, host.cluster), [0, 0, 0, 0, 0])
-            for i, v in enumerate((host.memory_size_mb, configured, counted, unknown, 1)):
+            acc = clusters.setdefault(
+                (host.server, host.datacenter, host.cluster), [0, 0, 0, 0, 0, 0, 0]
+            )
+            for i, v in enumerate((host.memory_size_mb, configured, counted, unknown, 1, overhead)):
                 acc[i] += v
-        ratio = configured / host.memory_size_mb
+            acc[6] = max(acc[6], host.memory_size_mb)
+        ratio = (configured + overhead) / host.memory_size_mb
         severity = _ratio_severity(ratio, params)
         if severity is None:
             continue
@@ -566,12 +675,13 @@ def check_overcommit(snapshot: Snapshot, params: Mapping[str, Any]) -> RuleOutco
             host,
             **{
                 f"sum({vs.VM_MEMORY.key})": configured,
+                f"sum({vs.VM_OVERHEAD.key})": overhead,
                 "powered_on_vms": counted,
                 "vms_with_unknown_memory": unknown,
                 "overcommit_ratio": round(ratio, 3),
             },
         )
-        message = _overcommit_message("Host", host.name, configured, host.memory_size_mb)
+        message = _overcommit_message("Host", host.name, configured, overhead, host.memory_size_mb)
         findings.append(
             _host_finding(BA503, host, severity, message, evidence, _ba503_host_remediation(host))
         )

@@ -18,15 +18,20 @@ from balloon_audit.rules.common import (
     CONFIRM_SWAP,
     CONFIRM_WINDOWS_DRIVER,
     CONFIRM_ZIP,
+    DEFAULT_CTL_MAX_PCT,
     ESXTOP_MEMORY_VIEW,
     REF_API_QUICKSTATS,
     REF_BEST_PRACTICES,
     REF_MON_HOST_MEMORY,
+    REF_RM_ADVANCED,
     REF_RM_BALLOON,
     REF_RM_OVERCOMMIT,
     REF_RM_SWAP,
     at_least_pct,
     effective_balloon_cap_mb,
+    host_ctl_max_pct,
+    host_index,
+    host_of,
     pct,
     runtime_vms,
     vm_evidence,
@@ -34,15 +39,27 @@ from balloon_audit.rules.common import (
     vm_label,
 )
 from balloon_audit.rules.registry import Params, RuleMeta, rule
-from balloon_audit.rules.shell import govc_vm_json, powercli_pipeline
+from balloon_audit.rules.shell import govc_vm_metric, powercli_pipeline
 
-_QUICKSTATS_JQ = (
-    " | .summary.quickStats | {balloonedMemory, swappedMemory, compressedMemory,"
-    " hostMemoryUsage, guestMemoryUsage}"
+_BALLOON_COUNTERS = ("mem.vmmemctl.average", "mem.vmmemctltarget.average")
+_SWAP_COUNTERS = ("mem.swapinRate.average", "mem.swapoutRate.average")
+_ZIP_COUNTERS = ("mem.compressionRate.average", "mem.decompressionRate.average")
+CONFIRM_BALLOON_COUNTERS = (
+    "Live counters (the command below, 15 realtime samples of 20 s): mem.vmmemctl = KB held by "
+    "the balloon now, mem.vmmemctltarget = KB the host wants it to hold"
+)
+CONFIRM_SWAP_COUNTERS = (
+    "Live counters (the command below, 15 realtime samples of 20 s): mem.swapinRate and "
+    "mem.swapoutRate in KBps; non-zero means the host is swapping this VM now"
+)
+CONFIRM_ZIP_COUNTERS = (
+    "Live counters (the command below, 15 realtime samples of 20 s): mem.compressionRate and "
+    "mem.decompressionRate in KBps"
 )
 _CAUSES = (
-    "Look for the cause first: a memory limit below configured memory (BA401), the host's "
-    "memory state (BA501), a disabled balloon driver (BA201) or missing VMware Tools (BA101)."
+    "Look for the cause first: a memory limit below configured memory (BA401) or on its "
+    "resource pool (BA403), the host's memory state (BA501), a balloon disabled on the VM "
+    "(BA201) or on the host (BA203), or missing VMware Tools (BA101)."
 )
 
 
@@ -65,21 +82,35 @@ BA301 = RuleMeta(
     severity=Severity.CRITICAL,
     checks="Memory held by the balloon driver, as a share of configured memory and of its cap",
     rationale=(
-        "Ballooning means the host (or a memory limit) is reclaiming memory from the guest. "
-        "Some is normal; sustained or large ballooning means the host or cluster is short of "
-        "memory and the guest is pushed into its own paging. Near the balloon's effective cap "
-        "(the smallest of the host's 65 %, sched.mem.maxmemctl and unreserved memory) the next "
-        "step is compression and host swapping. With a zero cap (balloon disabled or all memory "
-        "reserved) any ballooning is past the cap: a setting not yet applied, or a limit."
+        "Ballooning means the host (or a memory limit on the VM or its resource pool) is "
+        "reclaiming memory from the guest. Some is normal; sustained or large ballooning means "
+        "the host or cluster is short of memory and the guest is pushed into its own paging. "
+        "Near the balloon's effective cap (the smallest of the host's Mem.CtlMaxPercent of "
+        "configured memory, 65 % by default and read from the host where possible, "
+        "sched.mem.maxmemctl and unreserved memory) the next step is compression and host "
+        "swapping. With a zero cap (balloon disabled on the VM or the host, or all memory "
+        "reserved) any ballooning is past the cap: typically a setting changed since the pages "
+        "were ballooned and not yet applied by a power cycle."
     ),
     remediation=(
-        "Rule out a memory limit (BA401) and check the host's memory state (BA501); then "
+        "Rule out a memory limit (BA401, BA403) and check the host's memory state (BA501); then "
         "relieve the host: rebalance with DRS/vMotion, add memory, reduce overcommitment. Make "
         "sure the guest has swap space for the balloon."
     ),
     scope="powered-on VMs on connected hosts with quickStats",
-    references=(REF_RM_BALLOON, REF_RM_OVERCOMMIT, REF_MON_HOST_MEMORY, REF_API_QUICKSTATS),
-    defaults={"warning_pct": 10, "critical_pct": 50, "cap_critical_pct": 95, "ctl_max_pct": 65},
+    references=(
+        REF_RM_BALLOON,
+        REF_RM_ADVANCED,
+        REF_RM_OVERCOMMIT,
+        REF_MON_HOST_MEMORY,
+        REF_API_QUICKSTATS,
+    ),
+    defaults={
+        "warning_pct": 10,
+        "critical_pct": 50,
+        "cap_critical_pct": 95,
+        "ctl_max_pct": DEFAULT_CTL_MAX_PCT,
+    },
     reads=(
         vs.VM_BALLOONED,
         vs.VM_MEMORY,
@@ -87,6 +118,7 @@ BA301 = RuleMeta(
         vs.VM_LIMIT,
         vs.VM_MAXMEMCTL,
         vs.VM_POWER_STATE,
+        vs.HOST_CTL_MAX,
     ),
 )
 
@@ -110,6 +142,7 @@ def _ba301_remediation(vm: VM, ballooned: float) -> Remediation:
             "Make sure the guest has enough swap/page file for the memory the balloon takes.",
         ),
         confirm=(
+            CONFIRM_BALLOON_COUNTERS,
             f"{ESXTOP_MEMORY_VIEW}.",
             CONFIRM_MCTL,
             CONFIRM_GUEST_BALLOON,
@@ -117,8 +150,8 @@ def _ba301_remediation(vm: VM, ballooned: float) -> Remediation:
             "Bytes drops; " + CONFIRM_WINDOWS_DRIVER,
             CONFIRM_LINUX_DRIVER,
         ),
-        powercli=_get_stat(vm, "mem.vmmemctl.average"),
-        govc=govc_vm_json(vm, _QUICKSTATS_JQ),
+        powercli=_get_stat(vm, *_BALLOON_COUNTERS),
+        govc=govc_vm_metric(vm, *_BALLOON_COUNTERS),
         references=BA301.references,
     )
 
@@ -128,7 +161,7 @@ def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
     warning_pct = params["warning_pct"]
     critical_pct = params["critical_pct"]
     cap_critical_pct = params["cap_critical_pct"]
-    ctl_max_pct = params["ctl_max_pct"]
+    hosts = host_index(snapshot)
     vms = runtime_vms(snapshot)
     findings: list[Finding] = []
     for vm in vms:
@@ -136,10 +169,12 @@ def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
         if ballooned <= 0:
             continue
         configured = vm.memory_mb
+        ctl_max_pct, ctl_read = host_ctl_max_pct(host_of(vm, hosts), params["ctl_max_pct"])
         cap, cap_terms = effective_balloon_cap_mb(vm, ctl_max_pct)
         severity = Severity.INFO
-        # A zero cap (balloon disabled, or all memory reserved) means any ballooning is past it:
-        # typically a maxmemctl change not yet applied by a power cycle, or a limit at work.
+        # A zero cap (balloon disabled on the VM or host, or all memory reserved) means any
+        # ballooning is past it: typically a setting changed since, not yet applied by a power
+        # cycle.
         near_cap = cap is not None and (cap <= 0 or at_least_pct(ballooned, cap, cap_critical_pct))
         if configured:
             if at_least_pct(ballooned, configured, critical_pct) or near_cap:
@@ -153,8 +188,8 @@ def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
             )
             if cap is not None and cap <= 0:
                 message += (
-                    "; the effective balloon cap is 0 MB (balloon disabled or memory fully "
-                    "reserved), so any ballooning is beyond it"
+                    "; the effective balloon cap is 0 MB (balloon disabled on the VM or host, or "
+                    "memory fully reserved), so any ballooning is beyond it"
                 )
             elif cap:
                 message += (
@@ -171,6 +206,9 @@ def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
                 vs.VM_RESERVATION.key: vm.memory_reservation_mb,
                 vs.VM_LIMIT.key: vm.memory_limit_mb,
                 vs.VM_MAXMEMCTL.key: vm.maxmemctl,
+                vs.HOST_CTL_MAX.key: ctl_max_pct if ctl_read else None,
+                "host_ctl_max_pct_in_force": ctl_max_pct,
+                "host_ctl_max_pct_source": "host" if ctl_read else "default (not read)",
                 "effective_balloon_cap_mb": cap,
                 **{f"effective_balloon_cap.{k}": v for k, v in cap_terms.items()},
             },
@@ -187,23 +225,31 @@ BA302 = RuleMeta(
     id="BA302",
     name="host-swapping",
     severity=Severity.CRITICAL,
-    checks="Memory of the VM swapped out to disk by the host",
+    checks="Memory of the VM swapped out to disk by the host, and whether it is swapping now",
     rationale=(
         "Host swapping is ESXi's last resort and far worse than ballooning: the host pages out "
         "without knowing which guest pages are in use, and every touch of a swapped page waits "
-        "for disk. Swapped pages stay on disk until touched, so the counter may be stale: live "
-        "swap traffic is what hurts."
+        "for disk. Swapped pages stay in the VM's .vswp until the guest touches them: a guest "
+        "reboot does not clear them and vMotion keeps (or copies) them; a power cycle recreates "
+        "the swap file. So swappedMemory can be stale history. The audit reads the live "
+        "mem.swapinRate / mem.swapoutRate counters of swapping VMs: with live traffic the "
+        "finding is critical; without (stale pages) it is a warning at or above critical_pct "
+        "(1 %) of configured memory and info below; when the rates could not be read, "
+        "critical at or above critical_pct and a warning below, and the message says that live "
+        "swapping was not checked. Swap to the host cache (ssdSwappedMemory, KB) is shown "
+        "beside it: far cheaper than swap to a datastore, still a sign of pressure."
     ),
     remediation=(
-        "Find the cause (BA201 balloon disabled, BA101 no Tools, BA401 limit, BA501 host memory "
-        "state) and relieve the host; confirm live activity with esxtop SWR/s and SWW/s or the "
-        "mem.swapinRate / mem.swapoutRate counters."
+        "Find the cause (BA201/BA203 balloon disabled, BA101 no Tools, BA401/BA403 limits, "
+        "BA501 host memory state) and relieve the host; confirm live activity with esxtop "
+        "SWR/s and SWW/s or the mem.swapinRate / mem.swapoutRate counters (KBps)."
     ),
     scope="powered-on VMs on connected hosts with quickStats",
     references=(REF_RM_SWAP, REF_MON_HOST_MEMORY, REF_BEST_PRACTICES, REF_API_QUICKSTATS),
     defaults={"critical_pct": 1},
     reads=(
         vs.VM_SWAPPED,
+        vs.VM_SSD_SWAPPED,
         vs.VM_SWAPIN_RATE,
         vs.VM_SWAPOUT_RATE,
         vs.VM_MEMORY,
@@ -223,65 +269,93 @@ def swap_activity(vm: VM) -> str | None:
 
 
 def _rate(value: float | None) -> str:
-    return "not read" if value is None else f"{fmt_num(value)} KB/s"
+    return "not read" if value is None else f"{fmt_num(value)} KBps"
 
 
 def _activity_text(vm: VM) -> str:
     activity = swap_activity(vm)
     rates = f"swap-in {_rate(vm.swapin_rate_kbps)}, swap-out {_rate(vm.swapout_rate_kbps)}"
     if activity == "now":
-        return f"swapping NOW ({rates})"
+        return f"live swapping checked: swapping NOW ({rates})"
     if activity == "stale":
         return (
-            f"no swap traffic when sampled ({rates}): probably stale pages from earlier "
-            "pressure, read back when touched"
+            f"live swapping checked: no swap traffic ({rates}), stale pages from earlier "
+            "pressure that are read back when touched"
         )
-    return "live swap activity not checked (see esxtop SWR/s, SWW/s)"
+    return "live swapping NOT checked (rates unavailable): confirm with esxtop SWR/s, SWW/s"
+
+
+def _ssd_text(vm: VM) -> str:
+    if not vm.ssd_swapped_mb:
+        return ""
+    return f"; {fmt_mb(round(vm.ssd_swapped_mb, 1))} of it swapped to the host cache (SSD)"
 
 
 def _ba302_remediation(vm: VM, swapped: float) -> Remediation:
     activity = swap_activity(vm)
     if activity == "now":
         lead = (
-            f"{vm_label(vm)} is being swapped by its host right now ({fmt_mb(swapped)} on "
-            "disk): every access to a swapped page waits for storage. Act now."
+            f"{vm_label(vm)} is being swapped by its host right now ({fmt_mb(swapped)} in its "
+            "swap file; live swap rates checked): every access to a swapped page waits for "
+            "storage. Act now."
         )
     elif activity == "stale":
         lead = (
-            f"{vm_label(vm)} has {fmt_mb(swapped)} in the host swap file but no swap traffic "
-            "was seen: most likely pages left from earlier memory pressure. Less urgent, but "
+            f"{vm_label(vm)} has {fmt_mb(swapped)} in the host swap file but the live swap "
+            "rates were zero: pages left from earlier memory pressure. Not an emergency, but "
             "they are slow to read back and show the host ran out of memory before."
         )
     else:
         lead = (
-            f"{vm_label(vm)} has {fmt_mb(swapped)} swapped out by its host. Live swap activity "
-            "was not checked: the counter may be stale, so confirm with esxtop SWR/s and SWW/s "
-            "or the mem.swapinRate / mem.swapoutRate counters."
+            f"{vm_label(vm)} has {fmt_mb(swapped)} swapped out by its host. Live swapping was "
+            "not checked (the rates could not be read): the counter may be stale, so confirm "
+            "with esxtop SWR/s and SWW/s or the mem.swapinRate / mem.swapoutRate counters."
         )
+    ssd = (
+        " Part of it is in the host cache on SSD, which is far cheaper to read back than a "
+        "datastore swap file."
+        if vm.ssd_swapped_mb
+        else ""
+    )
     return Remediation(
         summary=(
-            f"{lead} Host swapping is the last resort and far worse than ballooning. Causes to "
-            "rule out: balloon disabled (BA201), VMware Tools missing or stopped (BA101, BA102), "
-            "a memory limit (BA401), the host's memory state (BA501)."
+            f"{lead}{ssd} Host swapping is the last resort and far worse than ballooning. "
+            "Causes to rule out: balloon disabled (BA201, BA203), VMware Tools missing (BA101), "
+            "a memory limit on the VM or its pool (BA401, BA403), the host's memory state "
+            "(BA501)."
         ),
         steps=(
-            "Check the VM's findings for BA201, BA101, BA102 and BA401 and fix those first.",
+            "Check the VM's findings for BA201, BA101 and BA401, and its host's and pool's for "
+            "BA203 and BA403; fix those first.",
             "Host › Monitor › Performance › Memory: is the host in the hard or low state "
             "(BA501)? Relieve it: DRS/vMotion, add memory, reduce overcommitment.",
-            "Stale swapped pages return to memory when touched; a VM restart (or vMotion) "
-            "clears them when the host has room.",
-            "Put VM swap files on fast storage if swapping cannot be avoided.",
+            "Swapped pages stay in the VM's .vswp until the guest touches them: a guest reboot "
+            "does not clear them and vMotion keeps (or copies) them. Only a power cycle (power "
+            "off, then on) recreates the swap file; without live swap traffic that is rarely "
+            "worth a downtime.",
+            "Put VM swap files on fast storage, or configure host cache on SSD, if swapping "
+            "cannot be avoided.",
         ),
         confirm=(
+            CONFIRM_SWAP_COUNTERS,
             f"{ESXTOP_MEMORY_VIEW}.",
             CONFIRM_SWAP,
-            "Performance counters mem.swapinRate and mem.swapoutRate (KB/s) over the last hour.",
             CONFIRM_MCTL,
         ),
-        powercli=_get_stat(vm, "mem.swapinRate.average", "mem.swapoutRate.average"),
-        govc=govc_vm_json(vm, _QUICKSTATS_JQ),
+        powercli=_get_stat(vm, *_SWAP_COUNTERS),
+        govc=govc_vm_metric(vm, *_SWAP_COUNTERS),
         references=BA302.references,
     )
+
+
+def _ba302_severity(vm: VM, swapped: float, critical_pct: float | int) -> Severity:
+    large = bool(vm.memory_mb) and at_least_pct(swapped, vm.memory_mb or 0, critical_pct)
+    activity = swap_activity(vm)
+    if activity == "now":
+        return Severity.CRITICAL
+    if activity == "stale":
+        return Severity.WARNING if large else Severity.INFO
+    return Severity.CRITICAL if large else Severity.WARNING
 
 
 @rule(BA302)
@@ -294,10 +368,7 @@ def check_host_swapping(snapshot: Snapshot, params: Params) -> RuleOutcome:
         if swapped <= 0:
             continue
         configured = vm.memory_mb
-        if configured and at_least_pct(swapped, configured, critical_pct):
-            severity = Severity.CRITICAL
-        else:
-            severity = Severity.WARNING
+        severity = _ba302_severity(vm, swapped, critical_pct)
         share = (
             f" = {fmt_pct(pct(swapped, configured))} of {fmt_mb(configured)} configured"
             if configured
@@ -305,13 +376,16 @@ def check_host_swapping(snapshot: Snapshot, params: Params) -> RuleOutcome:
         )
         message = (
             f"{fmt_mb(swapped)} swapped by the host{share} (critical at "
-            f"{fmt_threshold_pct(critical_pct)}); {_activity_text(vm)}"
+            f"{fmt_threshold_pct(critical_pct)}){_ssd_text(vm)}; {_activity_text(vm)}"
         )
+        ssd_kb = None if vm.ssd_swapped_mb is None else round(vm.ssd_swapped_mb * 1024)
         evidence = vm_evidence(
             vm,
             **{
                 vs.VM_SWAPPED.key: vm.swapped_mb,
+                vs.VM_SSD_SWAPPED.key: ssd_kb,
                 vs.VM_MEMORY.key: configured,
+                "live_swap_checked": swap_activity(vm) is not None,
                 vs.VM_SWAPIN_RATE.key: vm.swapin_rate_kbps,
                 vs.VM_SWAPOUT_RATE.key: vm.swapout_rate_kbps,
                 vs.VM_MAXMEMCTL.key: vm.maxmemctl,
@@ -362,14 +436,9 @@ def _ba303_remediation(vm: VM, compressed: float) -> Remediation:
             "Host › Monitor › Performance › Memory: confirm the host state (BA501) and relieve "
             "it with DRS/vMotion, more memory or less overcommitment.",
         ),
-        confirm=(f"{ESXTOP_MEMORY_VIEW}.", CONFIRM_ZIP, CONFIRM_SWAP),
-        powercli=_get_stat(
-            vm,
-            "mem.compressed.average",
-            "mem.compressionRate.average",
-            "mem.decompressionRate.average",
-        ),
-        govc=govc_vm_json(vm, _QUICKSTATS_JQ),
+        confirm=(CONFIRM_ZIP_COUNTERS, f"{ESXTOP_MEMORY_VIEW}.", CONFIRM_ZIP, CONFIRM_SWAP),
+        powercli=_get_stat(vm, "mem.compressed.average", *_ZIP_COUNTERS),
+        govc=govc_vm_metric(vm, "mem.compressed.average", *_ZIP_COUNTERS),
         references=BA303.references,
     )
 

@@ -212,6 +212,36 @@ def powercli_reconfigure(vm: VM, *stages: str) -> str:
     )
 
 
+def govc_moref(kind: str, moid: str) -> str:
+    """``VirtualMachine:vm-42``: govc accepts a managed object reference wherever it takes an
+    inventory path, and it names exactly one object, whatever the object's name holds."""
+    return f"{kind}:{moid}"
+
+
+def govc_metric(kind: str, moid: str, *counters: str, samples: int = 15) -> str:
+    """Read-only: the last ``samples`` realtime (20 s) values of ``counters`` for one object."""
+    words = ["govc", "metric.sample", "-n", str(samples), govc_moref(kind, moid), *counters]
+    return " ".join(posix_quote(w) for w in words)
+
+
+def govc_vm_metric(vm: VM, *counters: str, samples: int = 15) -> str:
+    """:func:`govc_metric` for a VM (selected by its managed object reference)."""
+    return govc_metric("VirtualMachine", vm.moid, *counters, samples=samples)
+
+
+def powercli_reserve_all(vm: VM) -> str:
+    """Tick "Reserve all guest memory" (memoryReservationLockedToMax) through a ConfigSpec.
+
+    ``Set-VMResourceConfiguration -MemReservationGB`` would set a fixed reservation that no
+    longer follows the configured memory; the UI step and ``govc -memory-pin`` lock it.
+    """
+    return powercli_reconfigure(
+        vm,
+        "ForEach-Object { $_.ExtensionData.ReconfigVM((New-Object "
+        "VMware.Vim.VirtualMachineConfigSpec -Property @{MemoryReservationLockedToMax = $true})) }",
+    )
+
+
 # ---------------------------------------------------------------- hosts and clusters
 
 
@@ -254,3 +284,8 @@ def govc_cluster_usage(cluster: Cluster) -> str:
         words += ["-dc", govc_name(cluster.datacenter)]
     words.append(govc_name(cluster.name))
     return " ".join(posix_quote(w) for w in words)
+
+
+def govc_host_metric(host: Host, *counters: str, samples: int = 15) -> str:
+    """Read-only: the last realtime samples of ``counters`` for ``host`` (by reference)."""
+    return govc_metric("HostSystem", host.moid, *counters, samples=samples)

@@ -146,10 +146,10 @@ def test_reports_from_a_replay(
     assert finding_keys(again) == expected(name)["findings"]
 
     sheet = load_workbook(paths["xlsx"], read_only=True)["Findings"]
+    table = list(sheet.iter_rows(values_only=True))
+    rule_at = table[0].index("Rule") if table else 0
     rules = Counter(
-        row[0]
-        for row in sheet.iter_rows(values_only=True)
-        if row and re.fullmatch(r"BA\d{3}", str(row[0]))
+        row[rule_at] for row in table[1:] if row and re.fullmatch(r"BA\d{3}", str(row[rule_at]))
     )
     assert rules == Counter(f[0] for f in expected(name)["findings"])
 

@@ -26,11 +26,11 @@ from balloon_audit.errors import (
     TLSVerificationError,
 )
 from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
-from tests.live import free_port, require_vcsim
+from tests.live import LOGIN_PASSWORD, free_port, require_vcsim
 
 pytestmark = pytest.mark.live
 
-SECRET = "Corr3ct-Horse-Battery"
+SECRET = LOGIN_PASSWORD
 WRONG = "Wr0ng-Staple-Secret"
 
 
@@ -56,14 +56,6 @@ def expect_failure(target: Target, kind: type[CollectionError]) -> CollectionErr
 
 
 # --- authentication --------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def vcsim_with_login() -> Iterator[VcsimEndpoint]:
-    require_vcsim()
-    endpoint = start_vcsim(["-username", "auditor", "-password", SECRET])
-    yield endpoint
-    stop_vcsim(endpoint.pid)
 
 
 def test_wrong_password(vcsim_with_login: VcsimEndpoint) -> None:

@@ -12,6 +12,7 @@ import pytest
 from balloon_audit.config import Config
 from balloon_audit.engine import evaluate
 from balloon_audit.model import VM, AuditResult, Host, Snapshot, SourceInfo
+from tests.factories import make_host, make_vm
 from tests.pgserver import PgServer, find_pg_bin, start_pg
 
 _db_numbers = itertools.count(1)
@@ -51,44 +52,34 @@ def vm(
     server: str = "vc1.example.test",
 ) -> VM:
     """A powered-on 8 GB VM on a healthy host, with the given reclaimed memory."""
-    return VM(
+    return make_vm(
         moid=moid or f"vm-{name}",
         name=name,
         server=server,
         datacenter="DC0",
         cluster="C0",
         host="esx1",
-        host_moid="host-1",
-        power_state="poweredOn",
+        guest_id=None,
         memory_mb=8192,
-        tools_version_status2="guestToolsCurrent",
-        tools_running_status="guestToolsRunning",
-        tools_status="toolsOk",
-        tools_version="12352",
-        quickstats_available=True,
+        tools_version_status=None,
         ballooned_mb=ballooned,
         swapped_mb=swapped,
         compressed_mb=0.0,
         host_memory_usage_mb=6000,
         guest_memory_usage_mb=2000,
-        host_connection_state="connected",
         instance_uuid=uuid,
     )
 
 
 def host(server: str = "vc1.example.test") -> Host:
-    return Host(
-        moid="host-1",
+    return make_host(
         name="esx1",
         server=server,
         datacenter="DC0",
         cluster="C0",
-        connection_state="connected",
-        power_state="poweredOn",
         in_maintenance_mode=False,
         memory_size_mb=262144,
         memory_usage_mb=100000,
-        product_version="8.0.3",
         uuid="30313436-3631-5a43-3134-313130303031",
     )
 

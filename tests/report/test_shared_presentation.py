@@ -15,6 +15,7 @@ from balloon_audit.formatting import tools_status_text
 from balloon_audit.report.console import render_console
 from balloon_audit.report.html import render_html
 from balloon_audit.report.presentation import TOOLS_COLUMN
+from balloon_audit.report.words import enum_word
 from balloon_audit.report.xlsx import render_xlsx
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 from tests.factories import make_vm, snapshot
@@ -54,8 +55,8 @@ def test_html_table_xlsx_and_ba103_show_the_same_tools_status() -> None:
     ws = load_workbook(io.BytesIO(render_xlsx(result)))["VMs"]
     rows = list(ws.iter_rows(values_only=True))
     row = dict(zip(rows[0], next(r for r in rows[1:] if vm.name in r), strict=False))
-    assert row[TOOLS_COLUMN] == expected
-    assert row[vs.VM_TOOLS_STATUS.label] == "toolsOld"  # the raw field is still there
+    assert row[TOOLS_COLUMN] == enum_word(expected) == "Upgrade available"  # words, not enums
+    assert row[vs.VM_TOOLS_STATUS.label] == "Old"  # the deprecated field is still there
 
 
 def test_inventory_headers_are_the_table_labels() -> None:

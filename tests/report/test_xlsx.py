@@ -10,6 +10,7 @@ import pytest
 from openpyxl import load_workbook
 
 from balloon_audit import vsphere as vs
+from balloon_audit.report.presentation import evidence_text
 from balloon_audit.report.xlsx import clean_text, render_xlsx, write_xlsx
 from tests.report.sample import (
     FAILED,
@@ -38,27 +39,90 @@ def rows(ws) -> list[dict[str, object]]:
     return [dict(zip(header, row, strict=False)) for row in values[1:]]
 
 
+SHEETS = ["Summary", "Findings", "Evidence", "Waived", "VMs", "Hosts", "Rules", "Errors"]
+
+
 def test_sheets(wb):
-    assert wb.sheetnames == ["Summary", "Findings", "Waived", "VMs", "Hosts", "Rules", "Errors"]
+    assert wb.sheetnames == SHEETS
 
 
-def test_one_row_per_finding_with_numbers_as_numbers(wb):
+def test_findings_sheet_is_compact_and_numbered(wb):
     result = hostile_result()
-    found = rows(wb["Findings"])
-    assert len(found) == len(result.findings)
-    by_moid = {r["MOID"]: r for r in found if r["Rule"] == "BA301"}
-    for f in result.findings:
-        if f.rule != "BA301":
-            continue
-        row = by_moid[f.entity.moid]
-        assert row["Entity"] == f.entity.name
+    ws = wb["Findings"]
+    assert ws.max_column <= 12  # not one column per evidence key
+    found = rows(ws)
+    assert [r["#"] for r in found] == list(range(1, len(result.findings) + 1))
+    for row, f in zip(found, result.findings, strict=True):
+        assert row["Entity"] == clean_text(f.entity.name)
         assert row["Severity"] == f.severity.value
-        # Evidence columns are headed by the property's label (vsphere.py), not its path.
-        assert row[vs.VM_BALLOONED.evidence_label] == f.evidence[vs.VM_BALLOONED.key]
-        assert isinstance(row[vs.VM_BALLOONED.evidence_label], int)
-        assert row["govc"] == f.remediation.govc
-    # A text evidence value gets no numeric column.
-    assert "note" not in found[0]
+        assert row["Rule"] == f.rule and row["Message"] == clean_text(f.message)
+        assert row["Fix"] == clean_text(f.remediation.summary)
+        assert row["govc"] == (f.remediation.govc and clean_text(f.remediation.govc))
+        if f.evidence:
+            key, value = next(iter(f.evidence.items()))
+            assert row["Key evidence"] == clean_text(
+                f"{vs.evidence_label(key) or key}: {evidence_text(value)}"
+            )
+
+
+def test_evidence_sheet_has_every_value_long_form_with_units(wb):
+    result = hostile_result()
+    evidence = rows(wb["Evidence"])
+    assert len(evidence) == sum(len(f.evidence) for f in result.findings)
+    findings = rows(wb["Findings"])
+    for f_row, f in zip(findings, result.findings, strict=True):
+        mine = [r for r in evidence if r["#"] == f_row["#"]]
+        assert {r["Property (API path)"] for r in mine} == set(f.evidence)
+        for r in mine:
+            value = f.evidence[r["Property (API path)"]]
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                assert r["Value"] == value  # a number, not text
+    ballooned = next(r for r in evidence if r["Property (API path)"] == vs.VM_BALLOONED.key)
+    assert ballooned["Evidence"] == vs.VM_BALLOONED.evidence_label
+    assert ballooned["Unit"] == "MB" and isinstance(ballooned["Value"], int)
+    compressed = next(r for r in evidence if r["Property (API path)"] == vs.VM_COMPRESSED.key)
+    assert compressed["Unit"] == "KB"  # evidence keeps the API's unit
+
+
+def test_inventory_starts_with_the_frozen_name_and_shows_words(wb):
+    for title in ("VMs", "Hosts"):
+        ws = wb[title]
+        assert ws["A1"].value == vs.VM_NAME.label and ws.freeze_panes == "B2", title
+    vms = {r[vs.VM_NAME.label]: r for r in rows(wb["VMs"])}
+    assert {r[vs.VM_POWER_STATE.label] for r in vms.values()} <= {
+        "Powered on",
+        "Powered off",
+        "Suspended",
+    }
+    assert "poweredOn" not in {v for r in vms.values() for v in r.values()}
+    assert "guestToolsCurrent" not in {v for r in vms.values() for v in r.values()}
+    for row in vms.values():
+        assert row[vs.VM_TEMPLATE.label] in ("Yes", "No")
+        for label in ("maxmemctl (MB)", vs.VM_TOOLS_VERSION.label):
+            assert row[label] is None or isinstance(row[label], int), (label, row[label])
+
+
+def test_headers_sit_over_their_values_and_name_their_font(wb):
+    ws = wb["VMs"]
+    header = {c.value: c for c in ws[1]}
+    assert header[vs.VM_MEMORY.label].alignment.horizontal == "right"
+    assert header[vs.VM_NAME.label].alignment.horizontal == "left"
+    for title in wb.sheetnames:
+        for row in wb[title].iter_rows(max_row=3):
+            for cell in row:
+                if cell.font is not None and cell.font.b:
+                    assert cell.font.name == "Calibri", (title, cell.coordinate)
+
+
+def test_every_sheet_prints_a4_landscape_one_page_wide_with_its_header(wb):
+    for ws in wb.worksheets:
+        assert ws.page_setup.paperSize in (9, "9"), ws.title
+        assert ws.page_setup.fitToWidth in (1, "1"), ws.title
+        assert ws.sheet_properties.pageSetUpPr.fitToPage, ws.title
+        expected = "portrait" if ws.title == "Evidence" else "landscape"
+        assert ws.page_setup.orientation == expected, ws.title
+        if ws.title != "Summary":
+            assert ws.print_title_rows in ("1:1", "$1:$1"), ws.title
 
 
 def test_hostile_names_read_back_exactly_and_stay_text(wb):
@@ -73,7 +137,7 @@ def test_hostile_names_read_back_exactly_and_stay_text(wb):
             for cell in row:
                 assert cell.data_type != "f", (ws.title, cell.coordinate, cell.value)
                 assert cell.data_type != "e", (ws.title, cell.coordinate, cell.value)
-    formula_like = [c for c in wb["VMs"]["B"] if isinstance(c.value, str) and c.value[0] in "=+-@"]
+    formula_like = [c for c in wb["VMs"]["A"] if isinstance(c.value, str) and c.value[0] in "=+-@"]
     assert len(formula_like) == 4
     assert all(c.quotePrefix for c in formula_like)
 
@@ -81,7 +145,7 @@ def test_hostile_names_read_back_exactly_and_stay_text(wb):
 def test_raw_xml_has_no_formula_element(workbook_path):
     with zipfile.ZipFile(workbook_path) as archive:
         sheets = [n for n in archive.namelist() if n.startswith("xl/worksheets/sheet")]
-        assert len(sheets) == 7
+        assert len(sheets) == len(SHEETS)
         for name in sheets:
             xml = archive.read(name).decode("utf-8")
             assert "<f>" not in xml and "<f " not in xml, name
@@ -105,9 +169,9 @@ def test_numbers_are_numeric_with_mb_formats(wb):
 
 
 def test_header_frozen_filtered(wb):
-    for title in ("Findings", "VMs", "Hosts", "Rules", "Errors", "Waived"):
+    for title in ("Findings", "Evidence", "VMs", "Hosts", "Rules", "Errors", "Waived"):
         ws = wb[title]
-        assert ws.freeze_panes in ("A2", "B2"), title
+        assert ws.freeze_panes in ("A2", "B2", "C2"), title
         assert ws.auto_filter.ref and ws.auto_filter.ref.startswith("A1:"), title
         assert ws["A1"].font.b, title
     assert wb["VMs"].auto_filter.ref.endswith(str(len(hostile_result().snapshot.vms) + 1))
@@ -142,7 +206,7 @@ def test_clean_fleet_has_no_waived_sheet_and_empty_findings():
     wb = load_workbook(io.BytesIO(render_xlsx(clean_result())))
     assert "Waived" not in wb.sheetnames
     assert rows(wb["Findings"]) == []
-    assert rows(wb["Errors"]) == []
+    assert "Errors" not in wb.sheetnames  # an empty sheet would only print blank pages
 
 
 def test_long_text_is_cut_to_the_cell_limit():
@@ -187,19 +251,18 @@ def test_no_findings_is_said_on_the_summary():
 
 
 def test_whole_evidence_numbers_show_no_decimals(wb):
-    ws = wb["Findings"]
+    ws = wb["Evidence"]
     header = [c.value for c in ws[1]]
-    memory = ws.cell(row=2, column=header.index(vs.VM_MEMORY.evidence_label) + 1)
-    assert memory.value == 4096 and memory.number_format == "#,##0"
-    compressed_col = header.index(vs.VM_COMPRESSED.evidence_label) + 1
-    formats = {c.number_format for c in ws.iter_cols(compressed_col, compressed_col, 2).__next__()}
-    assert "#,##0.0#" in formats  # 1.5 MB keeps its fraction
+    value_col = header.index("Value") + 1
+    cells = [c for c in next(ws.iter_cols(value_col, value_col, 2)) if c.data_type == "n"]
+    assert any(c.value == 4096 and c.number_format == "#,##0" for c in cells)
+    assert any(c.number_format == "#,##0.0#" for c in cells if c.value % 1)  # fractions kept
 
 
 def test_columns_are_at_least_as_wide_as_their_headers(wb):
     from openpyxl.utils import get_column_letter
 
-    for title in ("Findings", "VMs", "Hosts", "Rules", "Errors", "Waived"):
+    for title in SHEETS[1:]:
         ws = wb[title]
         for index, cell in enumerate(ws[1], 1):
             width = ws.column_dimensions[get_column_letter(index)].width

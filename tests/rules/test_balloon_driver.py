@@ -53,7 +53,7 @@ def test_ba201_remediation_removes_the_key():
     rem = run("BA201", vm).findings[0].remediation
     assert rem.govc == "govc vm.change -dc DC1 -vm db01 -e sched.mem.maxmemctl="
     assert rem.powercli.endswith(
-        "| Get-AdvancedSetting -Name 'sched.mem.maxmemctl' | Remove-AdvancedSetting"
+        "| Get-AdvancedSetting -Name 'sched.mem.maxmemctl' | Remove-AdvancedSetting -Confirm:$false"
     )
     assert any("KB 1002586" in r for r in rem.references)
     assert "reservation" in rem.summary

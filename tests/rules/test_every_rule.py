@@ -36,6 +36,7 @@ def recorded(tmp_path_factory: pytest.TempPathFactory) -> AuditResult:
         clusters=demo.clusters,
         hosts=demo.hosts,
         vms=demo.vms,
+        resource_pools=demo.resource_pools,
     )
     return evaluate(snapshot)
 

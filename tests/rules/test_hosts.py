@@ -98,7 +98,8 @@ def test_ba501_commands_quote_hostile_host_names() -> None:
     [finding] = run("BA501", snap=snap([host])).findings
     assert "-Id 'HostSystem-host-1'" in finding.remediation.powercli
     assert "-ceq 'esx''1 $(reboot)'" in finding.remediation.powercli
-    assert finding.remediation.govc == "govc host.info -dc DC1 -host 'esx'\"'\"'1 $(reboot)'"
+    # the live counter, by managed object reference: exact whatever the name holds
+    assert finding.remediation.govc == "govc metric.sample -n 15 HostSystem:host-1 mem.state.latest"
     assert finding.entity.type == "HostSystem"
 
 
@@ -266,12 +267,11 @@ def live_result(tmp_path_factory: pytest.TempPathFactory):
             reconfigure(
                 vms["DC0_H0_VM1"], {"SET.summary.quickStats.balloonedMemory": 256}, memoryMB=6000
             )
-            # Cluster DC0_C0: a Kubernetes worker without reservation, a macOS guest.
+            # Cluster DC0_C0: a Kubernetes worker being ballooned, a macOS guest.
             WaitForTask(vms["DC0_C0_RP0_VM0"].Rename_Task("k8s-worker-0"))
-            # A counter makes quickStats present (vcsim leaves them all unset by default).
             reconfigure(
                 vms["DC0_C0_RP0_VM0"],
-                {"SET.summary.quickStats.hostMemoryUsage": 20},
+                {"SET.summary.quickStats.balloonedMemory": 64},
                 memoryMB=20000,
             )
             reconfigure(

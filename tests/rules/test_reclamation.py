@@ -149,18 +149,40 @@ def test_ba302_swapping_now():
     assert finding.severity.value == "critical"
 
 
-def test_ba302_stale_swap_keeps_severity_but_says_stale():
+def test_ba302_stale_swap_is_not_critical_and_says_stale():
+    """Live rates read and zero: stale pages, warning at ≥ 1 % of configured, info below."""
     vm = make_vm(swapped_mb=500, swapin_rate_kbps=0.0, swapout_rate_kbps=0.0)
     [finding] = run("BA302", vm).findings
-    assert finding.severity.value == "critical"
-    assert "stale" in finding.message
-    assert "no swap traffic" in finding.remediation.summary
+    assert finding.severity.value == "warning"
+    assert "stale" in finding.message and "live swapping checked" in finding.message
+    assert "live swap rates were zero" in finding.remediation.summary
+    assert finding.evidence["live_swap_checked"] is True
+    small = make_vm(swapped_mb=5, swapin_rate_kbps=0.0, swapout_rate_kbps=0.0)
+    assert only_severity("BA302", small) == "info"
+    # live traffic makes even a small figure critical
+    live = make_vm(swapped_mb=5, swapin_rate_kbps=12.0, swapout_rate_kbps=0.0)
+    assert only_severity("BA302", live) == "critical"
+
+
+def test_ba302_advice_says_power_cycle_not_restart_or_vmotion():
+    [finding] = run("BA302", make_vm(swapped_mb=500)).findings
+    text = " ".join(finding.remediation.steps)
+    assert "a guest reboot does not clear them" in text and "power cycle" in text
+    assert "restart (or vMotion) clears" not in text
+
+
+def test_ba302_shows_swap_to_host_cache():
+    vm = make_vm(swapped_mb=500, ssd_swapped_mb=256.0)
+    [finding] = run("BA302", vm).findings
+    assert "256 MB of it swapped to the host cache (SSD)" in finding.message
+    assert finding.evidence["summary.quickStats.ssdSwappedMemory"] == 262144  # KB
+    assert "host cache on SSD" in finding.remediation.summary
 
 
 def test_ba302_rates_not_read():
     [finding] = run("BA302", make_vm(swapped_mb=5)).findings
     assert finding.severity.value == "warning"
-    assert "not checked" in finding.message
+    assert "NOT checked" in finding.message and finding.evidence["live_swap_checked"] is False
     assert "SWR/s" in finding.remediation.summary
     assert "mem.swapinRate" in finding.remediation.summary
     assert finding.evidence["mem.swapinRate (KB/s)"] is None

@@ -47,7 +47,8 @@ def _check_finding(finding, name):
     # govc: bash splits the command back into the exact argument govc needs.
     words = shlex.split(rem.govc)
     assert words[0] == "govc"
-    assert govc_name(name) in words
+    # by name, or (read-only metric commands) by managed object reference
+    assert govc_name(name) in words or f"VirtualMachine:{finding.entity.moid}" in words
     # PowerCLI: the name literal decodes back to the exact name.
     marker = "$_.Name -ceq "
     start = rem.powercli.index(marker) + len(marker)

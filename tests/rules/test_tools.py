@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import pytest
 
+from balloon_audit.rules.registry import get_rule
 from tests.factories import make_vm, only_severity, powered_off, run, template
 
 
 def test_ba101_not_installed_is_critical():
-    vm = make_vm(tools_version_status2="guestToolsNotInstalled", tools_status="toolsNotInstalled")
+    vm = make_vm(
+        guest_id="windows2019srv_64Guest",
+        tools_version_status2="guestToolsNotInstalled",
+        tools_status="toolsNotInstalled",
+    )
     outcome = run("BA101", vm, make_vm())
     assert outcome.checked == 2
     [finding] = outcome.findings
@@ -22,7 +27,7 @@ def test_ba101_falls_back_to_tools_status_when_status2_missing():
     vm = make_vm(
         tools_version_status2=None, tools_version_status=None, tools_status="toolsNotInstalled"
     )
-    assert only_severity("BA101", vm) == "critical"
+    assert only_severity("BA101", vm) == "warning"  # rhel9: in-kernel vmw_balloon
     assert "toolsStatus" in run("BA101", vm).findings[0].message
 
 
@@ -41,7 +46,6 @@ def test_ba101_all_unknown_is_not_flagged():
     [
         powered_off(tools_version_status2="guestToolsNotInstalled"),
         template(tools_version_status2="guestToolsNotInstalled"),
-        make_vm(tools_version_status2="guestToolsNotInstalled", quickstats_available=False),
         make_vm(
             tools_version_status2="guestToolsNotInstalled", host_connection_state="disconnected"
         ),
@@ -49,7 +53,7 @@ def test_ba101_all_unknown_is_not_flagged():
             tools_version_status2="guestToolsNotInstalled", host_connection_state="notResponding"
         ),
     ],
-    ids=["powered-off", "template", "no-quickstats", "host-disconnected", "host-not-responding"],
+    ids=["powered-off", "template", "host-disconnected", "host-not-responding"],
 )
 def test_runtime_rules_ignore_out_of_scope_vms(vm):
     outcome = run("BA101", vm)
@@ -74,7 +78,7 @@ def test_ba102_not_running_is_warning_only_when_installed():
     outcome = run("BA102", running, stopped, missing)
     assert outcome.checked == 2  # Tools not installed is BA101's business
     assert [f.entity.moid for f in outcome.findings] == [stopped.moid]
-    assert outcome.findings[0].severity.value == "warning"
+    assert outcome.findings[0].severity.value == "info"  # hygiene: the driver still runs
     assert outcome.findings[0].evidence["guest.toolsRunningStatus"] == "guestToolsNotRunning"
 
 
@@ -117,10 +121,18 @@ def test_ba103_supported_old_can_be_silenced():
 
 
 def test_ba103_upgrade_commands():
-    vm = make_vm(tools_version_status2="guestToolsTooOld")
+    vm = make_vm(guest_id="windows2019srv_64Guest", tools_version_status2="guestToolsTooOld")
     rem = run("BA103", vm).findings[0].remediation
     assert "Update-Tools" in rem.powercli
     assert "-upgrade" in rem.govc
+
+
+def test_ba103_linux_gets_package_manager_not_update_tools():
+    """PowerCLI documents Update-Tools for Windows guests; Linux gets open-vm-tools packages."""
+    vm = make_vm(guest_id="ubuntu64Guest", tools_version_status2="guestToolsTooOld")
+    rem = run("BA103", vm).findings[0].remediation
+    assert "Update-Tools" not in rem.powercli and "-upgrade" not in rem.govc
+    assert any("open-vm-tools" in step for step in rem.steps)
 
 
 def test_ba103_too_new_tools_get_no_upgrade_command():
@@ -139,3 +151,65 @@ def test_ba104_unmanaged_is_info():
     assert [f.severity.value for f in outcome.findings] == ["info", "info"]
     assert "toolsVersionStatus = guestToolsUnmanaged" in outcome.findings[1].message
     assert "package manager" in outcome.findings[0].remediation.summary
+
+
+# --- wave 2: guest family, quickStats independence ---------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("guest_id", "guest_family", "severity"),
+    [
+        ("windows2019srv_64Guest", None, "critical"),
+        ("rhel9_64Guest", None, "warning"),  # in-kernel vmw_balloon
+        ("ubuntu64Guest", "linuxGuest", "warning"),
+        ("other5xLinux64Guest", None, "warning"),
+        ("rhel5_64Guest", None, "critical"),  # kernel 2.6.18: the driver comes with Tools
+        ("sles11_64Guest", None, "critical"),
+        ("darwin21_64Guest", None, "critical"),
+        ("freebsd13_64Guest", None, "critical"),
+        (None, "linuxGuest", "warning"),  # no guestId: guestFamily decides
+        (None, "windowsGuest", "critical"),
+        (None, None, "critical"),
+    ],
+)
+def test_ba101_severity_follows_the_guest_family(guest_id, guest_family, severity):
+    vm = make_vm(
+        guest_id=guest_id,
+        guest_family=guest_family,
+        tools_version_status2="guestToolsNotInstalled",
+    )
+    assert only_severity("BA101", vm) == severity
+
+
+def test_ba101_linux_says_state_unknown_and_how_to_confirm():
+    vm = make_vm(guest_id="rhel9_64Guest", tools_version_status2="guestToolsNotInstalled")
+    [finding] = run("BA101", vm).findings
+    assert "balloon state unknown" in finding.message
+    assert "lsmod | grep vmw_balloon" in finding.message and "MCTL?" in finding.message
+    assert "open-vm-tools" in finding.remediation.summary
+    assert finding.remediation.powercli is None  # Mount-Tools is not how Linux gets Tools
+    assert finding.evidence["guest_os_family"] == "linux"
+
+
+def test_tools_rules_decide_without_quickstats():
+    """Tools status comes from guest info: a VM just powered on (no quickStats) is judged."""
+    missing = make_vm(
+        guest_id="windows2019srv_64Guest",
+        tools_version_status2="guestToolsNotInstalled",
+        quickstats_available=False,
+    )
+    stopped = make_vm(tools_running_status="guestToolsNotRunning", quickstats_available=False)
+    old = make_vm(tools_version_status2="guestToolsTooOld", quickstats_available=False)
+    unmanaged = make_vm(tools_version_status2="guestToolsUnmanaged", quickstats_available=False)
+    assert only_severity("BA101", missing) == "critical"
+    assert only_severity("BA102", stopped) == "info"
+    assert only_severity("BA103", old) == "warning"
+    assert only_severity("BA104", unmanaged) == "info"
+
+
+def test_ba102_is_hygiene_and_debian_unit_is_open_vm_tools():
+    vm = make_vm(guest_id="debian11_64Guest", tools_running_status="guestToolsNotRunning")
+    [finding] = run("BA102", vm).findings
+    assert "balloon driver is not affected" in finding.message
+    assert "systemctl enable --now open-vm-tools" in finding.remediation.steps[0]
+    assert get_rule("BA102").meta.severity.value == "info"
