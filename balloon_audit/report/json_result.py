@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import re
 from datetime import datetime, timezone
@@ -24,10 +25,16 @@ if TYPE_CHECKING:
     from pydantic import ValidationError
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
 def _plain(obj: Any) -> Any:
     """Dataclasses, enums, tuples and datetimes to JSON-ready values."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, _SCALARS) and not isinstance(obj, enum.Enum):
+        return obj
+    names = _field_names(type(obj))
+    if names is not None:
+        return {name: _plain(getattr(obj, name)) for name in names}
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, dict):
@@ -37,6 +44,14 @@ def _plain(obj: Any) -> Any:
     if isinstance(obj, datetime):
         return _iso(obj)
     return obj
+
+
+@functools.cache
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names (looked up once per class: 10,000 VMs ask 10,000 times)."""
+    if not dataclasses.is_dataclass(cls):
+        return None
+    return tuple(f.name for f in dataclasses.fields(cls))
 
 
 def _iso(moment: datetime) -> str:
@@ -68,7 +83,29 @@ def result_to_dict(result: AuditResult) -> dict[str, Any]:
 
 
 def result_to_json(result: AuditResult) -> str:
-    return json.dumps(result_to_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The result as JSON text: top-level keys one per line, list items (a VM, a finding)
+    one per line.
+
+    ``json.dumps(indent=...)`` would use the pure-Python encoder: for 10,000 VMs it took
+    longer than collecting them and held millions of small strings at once. Items are
+    encoded by the C encoder instead, and the file stays readable and diff-friendly.
+    """
+    data = result_to_dict(result)
+    lines = ["{"]
+    keys = sorted(data)
+    for number, key in enumerate(keys, 1):
+        value = data[key]
+        comma = "," if number < len(keys) else ""
+        if isinstance(value, list) and value:
+            items = ",\n    ".join(_encode(item) for item in value)
+            lines.append(f"  {_encode(key)}: [\n    {items}\n  ]{comma}")
+        else:
+            lines.append(f"  {_encode(key)}: {_encode(value)}{comma}")
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+_encode = functools.partial(json.dumps, sort_keys=True, ensure_ascii=False)
 
 
 # --- reading ------------------------------------------------------------------------
