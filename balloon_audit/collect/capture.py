@@ -383,10 +383,27 @@ def _parse_capture(path: Path, yaml: Any) -> Any:
         reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
         raise ConfigError(f"cannot read capture {path}: {reason}", hint=_CAPTURE_HINT) from None
     except yaml.reader.ReaderError as exc:
+        _check_gzip(path)
         raise ConfigError(
             f"cannot read capture {path}: not UTF-8 text (byte {exc.position})",
             hint=_CAPTURE_HINT,
         ) from None
+    except yaml.YAMLError:
+        _check_gzip(path)  # streamed, a damaged gzip file shows as YAML garbage first
+        raise
+
+
+def _check_gzip(path: Path) -> None:
+    """Raise "cannot read capture" if ``path`` is a damaged gzip file (error path only)."""
+    if not _gzipped(path):
+        return
+    try:
+        with gzip.open(path, "rb") as stream:
+            while stream.read(1 << 20):
+                pass
+    except (OSError, EOFError, zlib.error) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        raise ConfigError(f"cannot read capture {path}: {reason}", hint=_CAPTURE_HINT) from None
 
 
 def _load(path: Path) -> tuple[CaptureInfo, list[Any], list[dict]]:

@@ -12,9 +12,10 @@ import enum
 import functools
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from balloon_audit.errors import ReportError
 from balloon_audit.model import RESULT_SCHEMA as SCHEMA
@@ -62,47 +63,71 @@ def _by_identity(item: Any) -> tuple:
     return (item.server, item.name, item.moid)
 
 
-def result_to_dict(result: AuditResult) -> dict[str, Any]:
+def _sections(result: AuditResult) -> dict[str, tuple[bool, Any]]:
+    """Top-level keys: (True, objects to convert one by one) or (False, a plain value)."""
     snapshot = result.snapshot
     return {
-        "schema": SCHEMA,
-        "generated_at": _iso(result.generated_at),
-        "tool_version": result.tool_version,
-        "run_by": dict(result.run_by),
-        "sources": _plain(sorted(snapshot.sources, key=lambda s: s.server)),
-        "thresholds": _plain(result.thresholds),
-        "summary": summary(result),
-        "clusters": _plain(sorted(snapshot.clusters, key=_by_identity)),
-        "hosts": _plain(sorted(snapshot.hosts, key=_by_identity)),
-        "vms": _plain(sorted(snapshot.vms, key=_by_identity)),
-        "resource_pools": _plain(sorted(snapshot.resource_pools, key=_by_identity)),
-        "findings": _plain(result.findings),
-        "waived": _plain(result.waived),
-        "waiver_problems": list(result.waiver_problems),
+        "schema": (False, SCHEMA),
+        "generated_at": (False, _iso(result.generated_at)),
+        "tool_version": (False, result.tool_version),
+        "run_by": (False, dict(result.run_by)),
+        "sources": (True, sorted(snapshot.sources, key=lambda s: s.server)),
+        "thresholds": (False, _plain(result.thresholds)),
+        "summary": (False, summary(result)),
+        "clusters": (True, sorted(snapshot.clusters, key=_by_identity)),
+        "hosts": (True, sorted(snapshot.hosts, key=_by_identity)),
+        "vms": (True, sorted(snapshot.vms, key=_by_identity)),
+        "resource_pools": (True, sorted(snapshot.resource_pools, key=_by_identity)),
+        "findings": (True, result.findings),
+        "waived": (True, result.waived),
+        "waiver_problems": (False, list(result.waiver_problems)),
+    }
+
+
+def result_to_dict(result: AuditResult) -> dict[str, Any]:
+    return {
+        key: [_plain(item) for item in value] if items else value
+        for key, (items, value) in _sections(result).items()
     }
 
 
 def result_to_json(result: AuditResult) -> str:
-    """The result as JSON text: top-level keys one per line, list items (a VM, a finding)
-    one per line.
+    """The result as JSON text (see :func:`json_chunks`)."""
+    return "".join(json_chunks(result))
+
+
+def write_result_json(result: AuditResult, stream: IO[bytes]) -> None:
+    """Write the result as UTF-8 JSON to a binary stream, a piece at a time."""
+    for chunk in json_chunks(result):
+        stream.write(chunk.encode("utf-8"))
+
+
+def json_chunks(result: AuditResult) -> Iterator[str]:
+    """The result's JSON text in pieces: top-level keys one per line, list items (a VM, a
+    finding) one per line.
 
     ``json.dumps(indent=...)`` would use the pure-Python encoder: for 10,000 VMs it took
-    longer than collecting them and held millions of small strings at once. Items are
-    encoded by the C encoder instead, and the file stays readable and diff-friendly.
+    longer than collecting them. Items are converted and encoded (by the C encoder) one at
+    a time, so neither the whole result as a dict nor the whole text has to exist at once
+    (both together held about 300 MB for 10,000 VMs); the file stays readable and
+    diff-friendly.
     """
-    data = result_to_dict(result)
-    lines = ["{"]
-    keys = sorted(data)
+    sections = _sections(result)
+    keys = sorted(sections)
+    yield "{"
     for number, key in enumerate(keys, 1):
-        value = data[key]
-        comma = "," if number < len(keys) else ""
-        if isinstance(value, list) and value:
-            items = ",\n    ".join(_encode(item) for item in value)
-            lines.append(f"  {_encode(key)}: [\n    {items}\n  ]{comma}")
+        items, value = sections[key]
+        yield f"\n  {_encode(key)}: "
+        if items and value:
+            yield "["
+            for index, item in enumerate(value):
+                yield ("\n    " if index == 0 else ",\n    ") + _encode(_plain(item))
+            yield "\n  ]"
         else:
-            lines.append(f"  {_encode(key)}: {_encode(value)}{comma}")
-    lines.append("}")
-    return "\n".join(lines) + "\n"
+            yield _encode(value if not items else [])
+        if number < len(keys):
+            yield ","
+    yield "\n}\n"
 
 
 _encode = functools.partial(json.dumps, sort_keys=True, ensure_ascii=False)

@@ -87,10 +87,11 @@ def write_reports(result: AuditResult, targets: Sequence[tuple[str, Path]]) -> l
 
 
 def _write_json(result: AuditResult, path: Path) -> None:
-    from balloon_audit.fileio import atomic_write_text
-    from balloon_audit.report.json_result import result_to_json
+    from balloon_audit.fileio import atomic_writer
+    from balloon_audit.report.json_result import write_result_json
 
-    atomic_write_text(path, result_to_json(result))
+    with atomic_writer(path) as stream:
+        write_result_json(result, stream)
 
 
 def _write_html(result: AuditResult, path: Path) -> None:
