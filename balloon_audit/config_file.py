@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from balloon_audit.config import Config
 from balloon_audit.errors import ConfigError
 from balloon_audit.fleet_file import check_entries, entry_title
+from balloon_audit.locations import doc_location
 from balloon_audit.model import Severity
 from balloon_audit.rules.registry import all_rules
 
@@ -47,8 +48,8 @@ ENV_VAR = "BALLOON_AUDIT_CONFIG"
 """Environment variable naming the configuration file."""
 
 _HINT = (
-    "see 'Configuration file' in docs/rules.md; `balloon-audit rules` lists the rule IDs "
-    "and their parameters"
+    f"see 'Configuration file' in {doc_location('rules.md')}; `balloon-audit rules` lists "
+    "the rule IDs and their parameters"
 )
 
 

@@ -12,18 +12,23 @@ import enum
 import functools
 import json
 import re
+import sys
 from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
-from balloon_audit.errors import ReportError
+from balloon_audit.errors import ResultFileError
+from balloon_audit.fileio import atomic_writer
 from balloon_audit.model import RESULT_SCHEMA as SCHEMA
 from balloon_audit.model import AuditResult
+from balloon_audit.report.formats import Format, register
 from balloon_audit.summary import summary
 
 if TYPE_CHECKING:
     from pydantic import ValidationError
+
+    from balloon_audit.validation import Loc
 
 
 _SCALARS = (str, int, float, bool, type(None))
@@ -88,6 +93,7 @@ def _sections(result: AuditResult) -> dict[str, tuple[bool, Any]]:
         "findings": (True, result.findings),
         "waived": (True, result.waived),
         "waiver_problems": (False, list(result.waiver_problems)),
+        "rules": (True, sorted(result.rules, key=lambda r: r.id)),
     }
 
 
@@ -116,7 +122,7 @@ def json_chunks(result: AuditResult) -> Iterator[str]:
     ``json.dumps(indent=...)`` would use the pure-Python encoder: for 10,000 VMs it took
     longer than collecting them. Items are converted and encoded (by the C encoder) one at
     a time, so neither the whole result as a dict nor the whole text has to exist at once
-    (both together held about 300 MB for 10,000 VMs); the file stays readable and
+    (together they held about 300 MB for 10,000 VMs); the file stays readable and
     diff-friendly.
     """
     sections = _sections(result)
@@ -153,30 +159,30 @@ def read_result(path: Path) -> AuditResult:
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ReportError(
+        raise ResultFileError(
             f"{path}: not a JSON result: not UTF-8 text (byte {exc.start})", hint=_JSON_HINT
         ) from None
     except OSError as exc:
-        raise ReportError(f"{path}: cannot be read: {exc.strerror}", hint=_JSON_HINT) from None
+        raise ResultFileError(f"{path}: cannot be read: {exc.strerror}", hint=_JSON_HINT) from None
     return result_from_json(text, source=str(path))
 
 
 def result_from_json(text: str, source: str = "the result") -> AuditResult:
     """Check ``text`` against the ``balloon-audit/1`` model and build the result.
 
-    Raises ReportError naming ``source`` and the key for anything that is not a
+    Raises ResultFileError naming ``source`` and the key for anything that is not a
     well-formed result: bad JSON, NaN, deep nesting, another schema, a missing
     key or a value of the wrong type.
     """
     data = _parse(text, source)
     schema = data.get("schema") if isinstance(data, dict) else None
     if schema != SCHEMA:
-        raise ReportError(
+        raise ResultFileError(
             f"{source}: not a balloon-audit result (schema {schema!r}, expected {SCHEMA!r})",
             hint=_JSON_HINT,
         )
-    # Reading needs the pydantic model; writing (every scan) does not: imported here, it
-    # keeps about 0.2 s of imports out of the start of a scan.
+    # Reading needs pydantic and the result model; writing (every scan) does not: imported
+    # here, they stay out of the start of a scan.
     from pydantic import ValidationError
 
     from balloon_audit.report.result_model import ResultDocument
@@ -184,7 +190,7 @@ def result_from_json(text: str, source: str = "the result") -> AuditResult:
     try:
         document = ResultDocument.model_validate_json(text)
     except ValidationError as exc:
-        raise ReportError(
+        raise ResultFileError(
             f"{source}: the result is damaged: {_describe(exc, data)}", hint=_REWRITE_HINT
         ) from None
     return document.to_result()
@@ -202,18 +208,18 @@ def _parse(text: str, source: str) -> Any:
     try:
         data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        raise ReportError(
+        raise ResultFileError(
             f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             hint=_JSON_HINT,
         ) from None
     except _Constant as exc:
-        raise ReportError(
+        raise ResultFileError(
             f"{source}: not valid JSON: {_where_constant(text, str(exc))}", hint=_REWRITE_HINT
         ) from None
     except RecursionError:
         data = None
     if data is None or _depth(data) > MAX_DEPTH:
-        raise ReportError(
+        raise ResultFileError(
             f"{source}: the result is damaged: nested deeper than {MAX_DEPTH} levels",
             hint=_REWRITE_HINT,
         )
@@ -245,7 +251,7 @@ def _depth(data: Any) -> int:
 def _describe(exc: ValidationError, data: Any) -> str:
     """The first problems, each with its key path: ``vms[0] 'web-01'.memory_mb: ...``."""
     from balloon_audit.report.result_model import ResultDocument
-    from balloon_audit.validation import Loc, dotted, lookup, problems
+    from balloon_audit.validation import dotted, lookup, problems
 
     def label(loc: Loc) -> str:
         item = lookup(data, loc)
@@ -258,3 +264,28 @@ def _describe(exc: ValidationError, data: Any) -> str:
     lines = [f"{dotted(p.loc, label)}: {p.message}" if p.loc else p.message for p in found[:5]]
     more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
     return "; ".join(lines) + more
+
+
+def write_json(result: AuditResult, path: Path) -> None:
+    """Write the JSON result to ``path`` atomically, a piece at a time."""
+    with atomic_writer(path) as stream:
+        write_result_json(result, stream)
+
+
+def print_json(result: AuditResult) -> None:
+    """The JSON result on stdout (``--json -``): nothing else is printed there."""
+    for chunk in json_chunks(result):
+        sys.stdout.write(chunk)
+    sys.stdout.flush()
+
+
+register(
+    Format(
+        "json",
+        help="Write the JSON result here ('-' for stdout).",
+        write=write_json,
+        show=print_json,
+        rerender=False,
+        order=10,
+    )
+)
