@@ -373,9 +373,20 @@ class _BoundedReader:
 _CAPTURE_HINT = "pass the file written by 'balloon-audit scan --record FILE'"
 
 
+def _check_gzip(path: Path) -> None:
+    """Read a ``.gz`` capture through once (bounded) so that a damaged stream is reported as
+    such (CRC or deflate error) rather than as whatever YAML its garbage happens to make."""
+    with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw) as stream:
+        reader = _BoundedReader(stream, path)
+        while reader.read(1 << 20):
+            pass
+
+
 def _parse_capture(path: Path, yaml: Any) -> Any:
     """The capture's YAML document; unreadable, oversized or non-UTF-8 files are ConfigErrors."""
     try:
+        if _gzipped(path):
+            _check_gzip(path)
         with open(path, "rb") as raw:
             stream = gzip.GzipFile(fileobj=raw) if _gzipped(path) else raw
             return yaml.load(_BoundedReader(stream, path), Loader=_no_alias_loader(yaml))
