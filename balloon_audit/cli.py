@@ -386,7 +386,7 @@ def scan(
     config_path: ConfigOpt = None,
     no_perf: Annotated[
         bool,
-        typer.Option("--no-perf", help="Do not read swap-rate counters for swapping VMs."),
+        typer.Option("--no-perf", help="Do not read the realtime counters (swap rates of swapping VMs, hosts' mem.state)."),
     ] = False,
     record: Annotated[
         Path | None,
