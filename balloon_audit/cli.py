@@ -386,7 +386,10 @@ def scan(
     config_path: ConfigOpt = None,
     no_perf: Annotated[
         bool,
-        typer.Option("--no-perf", help="Do not read the realtime counters (swap rates of swapping VMs, hosts' mem.state)."),
+        typer.Option(
+            "--no-perf",
+            help="Do not read realtime counters (swapping VMs' swap rates, hosts' mem.state).",
+        ),
     ] = False,
     record: Annotated[
         Path | None,
