@@ -93,8 +93,6 @@ def test_trickled_performance_query(demo_lab: Any, fault_proxy: Any, tmp_path: P
          ("--connect-timeout", "2"), "within 2s while connecting"),
         ("proxy delays RetrievePropertiesEx 60s", "RetrievePropertiesEx", Fault("delay", 60),
          ("--timeout", "2"), "took longer than 2s"),
-        # RetrievePropertiesEx calls: 1 structure and hosts, 2 host options (best effort:
-        # a fault there only leaves the options unknown), 3 the VM page
         ("proxy trickles the VM page", "RetrievePropertiesEx", Fault("trickle", 0.3, 3),
          ("--timeout", "2"), "took longer than 2s"),
         ("proxy cuts the VM page half-way", "RetrievePropertiesEx", Fault("cut", 0, 3),
