@@ -15,6 +15,9 @@ from typing import Any
 
 from balloon_audit.history.changes import Changes
 
+RESULT_SCHEMA = "balloon-audit/1"
+"""The ``schema`` of the JSON result (docs/result.schema.json)."""
+
 
 class Severity(str, enum.Enum):
     """Finding severity, ordered info < warning < critical."""

@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from balloon_audit.history.changes import Changes
 from balloon_audit.model import (
+    RESULT_SCHEMA,
     VM,
     AuditResult,
     Cluster,
@@ -32,7 +33,7 @@ from balloon_audit.model import (
     WaivedFinding,
 )
 
-SCHEMA = "balloon-audit/1"
+SCHEMA = RESULT_SCHEMA
 
 _READ = ConfigDict(
     strict=True,
