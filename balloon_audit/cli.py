@@ -159,7 +159,7 @@ def _print_error(error: BalloonAuditError) -> None:
         err.print(f"[dim]hint:[/] {safe(error.hint)}")
 
 
-def _read_password(password_stdin: bool) -> str:
+def _read_password(password_stdin: bool, govc_password: str | None = None) -> str:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
         if not password:
@@ -168,7 +168,7 @@ def _read_password(password_stdin: bool) -> str:
                 hint="pipe the password in, e.g. from a secrets file: --password-stdin < FILE",
             )
         return password
-    from_env = os.environ.get(PASSWORD_ENV)
+    from_env = os.environ.get(PASSWORD_ENV) or govc_password
     if from_env:
         return from_env
     if sys.stdin.isatty():
@@ -403,6 +403,23 @@ def scan(
             show_default=False,
         ),
     ] = None,
+    fleet_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--fleet",
+            envvar="BALLOON_AUDIT_FLEET",
+            help="Fleet file: [[fleet]] entries with per-server credentials (docs/fleet.md).",
+            show_default=False,
+        ),
+    ] = None,
+    label: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--label",
+            help="Audit only the fleet entries with this KEY=VALUE label. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Audit one or more vCenters and print a summary; optionally write reports.
 
@@ -410,6 +427,7 @@ def scan(
     2 usage or configuration error, 3 the audit could not be completed.
     """
     from balloon_audit.engine import evaluate
+    from balloon_audit.fleet_file import fleet_targets, label_sources
 
     capture_error: BalloonAuditError | None = None
     try:
@@ -421,18 +439,23 @@ def scan(
             _replay_alone(server, record)
             snapshot = _collect_replay(replay, quiet=quiet, perf=not no_perf)
         else:
-            targets = _targets(
-                server,
-                port,
-                user,
-                password_stdin,
-                insecure,
-                ca_bundle,
-                (timeout, connect_timeout, deadline),
-            )
+            fleet = _fleet(fleet_path, config, server, label or [])
+            if fleet:
+                targets = fleet_targets(fleet)
+            else:
+                targets = _targets(
+                    server,
+                    port,
+                    user,
+                    password_stdin,
+                    insecure,
+                    ca_bundle,
+                    (timeout, connect_timeout, deadline),
+                )
             snapshot, capture_error = _collect_live(
                 targets, record=record, quiet=quiet, perf=not no_perf
             )
+            snapshot = label_sources(snapshot, fleet)
     except ConfigError as exc:
         raise fail(exc, EXIT_USAGE) from None
     except BalloonAuditError as exc:
@@ -493,22 +516,49 @@ def _replay_alone(server: list[str] | None, record: Path | None) -> None:
             )
 
 
+def _fleet(path: Path | None, config, server: list[str] | None, labels: list[str]):
+    """The fleet entries to audit, passwords fetched; empty when --server is given."""
+    from balloon_audit.fleet_file import fetch_passwords, load_fleet, select
+
+    if server:
+        if labels:
+            raise ConfigError("--label selects fleet entries: it cannot go with --server")
+        return []
+    entries = load_fleet(path) if path is not None else config.fleet
+    if labels:
+        if not entries:
+            raise ConfigError("--label needs a fleet", hint="pass --fleet FILE (docs/fleet.md)")
+        entries = select(entries, labels)
+    return fetch_passwords(entries)
+
+
 def _targets(server, port, user, password_stdin, insecure, ca_bundle, limits):
     from balloon_audit.collect import Target, parse_server
+    from balloon_audit.govc_env import read_govc_env
 
     timeout, connect_timeout, deadline = limits
+    govc = read_govc_env()
+    if not server and govc.server:
+        server = [govc.server]
     if not server:
-        raise ConfigError("no server given", hint="pass --server vcenter.example.com (repeatable)")
+        raise ConfigError(
+            "no server given",
+            hint="pass --server vcenter.example.com (repeatable), --fleet FILE, or set GOVC_URL",
+        )
     parsed = [parse_server(spec) for spec in server]
+    user = user or govc.user
     users = {u for _, _, u in parsed if u} | ({user} if user else set())
     if not users:
         raise ConfigError(
             "no user given",
-            hint="pass --user, set BALLOON_AUDIT_USER, or use https://user@host/sdk",
+            hint="pass --user, set BALLOON_AUDIT_USER or GOVC_USERNAME, "
+            "or use https://user@host/sdk",
         )
+    insecure = insecure or govc.insecure
+    ca_bundle = ca_bundle or govc.ca_bundle
     if ca_bundle is not None and not insecure:
         _check_ca_bundle(ca_bundle)
-    password = _read_password(password_stdin)
+    password = _read_password(password_stdin, govc.password)
     return [
         Target(
             server=host,

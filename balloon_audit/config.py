@@ -22,6 +22,8 @@ class Config:
     severity_overrides: Mapping[str, Severity] = field(default_factory=dict)
     """Rule ID -> severity every finding of that rule is reported with."""
     waivers: tuple[Waiver, ...] = ()
+    fleet: tuple[Any, ...] = ()
+    """``[[fleet]]`` entries (:class:`~balloon_audit.fleet_file.FleetEntry`), if any."""
 
     def params_for(self, rule_id: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
         merged = dict(defaults)

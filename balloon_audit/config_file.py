@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from balloon_audit.config import Config
 from balloon_audit.config_model import config_file_model
 from balloon_audit.errors import ConfigError
+from balloon_audit.fleet_file import check_entries, entry_title
 from balloon_audit.model import Severity
 from balloon_audit.rules.registry import all_rules
 from balloon_audit.validation import Loc, dotted, lookup, problems
@@ -131,7 +132,9 @@ def parse_config(data: Mapping[str, Any], source: str = "configuration") -> Conf
             raise ConfigError(f"{source}: {lines[0]}", hint=_HINT) from None
         listed = "".join(f"\n  {line}" for line in lines)
         raise ConfigError(f"{source}: {len(lines)} problems:{listed}", hint=_HINT) from None
-    return parsed.to_config()
+    config = parsed.to_config()
+    check_entries(config.fleet, source)
+    return config
 
 
 def _where(loc: Loc, data: Mapping[str, Any]) -> str:
@@ -144,7 +147,8 @@ def _where(loc: Loc, data: Mapping[str, Any]) -> str:
         rule, entity = entry.get("rule"), entry.get("entity")
         if isinstance(rule, str) and isinstance(entity, str):
             return f" (rule {rule}, entity {entity!r})"
-        return ""
+        title = entry_title(entry) if prefix[0] == "fleet" else None
+        return f" ({title})" if title else ""
 
     return dotted(loc, label)
 

@@ -15,12 +15,13 @@ from typing import Annotated, Any
 from pydantic import BeforeValidator, create_model, model_validator
 
 from balloon_audit.config import Config
+from balloon_audit.fleet_file import FleetEntry
 from balloon_audit.model import Waiver
 from balloon_audit.rule_params import RuleTable, rule_table
 from balloon_audit.rules.registry import all_rules
 from balloon_audit.validation import InputModel, reject, suggest, type_name
 
-TOP_LEVEL_KEYS = ("rules", "waivers")
+TOP_LEVEL_KEYS = ("rules", "waivers", "fleet")
 WAIVER_KEYS = ("rule", "entity", "reason", "owner", "expires", "server")
 RULE_ID = re.compile(r"BA\d{3}\Z", re.IGNORECASE)
 
@@ -141,8 +142,14 @@ def _array_of_tables(value: Any) -> Any:
     return value
 
 
+def _fleet_tables(value: Any) -> Any:
+    if not isinstance(value, list):
+        reject("must be an array of tables ([[fleet]])")
+    return value
+
+
 class ConfigFileBase(InputModel):
-    """The whole file: ``[rules]`` and ``[[waivers]]``."""
+    """The whole file: ``[rules]``, ``[[waivers]]`` and ``[[fleet]]``."""
 
     @classmethod
     def unknown_key(cls, key: str) -> str:
@@ -152,6 +159,7 @@ class ConfigFileBase(InputModel):
         """The in-memory configuration the engine reads."""
         rules: RulesSection = getattr(self, "rules")  # noqa: B009 - declared per registry
         waivers: tuple[WaiverEntry, ...] = getattr(self, "waivers")  # noqa: B009
+        fleet: tuple[FleetEntry, ...] = getattr(self, "fleet")  # noqa: B009
         tables = rules.tables()
         disabled = set(rules.disabled)
         disabled |= {rule_id for rule_id, table in tables.items() if table.enabled is False}
@@ -162,6 +170,7 @@ class ConfigFileBase(InputModel):
                 rule_id: t.severity for rule_id, t in tables.items() if t.severity is not None
             },
             waivers=tuple(w.to_waiver() for w in waivers),
+            fleet=fleet,
         )
 
 
@@ -179,5 +188,6 @@ def config_file_model() -> type[ConfigFileBase]:
         __module__=__name__,
         rules=(rules_section, rules_section()),
         waivers=(waivers, ()),
+        fleet=(Annotated[tuple[FleetEntry, ...], BeforeValidator(_fleet_tables)], ()),
     )
     return model  # type: ignore[no-any-return]

@@ -8,6 +8,7 @@ did not say", never zero; rules decide when ``None`` may be read as 0.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -85,6 +86,8 @@ class SourceInfo:
     history keys its VMs on it across runs."""
     aliases: tuple[str, ...] = ()
     """Other names given for this same vCenter in the run."""
+    labels: Mapping[str, str] = field(default_factory=dict)
+    """Free labels from the fleet file (``site``, ``environment`` ...); reports group by them."""
     unknown_values: tuple[str, ...] = ()
     """Values this version does not know, from a newer server: ``Type=value (count)``,
     e.g. ``VirtualMachinePowerState=poweredHibernating (3)``. Kept as text; BA903 lists them."""
