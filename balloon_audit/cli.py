@@ -35,12 +35,20 @@ app = typer.Typer(
     help="Audit vSphere VM memory reclamation: ballooning, compression, swapping, and why.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold passwords
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain click help: flags without a value placeholder
 )
 lab_app = typer.Typer(help="Start and stop a vcsim test lab loaded with a scenario.")
 app.add_typer(lab_app, name="lab")
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
+
+
+class Listing(str, enum.Enum):
+    """``--min-severity``: the lowest severity the terminal lists."""
+
+    info = "info"
+    warning = "warning"
+    critical = "critical"
 
 
 class FailOn(str, enum.Enum):
@@ -257,6 +265,7 @@ ServerOpt = Annotated[
     typer.Option(
         "--server",
         "-s",
+        metavar="HOST",
         envvar="BALLOON_AUDIT_SERVER",
         help="vCenter or ESXi host: name, name:port or https://user@name/sdk. Repeat for several.",
         show_default=False,
@@ -315,6 +324,22 @@ def _distinct_outputs(*paths: Path | None) -> None:
                 "and never the input file",
             )
         seen[key] = path
+
+
+def _check_outputs(
+    json_path: Path | None,
+    html_path: Path | None,
+    xlsx_path: Path | None,
+    output_dir: Path | None,
+    record: Path | None = None,
+) -> None:
+    """Every output can be written: checked before any vCenter is contacted."""
+    from balloon_audit.output_paths import check_output_dir, check_output_files
+
+    check_output_files(
+        [("--json", json_path), ("--html", html_path), ("--xlsx", xlsx_path), ("--record", record)]
+    )
+    check_output_dir(output_dir)
 
 
 def _load_config(path: Path | None):
@@ -416,10 +441,22 @@ def scan(
         list[str] | None,
         typer.Option(
             "--label",
+            metavar="KEY=VALUE",
             help="Audit only the fleet entries with this KEY=VALUE label. Repeatable.",
             show_default=False,
         ),
     ] = None,
+    min_severity: Annotated[
+        Listing,
+        typer.Option(
+            case_sensitive=False,
+            help="List only findings at or above this on the terminal (reports keep all).",
+        ),
+    ] = Listing.info,
+    summary: Annotated[
+        bool,
+        typer.Option("--summary", help="Print the totals only, not the findings."),
+    ] = False,
 ) -> None:
     """Audit one or more vCenters and print a summary; optionally write reports.
 
@@ -434,6 +471,7 @@ def scan(
         _distinct_outputs(
             None if json_path is None else json_path, html_path, xlsx_path, record, replay
         )
+        _check_outputs(json_path, html_path, xlsx_path, output_dir, record)
         config = _load_config(config_path)
         if replay is not None:
             _replay_alone(server, record)
@@ -485,7 +523,12 @@ def scan(
         elif not quiet:
             from balloon_audit.report.console import render_console
 
-            render_console(result, _StdoutConsole(highlight=False))
+            render_console(
+                result,
+                _StdoutConsole(highlight=False),
+                min_severity=Severity(min_severity.value),
+                summary_only=summary,
+            )
             sys.stdout.flush()
     except BrokenPipeError:
         stdout_closed = True
@@ -645,6 +688,7 @@ def report(
         raise typer.Exit(EXIT_USAGE)
     try:
         _distinct_outputs(result_file, html_path, xlsx_path)
+        _check_outputs(None, html_path, xlsx_path, output_dir)
         result = read_result(result_file)
     except BalloonAuditError as exc:
         raise fail(exc, EXIT_USAGE) from None
@@ -666,48 +710,57 @@ def report(
 def list_rules(
     config_path: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
+    as_toml: Annotated[
+        bool,
+        typer.Option(
+            "--toml",
+            help="Print a complete, commented configuration file with the values in force "
+            "(--config accepts it as is).",
+        ),
+    ] = False,
 ) -> None:
-    """List the rule catalogue with the thresholds in force."""
+    """List the rule catalogue with the thresholds in force (in TOML form)."""
     import json
 
     from balloon_audit.config_file import describe_thresholds
     from balloon_audit.rules.registry import get_rule
+    from balloon_audit.rules_toml import config_toml
 
     try:
         config = _load_config(config_path)
     except BalloonAuditError as exc:
         raise fail(exc, EXIT_USAGE) from None
     settings = describe_thresholds(config)
+    if as_toml:
+        metas = {s.rule: get_rule(s.rule).meta for s in settings}
+        typer.echo(
+            config_toml(
+                settings,
+                {rule: meta.checks for rule, meta in metas.items()},
+                {rule: meta.severity for rule, meta in metas.items()},
+            ),
+            nl=False,
+        )
+        return
+    rows = [
+        {
+            "id": s.rule,
+            "name": s.name,
+            "severity": s.severity.value,
+            "enabled": s.enabled,
+            "checks": get_rule(s.rule).meta.checks,
+            "scope": get_rule(s.rule).meta.scope,
+            "thresholds": s.params,
+            "overridden": sorted(s.overridden),
+        }
+        for s in settings
+    ]
     if as_json:
-        rows = [
-            {
-                "id": s.rule,
-                "name": s.name,
-                "severity": s.severity.value,
-                "enabled": s.enabled,
-                "checks": get_rule(s.rule).meta.checks,
-                "scope": get_rule(s.rule).meta.scope,
-                "thresholds": s.params,
-                "overridden": sorted(s.overridden),
-            }
-            for s in settings
-        ]
         typer.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
-    table = Table(show_edge=False)
-    for column in ("ID", "name", "severity"):
-        table.add_column(column, no_wrap=True)
-    for column in ("checks", "thresholds (* = from config)"):
-        table.add_column(column, overflow="fold")
-    for s in settings:
-        thresholds = ", ".join(
-            f"{k}={v}{'*' if k in s.overridden else ''}" for k, v in s.params.items()
-        )
-        name = s.name if s.enabled else f"{s.name} [dim](disabled)[/]"
-        table.add_row(
-            s.rule, name, s.severity.value, escape(get_rule(s.rule).meta.checks), escape(thresholds)
-        )
-    Console(highlight=False).print(table)
+    from balloon_audit.report.rules_text import render_rules
+
+    render_rules(rows, Console(highlight=False))
 
 
 StateDirOpt = Annotated[
@@ -762,12 +815,16 @@ def lab_up_command(
     if as_json:
         typer.echo(json.dumps(instance.to_json(), indent=2, sort_keys=True))
         return
+    from balloon_audit.program import program
+
+    me = program()  # runs as written: .venv/bin/balloon-audit in a checkout
+    down = f"{me} lab down" + (f" --state-dir {shlex.quote(str(state_dir))}" if state_dir else "")
     typer.echo(
         f"lab '{instance.scenario.name}' is up at {instance.url} (pid {instance.pid}); "
         "vcsim accepts any user and password:\n\n"
         "  export BALLOON_AUDIT_PASSWORD=any\n"
-        f"  balloon-audit scan -s {instance.server} -u lab --insecure --output-dir reports\n\n"
-        "Stop it with: balloon-audit lab down"
+        f"  {me} scan -s {instance.server} -u lab --insecure --output-dir reports\n\n"
+        f"Stop it with: {down}"
     )
 
 

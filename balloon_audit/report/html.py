@@ -237,5 +237,7 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "tools_col": p.TOOLS_COLUMN,
         "tools_text": fmt.tools_status_text,
         "fl": FLEET_LABELS,
+        # Every vCenter failed: say so instead of showing zero totals.
+        "no_data": p.no_data(result),
         "ref_url": p.reference_url,
     }

@@ -457,3 +457,8 @@ def reference_url(reference: str) -> str | None:
     """A stable public URL for a rule reference, where one exists (VMware KB articles)."""
     match = _KB.search(reference)
     return KB_URL.format(match.group(1)) if match else None
+
+
+def no_data(result: AuditResult) -> bool:
+    """Every vCenter failed: reports say "no data" instead of showing zero totals."""
+    return bool(result.sources) and not any(s.ok for s in result.sources)

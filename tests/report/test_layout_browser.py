@@ -104,6 +104,20 @@ def _open_at(browser: Browser, report: Path, width: int, media: str = "") -> Non
     browser.evaluate(SHOW_ALL)
 
 
+def _first_findings(browser: Browser, path: Path, width: int) -> None:
+    """A screen-sized picture of the first finding group (the part people look at)."""
+    top = browser.evaluate(
+        "document.querySelector('article.group').getBoundingClientRect().top + scrollY"
+    )
+    reply = browser.send(
+        "Page.captureScreenshot",
+        format="png",
+        captureBeyondViewport=True,
+        clip={"x": 0, "y": top, "width": width, "height": 1600, "scale": 1},
+    )
+    path.write_bytes(base64.b64decode(reply["data"]))
+
+
 def _reset(browser: Browser) -> None:
     browser.send("Emulation.clearDeviceMetricsOverride")
     browser.send("Emulation.setEmulatedMedia", media="")
@@ -130,7 +144,8 @@ def test_screen_layout_has_no_overlap_and_no_sideways_scroll(browser, demo, widt
             "         Math.ceil(width / b.parentElement.clientWidth)]; })"
         )
         shot = tmp_path / f"report-{width}px.png"
-        shot.write_bytes(browser.screenshot(width))
+        shot.write_bytes(browser.screenshot(width))  # the whole page
+        _first_findings(browser, tmp_path / f"report-{width}px-findings.png", width)
     finally:
         _reset(browser)
     print(f"screenshot: {shot}")
