@@ -331,14 +331,11 @@ def _check_outputs(
     html_path: Path | None,
     xlsx_path: Path | None,
     output_dir: Path | None,
-    record: Path | None = None,
 ) -> None:
-    """Every output can be written: checked before any vCenter is contacted."""
+    """Every report has a folder to go to: checked before any vCenter is contacted."""
     from balloon_audit.output_paths import check_output_dir, check_output_files
 
-    check_output_files(
-        [("--json", json_path), ("--html", html_path), ("--xlsx", xlsx_path), ("--record", record)]
-    )
+    check_output_files([("--json", json_path), ("--html", html_path), ("--xlsx", xlsx_path)])
     check_output_dir(output_dir)
 
 
@@ -471,7 +468,7 @@ def scan(
         _distinct_outputs(
             None if json_path is None else json_path, html_path, xlsx_path, record, replay
         )
-        _check_outputs(json_path, html_path, xlsx_path, output_dir, record)
+        _check_outputs(json_path, html_path, xlsx_path, output_dir)
         config = _load_config(config_path)
         if replay is not None:
             _replay_alone(server, record)

@@ -3,11 +3,13 @@
 A scan of a large fleet can take minutes; finding out afterwards that ``--html``
 names a folder that does not exist loses that work. Every output is checked
 first, and a problem is a usage error (exit 2): nothing has been contacted yet.
+What only writing can tell (permissions, a read-only or full file system) is
+reported when the reports are written, and the other reports are still written.
+(``--record`` has its own check in the capture code.)
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -18,16 +20,11 @@ def _is_stream(path: Path) -> bool:
     return str(path) == "-" or str(path).startswith("/dev/")
 
 
-def _writable_folder(option: str, folder: Path, what: Path) -> None:
+def _existing_folder(option: str, folder: Path, what: Path) -> None:
     if not folder.is_dir():
         raise ConfigError(
             f"{option} {what}: the folder {folder} does not exist",
             hint=f"create it first (mkdir -p {folder}) or choose another path",
-        )
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise ConfigError(
-            f"{option} {what}: no permission to write in {folder}",
-            hint="choose a folder you can write to",
         )
 
 
@@ -41,7 +38,7 @@ def check_output_files(outputs: Iterable[tuple[str, Path | None]]) -> None:
                 f"{option} {path}: is a folder, not a file",
                 hint=f"name a file, e.g. {path / 'report'}, or use --output-dir {path}",
             )
-        _writable_folder(option, path.parent if str(path.parent) else Path("."), path)
+        _existing_folder(option, path.parent if str(path.parent) else Path("."), path)
 
 
 def check_output_dir(path: Path | None, option: str = "--output-dir") -> None:
@@ -51,9 +48,12 @@ def check_output_dir(path: Path | None, option: str = "--output-dir") -> None:
     if path.exists() and not path.is_dir():
         raise ConfigError(f"{option} {path}: is a file, not a folder", hint="name a folder")
     if path.is_dir():
-        _writable_folder(option, path, path)
         return
     parent = path.parent
     while not parent.exists() and parent != parent.parent:
         parent = parent.parent
-    _writable_folder(option, parent, path)
+    if not parent.is_dir():
+        raise ConfigError(
+            f"{option} {path}: {parent} is a file, so the folder cannot be made",
+            hint="name a folder",
+        )
