@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from balloon_audit.config_toml import thresholds_text, toml_value
 from balloon_audit.program import program
-from balloon_audit.rules_toml import thresholds_text, toml_value
 from tests.paths import CASSETTES, ROOT
 
 try:  # Python 3.11+

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
@@ -10,6 +15,7 @@ from rich.text import Text
 from balloon_audit.formatting import fmt_num
 from balloon_audit.model import AuditResult, Finding, Severity
 from balloon_audit.report import presentation as p
+from balloon_audit.report.formats import Format, register
 from balloon_audit.report.terminal import safe
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
@@ -195,3 +201,46 @@ def _print_findings(
             f"\n{hidden_below:,} finding{'s' if hidden_below != 1 else ''} below "
             f"{min_severity.value} not listed (--min-severity {min_severity.value})"
         )
+
+
+class _StdoutConsole(Console):
+    """Rich exits 1 on a broken pipe; here the caller decides (``scan`` exits 141)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+_LISTING: ContextVar[tuple[Severity, bool]] = ContextVar(
+    "listing", default=(Severity.INFO, False)
+)
+"""``scan --min-severity`` and ``--summary`` for the console format's ``show``."""
+
+
+@contextmanager
+def listing(min_severity: Severity, *, summary_only: bool = False) -> Iterator[None]:
+    """Within this block the console summary lists findings from ``min_severity`` up
+    (or, ``summary_only``, none): the registry's ``show`` takes only the result."""
+    token = _LISTING.set((min_severity, summary_only))
+    try:
+        yield
+    finally:
+        _LISTING.reset(token)
+
+
+def show_console(result: AuditResult) -> None:
+    """The summary on stdout (what ``scan`` prints unless ``--quiet`` or ``--json -``).
+
+    Raises BrokenPipeError when the reader of stdout went away.
+    """
+    min_severity, summary_only = _LISTING.get()
+    render_console(
+        result,
+        _StdoutConsole(highlight=False),
+        min_severity=min_severity,
+        summary_only=summary_only,
+    )
+    sys.stdout.flush()
+
+
+register(Format("console", help="The summary on the terminal.", show=show_console, order=0))

@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.padding import Padding
 from rich.text import Text
 
+from balloon_audit.config_toml import thresholds_text
 from balloon_audit.report.terminal import printable, safe
-from balloon_audit.rules_toml import thresholds_text
 
 SEVERITY_STYLE = {"critical": "bold red", "warning": "yellow", "info": "cyan"}
 

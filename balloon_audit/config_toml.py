@@ -10,10 +10,13 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from balloon_audit.config_file import RuleSettings
 from balloon_audit.model import Severity
+
+if TYPE_CHECKING:  # the report command lists formats without loading the rule registry
+    from balloon_audit.config import Config
+    from balloon_audit.config_file import RuleSettings
 
 
 def toml_value(value: Any) -> str:
@@ -97,3 +100,17 @@ def config_toml(
 
 def _one_line(text: str) -> str:
     return " ".join(text.split())
+
+
+def rules_config_toml(config: Config) -> str:
+    """``rules --toml``: the configuration file for ``config`` (defaults where it is silent)."""
+    from balloon_audit.config_file import describe_thresholds
+    from balloon_audit.rules.registry import get_rule
+
+    settings = describe_thresholds(config)
+    metas = {s.rule: get_rule(s.rule).meta for s in settings}
+    return config_toml(
+        settings,
+        {rule: meta.checks for rule, meta in metas.items()},
+        {rule: meta.severity for rule, meta in metas.items()},
+    )
