@@ -102,6 +102,8 @@ def changes_context(changes: Changes | None) -> dict[str, Any]:
     """Template variables for the "Since last run" section and the first-seen notes."""
     if changes is None:
         return {"changes": None, "trend_charts": [], "since": lambda _f: None}
+    if changes.previous is None:  # the first run: every finding is new, nothing to note per row
+        return {"changes": changes, "trend_charts": [], "since": lambda _f: None}
     by_ref = changes.current_by_entity()
 
     def since(finding: Finding) -> Any:
