@@ -12,7 +12,6 @@ from rich.text import Text
 
 from balloon_audit.formatting import fmt_num
 from balloon_audit.model import AuditResult, Finding, Severity
-from balloon_audit.report.formats import Format, register
 from balloon_audit.report.terminal import printable, safe
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
@@ -183,6 +182,3 @@ def show_console(result: AuditResult) -> None:
     """
     render_console(result, _StdoutConsole(highlight=False))
     sys.stdout.flush()
-
-
-register(Format("console", help="The summary on the terminal.", show=show_console, order=0))

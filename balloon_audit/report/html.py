@@ -23,7 +23,6 @@ from balloon_audit.fileio import atomic_write_bytes
 from balloon_audit.locations import data_dir
 from balloon_audit.model import VM, AuditResult
 from balloon_audit.report import presentation as p
-from balloon_audit.report.formats import Format, register
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
 if TYPE_CHECKING:
@@ -253,6 +252,3 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "tools_text": fmt.tools_status_text,
         "fl": FLEET_LABELS,
     }
-
-
-register(Format("html", help="Write the HTML report here.", write=write_html, order=20))

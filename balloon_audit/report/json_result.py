@@ -21,7 +21,6 @@ from pydantic import ValidationError
 from balloon_audit.errors import ResultFileError
 from balloon_audit.fileio import atomic_write_text
 from balloon_audit.model import AuditResult
-from balloon_audit.report.formats import Format, register
 from balloon_audit.report.result_model import SCHEMA, ResultDocument
 from balloon_audit.summary import summary
 from balloon_audit.validation import Loc, dotted, lookup, problems
@@ -196,15 +195,3 @@ def print_json(result: AuditResult) -> None:
     """The JSON result on stdout (``--json -``): nothing else is printed there."""
     sys.stdout.write(result_to_json(result))
     sys.stdout.flush()
-
-
-register(
-    Format(
-        "json",
-        help="Write the JSON result here ('-' for stdout).",
-        write=write_json,
-        show=print_json,
-        rerender=False,
-        order=10,
-    )
-)
