@@ -41,6 +41,8 @@ ServerOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
 def output_dir_option(*, rerender_only: bool) -> Any:
     """``--output-dir``: every file format (of ``report``: those it re-renders), dated names."""
     from balloon_audit.report.formats import file_formats
@@ -55,6 +57,8 @@ def output_dir_option(*, rerender_only: bool) -> Any:
             show_default=False,
         ),
     ]
+
+
 QuietOpt = Annotated[
     bool, typer.Option("--quiet", "-q", help="Print nothing but errors (for cron).")
 ]
@@ -98,7 +102,10 @@ FailOnOpt = Annotated[
 ]
 NoPerfOpt = Annotated[
     bool,
-    typer.Option("--no-perf", help="Do not read swap-rate counters for swapping VMs."),
+    typer.Option(
+        "--no-perf",
+        help="Do not read realtime counters (swapping VMs' swap rates, hosts' mem.state).",
+    ),
 ]
 RecordOpt = Annotated[
     Path | None,
@@ -230,8 +237,7 @@ def read_password(password_stdin: bool, fallback: str | None = None) -> str:
         return getpass.getpass("vCenter password: ")
     raise ConfigError(
         "no password given",
-        hint=f"set {PASSWORD_ENV}, use --password-stdin, or run from a terminal to be "
-        "prompted",
+        hint=f"set {PASSWORD_ENV}, use --password-stdin, or run from a terminal to be prompted",
     )
 
 
@@ -246,5 +252,3 @@ def run_by() -> dict[str, str]:
         "host": socket.gethostname(),
         "command": shlex.join(["balloon-audit", *sys.argv[1:]]),
     }
-
-
