@@ -427,7 +427,7 @@ def scan(
     2 usage or configuration error, 3 the audit could not be completed.
     """
     from balloon_audit.engine import evaluate
-    from balloon_audit.fleet_file import fleet_targets, label_sources
+    from balloon_audit.fleet_file import label_sources
 
     capture_error: BalloonAuditError | None = None
     try:
@@ -439,19 +439,17 @@ def scan(
             _replay_alone(server, record)
             snapshot = _collect_replay(replay, quiet=quiet, perf=not no_perf)
         else:
-            fleet = _fleet(fleet_path, config, server, label or [])
-            if fleet:
-                targets = fleet_targets(fleet)
-            else:
-                targets = _targets(
-                    server,
-                    port,
-                    user,
-                    password_stdin,
-                    insecure,
-                    ca_bundle,
-                    (timeout, connect_timeout, deadline),
-                )
+            fleet = _fleet(fleet_path, config, server, label)
+            targets = _fleet_or_targets(
+                fleet,
+                server,
+                port,
+                user,
+                password_stdin,
+                insecure,
+                ca_bundle,
+                (timeout, connect_timeout, deadline),
+            )
             snapshot, capture_error = _collect_live(
                 targets, record=record, quiet=quiet, perf=not no_perf
             )
@@ -516,7 +514,14 @@ def _replay_alone(server: list[str] | None, record: Path | None) -> None:
             )
 
 
-def _fleet(path: Path | None, config, server: list[str] | None, labels: list[str]):
+def _fleet_or_targets(fleet, *target_options):
+    """The fleet's targets, or (no fleet) those of --server / GOVC_URL and the shared password."""
+    from balloon_audit.fleet_file import fleet_targets
+
+    return fleet_targets(fleet) if fleet else _targets(*target_options)
+
+
+def _fleet(path: Path | None, config, server: list[str] | None, labels: list[str] | None):
     """The fleet entries to audit, passwords fetched; empty when --server is given."""
     from balloon_audit.fleet_file import fetch_passwords, load_fleet, select
 
