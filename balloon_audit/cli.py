@@ -50,6 +50,12 @@ class FailOn(str, enum.Enum):
     never = "never"
 
 
+class NotifyOn(str, enum.Enum):
+    always = "always"
+    findings = "findings"
+    new = "new"
+
+
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"balloon-audit {__version__}")
@@ -117,8 +123,13 @@ def _usage_error(exc: Exception) -> None:
     if type(exc).__name__ == "NoArgsIsHelpError":
         exc.show()  # prints the help
         sys.exit(EXIT_USAGE)
-    err.print(f"[bold red]error:[/] {safe(exc.format_message())}")  # type: ignore[attr-defined]
     ctx = getattr(exc, "ctx", None)
+    if ctx is not None and ctx.info_name == "check":  # a monitoring plugin: UNKNOWN
+        from balloon_audit.check import unknown_output
+
+        sys.stdout.write(unknown_output(exc.format_message()))  # type: ignore[attr-defined]
+        sys.exit(3)
+    err.print(f"[bold red]error:[/] {safe(exc.format_message())}")  # type: ignore[attr-defined]
     where = ctx.command_path if ctx is not None else "balloon-audit"
     err.print(f"[dim]hint:[/] see '{safe(where)} --help'")
     sys.exit(exc.exit_code if isinstance(exc, _USAGE_ERROR) else EXIT_USAGE)
@@ -225,11 +236,13 @@ def _write_reports(
     output_dir: Path | None,
     quiet: bool,
     kinds: tuple[str, ...] = ("json", "html", "xlsx"),
-) -> None:
+    extra: tuple[tuple[str, Path | None], ...] = (),
+    retention: tuple[int | None, float | None] | None = None,
+) -> list[Path]:
     from balloon_audit.report.writers import dated_paths, write_reports
 
     targets: list[tuple[str, Path]] = []
-    for kind, path in (("json", json_path), ("html", html_path), ("xlsx", xlsx_path)):
+    for kind, path in (("json", json_path), ("html", html_path), ("xlsx", xlsx_path), *extra):
         if path is not None:
             targets.append((kind, path))
     failure: ReportError | None = None
@@ -242,6 +255,8 @@ def _write_reports(
                 failure = exc
         try:
             written = write_reports(result, targets)
+            if output_dir is not None and retention is not None:  # scan: latest, retention
+                _after_dated(output_dir, written, retention, quiet)
         except ReportError as exc:
             failure = ReportError(f"{failure}; {exc}", hint=failure.hint) if failure else exc
             written = []
@@ -250,6 +265,22 @@ def _write_reports(
             err.print(f"wrote {safe(str(path))}")
     if failure is not None:
         raise failure
+    return written
+
+
+def _after_dated(
+    output_dir: Path, written: list[Path], retention: tuple[int | None, float | None], quiet: bool
+) -> None:
+    """``latest`` pointers to this run's dated files; then --keep / --keep-days retention."""
+    from balloon_audit.cron import point_latest, prune
+
+    point_latest([p for p in written if p.parent == output_dir])
+    keep, keep_days = retention
+    if keep is None and keep_days is None:
+        return
+    for path in prune(output_dir, keep=keep, keep_days=keep_days, protect=written):
+        if not quiet:
+            err.print(f"deleted {safe(str(path))} (retention)")
 
 
 ServerOpt = Annotated[
@@ -325,6 +356,7 @@ def _load_config(path: Path | None):
 
 @app.command()
 def scan(
+    ctx: typer.Context,
     server: ServerOpt = None,
     port: Annotated[int, typer.Option(help="HTTPS port.", min=1, max=65535)] = 443,
     user: Annotated[
@@ -420,6 +452,72 @@ def scan(
             show_default=False,
         ),
     ] = None,
+    scope_items: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--scope",
+            help="Audit only objects matching KIND=GLOB (datacenter, cluster, host, folder, "
+            "pool, vm). Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    exclude_items: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--exclude",
+            help="Leave out objects matching KIND=GLOB. Repeatable.",
+            show_default=False,
+        ),
+    ] = None,
+    prometheus_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--prometheus",
+            help="Write Prometheus metrics here (node_exporter textfile collector, *.prom).",
+            show_default=False,
+        ),
+    ] = None,
+    csv_path: Annotated[
+        Path | None,
+        typer.Option(
+            "--csv",
+            help="Write the findings as CSV here, and the VMs beside it (NAME-vms.csv).",
+            show_default=False,
+        ),
+    ] = None,
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            help="Keep only the N newest runs in --output-dir.", min=1, show_default=False
+        ),
+    ] = None,
+    keep_days: Annotated[
+        float | None,
+        typer.Option(
+            help="Delete runs older than N days from --output-dir.",
+            min=0,
+            callback=_finite,
+            show_default=False,
+        ),
+    ] = None,
+    notify_on: Annotated[
+        NotifyOn | None,
+        typer.Option(
+            "--notify-on",
+            case_sensitive=False,
+            help="When to send the [notify] e-mail and webhooks (default: the file's 'on').",
+            show_default=False,
+        ),
+    ] = None,
+    wait_lock: Annotated[
+        float,
+        typer.Option(
+            help="Seconds to wait when another run is writing to --output-dir (default: exit).",
+            min=0,
+            max=86400,
+            callback=_finite,
+        ),
+    ] = 0.0,
 ) -> None:
     """Audit one or more vCenters and print a summary; optionally write reports.
 
@@ -432,8 +530,15 @@ def scan(
     capture_error: BalloonAuditError | None = None
     try:
         _distinct_outputs(
-            None if json_path is None else json_path, html_path, xlsx_path, record, replay
+            None if json_path is None else json_path,
+            html_path,
+            xlsx_path,
+            record,
+            replay,
+            prometheus_path,
+            csv_path,
         )
+        _lock_output_dir(ctx, output_dir, wait_lock, retention=(keep, keep_days))
         config = _load_config(config_path)
         if replay is not None:
             _replay_alone(server, record)
@@ -450,6 +555,7 @@ def scan(
                 ca_bundle,
                 (timeout, connect_timeout, deadline),
             )
+            targets = _with_scope(targets, config, scope_items, exclude_items)
             snapshot, capture_error = _collect_live(
                 targets, record=record, quiet=quiet, perf=not no_perf
             )
@@ -462,17 +568,22 @@ def scan(
     result = evaluate(snapshot, config, run_by=_run_by())
     stdout_json = json_path is not None and str(json_path) == "-"
     report_error: BalloonAuditError | None = None
+    previous = _previous_result(output_dir)
+    written: list[Path] = []
     try:  # the reports first: a console that fails must not cost them
-        _write_reports(
+        written = _write_reports(
             result,
             json_path=None if stdout_json else json_path,
             html_path=html_path,
             xlsx_path=xlsx_path,
             output_dir=output_dir,
             quiet=quiet,
+            extra=(("prometheus", prometheus_path), ("csv", csv_path)),
+            retention=(keep, keep_days),
         )
     except BalloonAuditError as exc:
         report_error = exc
+    notify_error = _notify(config, notify_on, result, written, previous, quiet)
     stdout_closed = False
     try:
         if stdout_json:
@@ -491,17 +602,79 @@ def scan(
     for source in result.sources:
         if not source.ok:
             err.print(f"[bold red]error:[/] {safe(source.server)}: {safe(source.error or '')}")
-    for problem in (capture_error, report_error):
-        if problem is not None:
-            _print_error(problem)
-    code = _exit_code(result, fail_on)
-    if capture_error is not None or report_error is not None:
-        code = EXIT_FAILED
+    problems = [p for p in (capture_error, report_error, notify_error) if p is not None]
+    for problem in problems:
+        _print_error(problem)
+    code = EXIT_FAILED if problems else _exit_code(result, fail_on)
     if stdout_closed and code != EXIT_FAILED:
         err.print("[bold red]error:[/] standard output was closed before all was written to it")
         err.print("[dim]hint:[/] report files were written first; or use --json FILE")
         code = EXIT_STDOUT_CLOSED
+    _quiet_summary(quiet, code, result, fail_on, output_dir)
     raise typer.Exit(code)
+
+
+def _quiet_summary(quiet: bool, code: int, result, fail_on: FailOn, output_dir) -> None:
+    """A quiet run that exits non-zero still says why, in one line (cron mails it)."""
+    if quiet and code != EXIT_OK:
+        from balloon_audit.cron import summary_line
+
+        err.print(safe(summary_line(result, code, fail_on.value, output_dir)))
+
+
+def _previous_result(output_dir: Path | None):
+    """The last run's result in --output-dir (its ``latest`` JSON), for ``--notify-on new``."""
+    from balloon_audit.cron import LATEST_STEM
+
+    latest = output_dir / f"{LATEST_STEM}.json" if output_dir is not None else None
+    if latest is None or not latest.exists():
+        return None
+    try:
+        from balloon_audit.report.json_result import read_result
+
+        return read_result(latest)
+    except BalloonAuditError:
+        return None  # a damaged previous result: every finding counts as new
+
+
+def _notify(config, notify_on, result, written: list[Path], previous, quiet: bool):
+    """Send the [notify] e-mail and webhooks when due; the error, if delivery failed."""
+    from balloon_audit.notify import NotifyError, deliver, should_notify
+
+    section = config.notify
+    if section is None:
+        if notify_on is not None:
+            return ConfigError("--notify-on needs a [notify] table in the configuration")
+        return None
+    if not should_notify(notify_on.value if notify_on else section.on, result, previous):
+        return None
+    reports = {path.suffix.lstrip("."): path for path in written}
+    try:
+        sent = deliver(section, result, reports, os.environ)
+    except (NotifyError, ConfigError) as exc:
+        return exc
+    if not quiet:
+        err.print(f"notified: {', '.join(sent)}")
+    return None
+
+
+def _lock_output_dir(
+    ctx: typer.Context,
+    output_dir: Path | None,
+    wait_s: float,
+    retention: tuple[int | None, float | None],
+) -> None:
+    """One run at a time per --output-dir: held until the command ends."""
+    from balloon_audit.cron import LockBusyError, run_lock
+
+    if output_dir is None:
+        if retention != (None, None):
+            raise ConfigError("--keep and --keep-days apply to --output-dir", hint="add one")
+        return
+    try:
+        ctx.with_resource(run_lock(output_dir, wait_s))
+    except LockBusyError as exc:
+        raise fail(exc, EXIT_FAILED) from None
 
 
 def _replay_alone(server: list[str] | None, record: Path | None) -> None:
@@ -512,6 +685,16 @@ def _replay_alone(server: list[str] | None, record: Path | None) -> None:
                 f"--replay cannot be combined with {name}",
                 hint="a capture names its own servers; record and replay in separate runs",
             )
+
+
+def _with_scope(targets, config, include: list[str] | None, exclude: list[str] | None):
+    """Targets limited to the configuration's [scope] plus --scope / --exclude."""
+    import dataclasses
+
+    from balloon_audit.scope import merge, parse_scope
+
+    scope = merge(config.scope or parse_scope([], []), parse_scope(include or [], exclude or []))
+    return [dataclasses.replace(t, scope=scope) for t in targets] if scope else targets
 
 
 def _fleet_or_targets(fleet, *target_options):
@@ -801,3 +984,6 @@ def lab_down_command(state_dir: StateDirOpt = None) -> None:
 
     stopped = lab_down(_state_dir(state_dir))
     typer.echo("lab stopped" if stopped else "no lab was running")
+
+
+from balloon_audit import cli_check  # noqa: E402, F401 - registers `balloon-audit check`

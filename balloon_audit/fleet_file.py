@@ -274,21 +274,27 @@ def check_entries(entries: Sequence[FleetEntry], source: str) -> None:
 
 
 def select(entries: Sequence[FleetEntry], wanted: Sequence[str]) -> tuple[FleetEntry, ...]:
-    """The entries carrying every ``key=value`` label in ``wanted`` (``--label site=paris``)."""
+    """The entries carrying every ``key=value`` label in ``wanted`` (``--label site=paris``;
+    ``fleet=NAME`` picks an entry by name)."""
     pairs = []
     for item in wanted:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--label {item!r} is not KEY=VALUE", hint="e.g. --label site=paris")
         pairs.append((key.strip(), value.strip()))
-    chosen = tuple(e for e in entries if all(e.labels.get(k) == v for k, v in pairs))
+    chosen = tuple(e for e in entries if all(_labels_of(e).get(k) == v for k, v in pairs))
     if not chosen:
-        known = sorted({f"{k}={v}" for e in entries for k, v in e.labels.items()})
+        known = sorted({f"{k}={v}" for e in entries for k, v in _labels_of(e).items()})
         raise ConfigError(
             f"no fleet entry has the labels {', '.join(wanted)}",
             hint=f"labels in the fleet: {', '.join(known) or 'none'}",
         )
     return chosen
+
+
+def _labels_of(entry: FleetEntry) -> dict[str, str]:
+    """The entry's labels and, when it has a name, ``fleet = name`` (as results carry it)."""
+    return {**entry.labels, **({"fleet": entry.name} if entry.name else {})}
 
 
 def fetch_passwords(
@@ -313,13 +319,14 @@ def fetch_password(index: int, entry: FleetEntry, environ: Mapping[str, str]) ->
             )
         return value
     if entry.password_file is not None:
-        return _from_file(where, Path(entry.password_file).expanduser())
+        return read_secret_file(where, Path(entry.password_file).expanduser())
     if entry.password_command is not None:
         return _from_command(where, entry.password_command)
     return _from_keyring(where, entry.password_keyring or "", entry.user or "")
 
 
-def _from_file(where: str, path: Path) -> str:
+def read_secret_file(where: str, path: Path) -> str:
+    """The first line of a password file that only its owner can read (mode 0600 or stricter)."""
     try:
         info = path.stat()
     except OSError as exc:

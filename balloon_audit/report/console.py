@@ -83,6 +83,7 @@ def _sources_table(result: AuditResult) -> Table:
     for s in result.sources:
         status = "[green]ok[/]" if s.ok else "[bold red]FAILED[/]"
         detail = s.error + (f" — {s.hint}" if s.hint else "") if s.error else ""
+        detail = f"scope: {s.scope}" + (f"; {detail}" if detail else "") if s.scope else detail
         api = " ".join(part for part in (s.api_type, s.api_version) if part)
         sources.add_row(
             safe(s.server + (f" (also {', '.join(s.aliases)})" if s.aliases else "")),

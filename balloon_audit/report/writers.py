@@ -20,9 +20,10 @@ MAX_SAME_SECOND = 1000
 
 @contextlib.contextmanager
 def dated_paths(directory: Path, generated_at: datetime) -> Iterator[dict[str, Path]]:
-    """Reserve ``balloon-audit-YYYYmmdd-HHMMSS[-N].{json,html,xlsx}`` in ``directory``.
+    """Reserve ``balloon-audit-YYYYmmdd-HHMMSS+ZZZZ[-N].{json,html,xlsx}`` in ``directory``.
 
-    Times are UTC. Names never collide: a run takes the first stem whose reports do not
+    Times are local, with the UTC offset in the name (``20261130-020000+0100``).
+    Names never collide: a run takes the first stem whose reports do not
     exist and whose hidden ``.STEM.reserved`` marker it could create exclusively
     (``O_EXCL``), so two runs in the same second (``-2``, ``-3`` ...) never overwrite
     each other. The marker is removed when the block ends. The directory is created if
@@ -35,7 +36,7 @@ def dated_paths(directory: Path, generated_at: datetime) -> Iterator[dict[str, P
             f"cannot create output directory {directory}: {exc.strerror}",
             hint="choose a writable --output-dir",
         ) from None
-    stamp = generated_at.strftime("%Y%m%d-%H%M%S")
+    stamp = generated_at.astimezone().strftime("%Y%m%d-%H%M%S%z")
     for n in range(1, MAX_SAME_SECOND + 1):
         stem = f"balloon-audit-{stamp}" + (f"-{n}" if n > 1 else "")
         paths = {kind: directory / f"{stem}.{kind}" for kind in KINDS}
@@ -105,7 +106,21 @@ def _write_xlsx(result: AuditResult, path: Path) -> None:
     write_xlsx(result, path)
 
 
+def _write_prometheus(result: AuditResult, path: Path) -> None:
+    from balloon_audit.report.prometheus import write_prometheus
+
+    write_prometheus(result, path)
+
+
+def _write_csv(result: AuditResult, path: Path) -> None:
+    from balloon_audit.report.csv_export import write_csv
+
+    write_csv(result, path)
+
+
 _WRITERS: dict[str, Callable[[AuditResult, Path], None]] = {
+    "prometheus": _write_prometheus,
+    "csv": _write_csv,
     "json": _write_json,
     "html": _write_html,
     "xlsx": _write_xlsx,
