@@ -540,6 +540,7 @@ def scan(
         )
         _lock_output_dir(ctx, output_dir, wait_lock, retention=(keep, keep_days))
         config = _load_config(config_path)
+        _check_notify(config, fleet_path, notify_on)
         if replay is not None:
             _replay_alone(server, record)
             snapshot = _collect_replay(replay, quiet=quiet, perf=not no_perf)
@@ -583,7 +584,7 @@ def scan(
         )
     except BalloonAuditError as exc:
         report_error = exc
-    notify_error = _notify(config, notify_on, result, written, previous, quiet)
+    notify_error = _notify(config, fleet_path, notify_on, (result, written, previous), quiet)
     stdout_closed = False
     try:
         if stdout_json:
@@ -637,19 +638,35 @@ def _previous_result(output_dir: Path | None):
         return None  # a damaged previous result: every finding counts as new
 
 
-def _notify(config, notify_on, result, written: list[Path], previous, quiet: bool):
-    """Send the [notify] e-mail and webhooks when due; the error, if delivery failed."""
+def _check_notify(config, fleet_path: Path | None, notify_on) -> None:
+    """--notify-on needs a [notify] table: a usage error, found before contacting anything."""
+    from balloon_audit.fleet_file import load_fleet_file
+
+    if notify_on is None or config.notify is not None:
+        return
+    if fleet_path is None or load_fleet_file(fleet_path).notify is None:
+        raise ConfigError(
+            "--notify-on needs a [notify] table",
+            hint="add [notify] to the configuration or the fleet file (docs/notify.md)",
+        )
+
+
+def _notify(config, fleet_path: Path | None, notify_on, run, quiet: bool):
+    """Send the [notify] e-mail and webhooks when due; the error, if delivery failed.
+
+    ``run`` is (result, report paths written, the previous run's result or None).
+    """
+    from balloon_audit.fleet_file import load_fleet_file
     from balloon_audit.notify import NotifyError, deliver, should_notify
 
-    section = config.notify
-    if section is None:
-        if notify_on is not None:
-            return ConfigError("--notify-on needs a [notify] table in the configuration")
-        return None
-    if not should_notify(notify_on.value if notify_on else section.on, result, previous):
-        return None
+    result, written, previous = run
     reports = {path.suffix.lstrip("."): path for path in written}
     try:
+        section = config.notify or (load_fleet_file(fleet_path).notify if fleet_path else None)
+        if section is None:
+            return None
+        if not should_notify(notify_on.value if notify_on else section.on, result, previous):
+            return None
         sent = deliver(section, result, reports, os.environ)
     except (NotifyError, ConfigError) as exc:
         return exc

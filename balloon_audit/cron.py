@@ -1,6 +1,6 @@
 """Unattended runs: one run at a time per output directory, retention, ``latest`` pointers.
 
-- :func:`run_lock` takes an exclusive ``flock`` on ``DIR/.balloon-audit.lock``; a second
+- :func:`run_lock` takes an exclusive ``flock`` on the output directory itself; a second
   run exits with a clear message, or waits up to ``--wait-lock`` seconds. The kernel
   drops the lock when the process ends, however it ends: no stale lock files.
 - :func:`prune` deletes old runs (``--keep N`` newest runs, ``--keep-days N``) and only
@@ -24,7 +24,6 @@ from pathlib import Path
 from balloon_audit.errors import BalloonAuditError, ReportError
 from balloon_audit.model import AuditResult
 
-LOCK_NAME = ".balloon-audit.lock"
 LATEST_STEM = "balloon-audit-latest"
 DATED = re.compile(
     r"balloon-audit-(?P<date>\d{8}-\d{6})(?P<zone>[+-]\d{4})?(?:-(?P<n>\d+))?"
@@ -39,51 +38,44 @@ class LockBusyError(BalloonAuditError):
 
 @contextlib.contextmanager
 def run_lock(directory: Path, wait_s: float = 0.0) -> Iterator[Path | None]:
-    """Hold the directory's run lock for the block; LockBusyError if another run has it.
+    """Hold the run lock of ``directory`` for the block; LockBusyError if another run has it.
 
-    Yields the lock file, or None when the directory is not writable (no lock).
+    The lock is an exclusive ``flock`` on the directory itself: no lock file to leave
+    behind, and the kernel releases it when the process ends, however it ends. Yields
+    the directory, or None when it cannot be created or opened (then nothing can be
+    written there either: the audit goes on, and writing the reports says why).
     """
     try:
         directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     except OSError:
-        # Nothing can be written there, so nothing to protect: the audit goes on and
-        # writing the dated reports reports the problem (the other outputs are kept).
         yield None
         return
     try:
-        holder = _acquire(fd, wait_s)
-        if holder is not None:
+        if not _acquire(fd, wait_s):
+            waited = f" (waited {wait_s:g}s)" if wait_s else ""
             raise LockBusyError(
-                f"another balloon-audit run is writing to {directory} ({holder})",
+                f"another balloon-audit run is writing to {directory}{waited}",
                 hint="this run stopped before contacting anything; "
                 "pass --wait-lock SECONDS to wait for the other run instead",
             )
-        os.ftruncate(fd, 0)
-        os.write(
-            fd,
-            f"pid {os.getpid()} since {datetime.now().astimezone():%Y-%m-%d %H:%M:%S%z}\n".encode(),
-        )
-        yield directory / LOCK_NAME
+        yield directory
     finally:
         os.close(fd)  # closing releases the lock
 
 
-def _acquire(fd: int, wait_s: float) -> str | None:
-    """None once the lock is held; else what the lock file says about its holder."""
+def _acquire(fd: int, wait_s: float) -> bool:
+    """True once the lock is held; False when another holder keeps it past ``wait_s``."""
     deadline = time.monotonic() + wait_s
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return None
+            return True
         except OSError as exc:
             if exc.errno not in (errno.EAGAIN, errno.EACCES):
                 raise
         if time.monotonic() >= deadline:
-            with contextlib.suppress(OSError):
-                text = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
-                return text or "holder unknown"
-            return "holder unknown"
+            return False
         time.sleep(min(0.2, max(0.0, deadline - time.monotonic())))
 
 

@@ -2,7 +2,7 @@
 
 See docs/notify.md for the user-facing description.
 
-Configured in a ``[notify]`` table of the configuration file::
+Configured in a ``[notify]`` table of the configuration file (or of the fleet file)::
 
     [notify]
     on = "findings"                 # always | findings | new  (--notify-on overrides)
@@ -44,7 +44,7 @@ from pydantic import BeforeValidator, model_validator
 
 from balloon_audit.errors import BalloonAuditError, ConfigError
 from balloon_audit.model import AuditResult
-from balloon_audit.validation import InputModel, reject, suggest
+from balloon_audit.validation import InputModel, non_empty_text, port_number, reject, suggest
 
 WEBHOOK_TIMEOUT_S = 30.0
 SMTP_TIMEOUT_S = 30.0
@@ -262,26 +262,20 @@ def _addresses(value: Any) -> tuple[str, ...]:
     return tuple(v.strip() for v in value)
 
 
-def _port(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        reject(f"must be a port number between 1 and 65535 (got {value!r})")
-    return int(value)
-
-
 class EmailSection(InputModel):
     """``[notify.email]``."""
 
-    host: Annotated[str, BeforeValidator(lambda v: _text(v))]
-    port: Annotated[int, BeforeValidator(_port)] = 587
+    host: Annotated[str, BeforeValidator(non_empty_text)]
+    port: Annotated[int, BeforeValidator(port_number)] = 587
     security: Annotated[str, _choice(SECURITY)] = "starttls"
-    sender: Annotated[str, BeforeValidator(lambda v: _text(v))]
+    sender: Annotated[str, BeforeValidator(non_empty_text)]
     to: Annotated[tuple[str, ...], BeforeValidator(_addresses)]
     cc: Annotated[tuple[str, ...], BeforeValidator(_addresses)] = ()
-    user: Annotated[str | None, BeforeValidator(lambda v: _text(v))] = None
-    password_env: Annotated[str | None, BeforeValidator(lambda v: _text(v))] = None
-    password_file: Annotated[str | None, BeforeValidator(lambda v: _text(v))] = None
+    user: Annotated[str | None, BeforeValidator(non_empty_text)] = None
+    password_env: Annotated[str | None, BeforeValidator(non_empty_text)] = None
+    password_file: Annotated[str | None, BeforeValidator(non_empty_text)] = None
     attach: tuple[Annotated[str, _choice(ATTACHABLE)], ...] = ("html", "xlsx")
-    ca_bundle: Annotated[str | None, BeforeValidator(lambda v: _text(v))] = None
+    ca_bundle: Annotated[str | None, BeforeValidator(non_empty_text)] = None
 
     @classmethod
     def unknown_key(cls, key: str) -> str:
@@ -302,9 +296,9 @@ class WebhookSection(InputModel):
     """``[[notify.webhook]]``."""
 
     url: Annotated[str | None, BeforeValidator(lambda v: _url(v))] = None
-    url_env: Annotated[str | None, BeforeValidator(lambda v: _text(v))] = None
+    url_env: Annotated[str | None, BeforeValidator(non_empty_text)] = None
     format: Annotated[str, _choice(WEBHOOK_FORMATS)] = "json"
-    ca_bundle: Annotated[str | None, BeforeValidator(lambda v: _text(v))] = None
+    ca_bundle: Annotated[str | None, BeforeValidator(non_empty_text)] = None
 
     @model_validator(mode="after")
     def _one_url(self) -> WebhookSection:
@@ -321,14 +315,8 @@ class NotifySection(InputModel):
     webhook: tuple[WebhookSection, ...] = ()
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        reject("must be a non-empty string")
-    return value.strip()
-
-
 def _url(value: Any) -> str:
-    text = _text(value)
+    text = non_empty_text(value)
     if not text.startswith(("https://", "http://")):
         reject("must be an http:// or https:// URL")
     return text

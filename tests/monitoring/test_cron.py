@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import re
@@ -13,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from balloon_audit.cron import LOCK_NAME, prune, run_stamp
+from balloon_audit.cron import prune, run_stamp
 from balloon_audit.lab.vcsim import start_vcsim, stop_vcsim
 from tests.live import require_vcsim
 from tests.paths import CASSETTES
@@ -89,8 +90,17 @@ def scan(out: Path, *extra: str, server: str | None = None, background: bool = F
 
 
 def lock_held(out: Path) -> bool:
-    lock = out / LOCK_NAME
-    return lock.exists() and lock.read_text().startswith("pid ")
+    """Another process holds the directory's run lock (a flock on the directory)."""
+    if not out.exists():
+        return False
+    fd = os.open(out, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)  # also releases the lock if this test took it
+    return False
 
 
 @pytest.mark.live

@@ -240,14 +240,22 @@ def test_failed_delivery_exits_3_and_keeps_the_reports(
     ("notify", "expected"),
     [
         ({"on": "sometimes"}, "notify.on: must be one of always, findings, new"),
-        ({"email": {"host": "h", "sender": "a@b", "to": ["x@y"], "password": "p"}},
-         "notify.email.password: never write the SMTP password here"),
-        ({"email": {"host": "h", "sender": "a@b", "to": ["x@y"], "security": "ssl"}},
-         "notify.email.security: must be one of starttls, tls, none"),
-        ({"email": {"host": "h", "sender": "a@b", "to": "not-an-address"}},
-         "notify.email.to: must be an array of e-mail addresses"),
-        ({"email": {"host": "h", "sender": "a@b", "to": ["x@y"], "password_env": "P"}},
-         "notify.email.user: a password needs a user"),
+        (
+            {"email": {"host": "h", "sender": "a@b", "to": ["x@y"], "password": "p"}},
+            "notify.email.password: never write the SMTP password here",
+        ),
+        (
+            {"email": {"host": "h", "sender": "a@b", "to": ["x@y"], "security": "ssl"}},
+            "notify.email.security: must be one of starttls, tls, none",
+        ),
+        (
+            {"email": {"host": "h", "sender": "a@b", "to": "not-an-address"}},
+            "notify.email.to: must be an array of e-mail addresses",
+        ),
+        (
+            {"email": {"host": "h", "sender": "a@b", "to": ["x@y"], "password_env": "P"}},
+            "notify.email.user: a password needs a user",
+        ),
         ({"webhook": [{"format": "slack"}]}, "notify.webhook[0].url: give exactly one of url"),
         ({"webhook": [{"url": "ftp://x", "format": "slack"}]}, "must be an http:// or https://"),
         ({"webhok": []}, "notify.webhok: unknown key (did you mean 'webhook'?)"),
@@ -260,3 +268,31 @@ def test_notify_table_mistakes_name_the_key(notify: dict, expected: str) -> None
     with pytest.raises(ConfigError) as caught:
         parse_config({"notify": notify})
     assert expected in str(caught.value)
+
+
+def test_notify_table_in_the_fleet_file(smtp_server, receiver, certificate, tmp_path) -> None:
+    mailbox, smtp_port = smtp_server
+    handler, http_port = receiver
+    notify = config(tmp_path, smtp_port, http_port, certificate, on="always").read_text()
+    fleet = tmp_path / "fleet.toml"
+    fleet.write_text(
+        '[[fleet]]\nserver = "vc01"\nuser = "u"\npassword_env = "VC01_PW"\n' + notify,
+        encoding="utf-8",
+    )
+    done = scan(tmp_path / "none.toml", EMPTY, tmp_path / "out", http_port=http_port)
+    assert done.returncode == 2 and "does not exist" in done.stderr
+    empty_config = tmp_path / "empty.toml"
+    empty_config.write_text("")
+    done = scan(empty_config, EMPTY, tmp_path / "out", "--fleet", str(fleet), http_port=http_port)
+    assert done.returncode == 0, done.stderr
+    assert len(mailbox.messages) == 1 and len(handler.received) == 3
+    ((_, message),) = mailbox.messages
+    assert message["Subject"] == "balloon-audit: 0 findings (none)"
+
+
+def test_notify_on_without_a_notify_table_is_a_usage_error(tmp_path) -> None:
+    empty_config = tmp_path / "empty.toml"
+    empty_config.write_text("")
+    done = scan(empty_config, DEMO, tmp_path / "out", "--notify-on", "new", http_port=1)
+    assert done.returncode == 2 and "--notify-on needs a [notify] table" in done.stderr
+    assert not list((tmp_path / "out").glob("balloon-audit-*")), "no report was written"
