@@ -35,6 +35,7 @@ from balloon_audit.config import Config
 from balloon_audit.config_model import config_file_model
 from balloon_audit.errors import ConfigError
 from balloon_audit.fleet_file import check_entries, entry_title
+from balloon_audit.locations import doc_location
 from balloon_audit.model import Severity
 from balloon_audit.rules.registry import all_rules
 from balloon_audit.validation import Loc, dotted, lookup, problems
@@ -48,8 +49,8 @@ ENV_VAR = "BALLOON_AUDIT_CONFIG"
 """Environment variable naming the configuration file."""
 
 _HINT = (
-    "see 'Configuration file' in docs/rules.md; `balloon-audit rules` lists the rule IDs "
-    "and their parameters"
+    f"see 'Configuration file' in {doc_location('rules.md')}; `balloon-audit rules` lists "
+    "the rule IDs and their parameters"
 )
 
 

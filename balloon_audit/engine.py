@@ -7,8 +7,8 @@ from datetime import datetime, timezone
 
 from balloon_audit import __version__
 from balloon_audit.config import Config
-from balloon_audit.model import AuditResult, Finding, RuleStat, Snapshot
-from balloon_audit.rules.registry import all_rules
+from balloon_audit.model import AuditResult, Finding, RuleDoc, RuleStat, Snapshot
+from balloon_audit.rules.registry import RuleMeta, all_rules
 from balloon_audit.waivers import apply_waivers
 
 
@@ -16,6 +16,21 @@ def finding_sort_key(finding: Finding) -> tuple:
     """Worst first, then by rule, vCenter and entity name, so two runs diff well."""
     e = finding.entity
     return (-finding.severity.rank, finding.rule, e.server, e.name, e.moid or "")
+
+
+def rule_doc(meta: RuleMeta) -> RuleDoc:
+    """How the reports describe a rule (the result carries it, see RuleDoc)."""
+    return RuleDoc(
+        id=meta.id,
+        name=meta.name,
+        severity=meta.severity,
+        checks=meta.checks,
+        scope=meta.scope,
+        rationale=meta.rationale,
+        remediation=meta.remediation,
+        references=tuple(meta.references),
+        reads=tuple(f'{prop.describe()} → "{prop.label}"' for prop in meta.reads),
+    )
 
 
 def evaluate(
@@ -30,9 +45,11 @@ def evaluate(
     findings: list[Finding] = []
     stats: list[RuleStat] = []
     thresholds: dict[str, dict] = {}
+    docs: list[RuleDoc] = []
     for rule in all_rules():
         if rule.meta.id in config.disabled:
             continue
+        docs.append(rule_doc(rule.meta))
         params = config.params_for(rule.meta.id, rule.meta.defaults)
         thresholds[rule.meta.id] = params
         outcome = rule.check(snapshot, params)
@@ -59,4 +76,5 @@ def evaluate(
         waived=tuple(waived),
         waiver_problems=tuple(waiver_problems),
         run_by=dict(run_by or {}),
+        rules=tuple(sorted(docs, key=lambda d: d.id)),
     )

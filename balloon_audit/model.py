@@ -77,6 +77,10 @@ class SourceInfo:
     """Why collection failed, one line, no secrets."""
     hint: str | None = None
     """What the user can do about ``error``."""
+    error_kind: str | None = None
+    """Why it failed, in one word (:class:`~balloon_audit.errors.FailureKind`): ``login``,
+    ``tls``, ``timeout``, ``unreachable``, ``permission``, ``protocol``, ``config``, ``capture``
+    or ``unexpected``; ``None`` for a source that was audited."""
     vm_count: int = 0
     host_count: int = 0
     duration_s: float | None = None
@@ -377,6 +381,24 @@ class WaivedFinding:
 
 
 @dataclass(frozen=True)
+class RuleDoc:
+    """What the reports say about a rule that ran; carried in the result so that
+    ``balloon-audit report`` re-renders without the rule code."""
+
+    id: str
+    name: str
+    severity: Severity
+    """The highest severity the rule reports by default."""
+    checks: str
+    scope: str
+    rationale: str
+    remediation: str
+    references: tuple[str, ...] = ()
+    reads: tuple[str, ...] = ()
+    """``path (unit) → "column"``, one per vSphere property the rule reads."""
+
+
+@dataclass(frozen=True)
 class AuditResult:
     """The outcome of one audit: input for every renderer, and the JSON archive format."""
 
@@ -392,6 +414,8 @@ class AuditResult:
     """Expired waivers and waivers that matched nothing, one line each."""
     run_by: dict[str, str] = field(default_factory=dict)
     """Provenance: ``user``, ``host`` (machine), ``command``."""
+    rules: tuple[RuleDoc, ...] = ()
+    """The rules that ran, as the reports describe them (sorted by ID)."""
 
     @property
     def sources(self) -> tuple[SourceInfo, ...]:

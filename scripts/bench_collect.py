@@ -56,7 +56,7 @@ def peak_rss_mb() -> float:
 def measure_replay(path: str) -> dict:
     import balloon_audit.collect.fleet  # noqa: F401 - imports are not what is measured
     import balloon_audit.collect.pagecall  # noqa: F401
-    from balloon_audit.collect.capture import replay_snapshot
+    from balloon_audit.audit import replay_snapshot
     from balloon_audit.engine import evaluate
 
     started = time.perf_counter()
@@ -77,10 +77,10 @@ def measure_replay(path: str) -> dict:
 
 def measure_load(path: str) -> dict:
     """Reading the capture file alone (YAML), to subtract from the replay."""
-    from balloon_audit.collect.capture import _load
+    from balloon_audit.collect.capture.fileformat import read_capture
 
     started = time.perf_counter()
-    _load(Path(path))
+    read_capture(Path(path))
     return {"load_s": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
 
 

@@ -29,9 +29,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from balloon_audit.audit import replay_snapshot  # noqa: E402
 from balloon_audit.collect import Target, collect_all  # noqa: E402
-from balloon_audit.collect.capture import recording, replay_snapshot  # noqa: E402
-from balloon_audit.collect.capture_scrub import Scrubber  # noqa: E402
+from balloon_audit.collect.capture import recording  # noqa: E402
+from balloon_audit.collect.capture.scrub import Scrubber  # noqa: E402
 from balloon_audit.engine import evaluate  # noqa: E402
 from balloon_audit.lab import load_scenario, running_lab  # noqa: E402
 from balloon_audit.lab.vcsim import start_vcsim, stop_vcsim  # noqa: E402

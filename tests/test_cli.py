@@ -79,11 +79,13 @@ def test_usage_error_exits_2_from_a_real_process() -> None:
 @pytest.mark.live
 def test_wrong_password_exits_3_without_leaking(vcsim_with_login: VcsimEndpoint) -> None:
     wrong = "Wr0ng-" + SECRET
-    out = run_cli(*server_args(vcsim_with_login), password=wrong)
+    out = run_cli(*server_args(vcsim_with_login), "--json", "-", password=wrong)
     assert out.returncode == 3, out.stdout + out.stderr
     assert "login" in out.stderr.lower() or "password" in out.stderr.lower()
     assert wrong not in out.stdout + out.stderr
     assert "Traceback" not in out.stderr
+    [source] = json.loads(out.stdout)["sources"]
+    assert (source["status"], source["error_kind"]) == ("failed", "login")
 
 
 @pytest.mark.live
@@ -109,6 +111,8 @@ def test_unreachable_server_exits_3() -> None:
 def test_wrong_port_exits_3(plain_http_port: int) -> None:
     out = run_cli(
         "scan",
+        "--json",
+        "-",
         "-s",
         f"127.0.0.1:{plain_http_port}",
         "-u",
@@ -121,6 +125,8 @@ def test_wrong_port_exits_3(plain_http_port: int) -> None:
     )
     assert out.returncode == 3
     assert "Traceback" not in out.stderr
+    [source] = json.loads(out.stdout)["sources"]
+    assert source["error_kind"] == "protocol", source
 
 
 @pytest.mark.live
@@ -173,6 +179,8 @@ def test_one_dead_vcenter_does_not_hide_the_other(
     status = {s["server"]: s["status"] for s in data["sources"]}
     assert status[dead] == "failed"
     assert status[f"127.0.0.1:{vcsim_with_login.port}"] == "ok"
+    kinds = {s["server"]: s["error_kind"] for s in data["sources"]}
+    assert kinds == {dead: "unreachable", f"127.0.0.1:{vcsim_with_login.port}": None}
     assert data["vms"], "the healthy vCenter's VMs are still reported"
     assert any(f["rule"] == "BA902" and f["entity"]["name"] == dead for f in data["findings"])
 

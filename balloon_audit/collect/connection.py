@@ -33,6 +33,8 @@ from balloon_audit.errors import (
     ConfigError,
     ConnectionFailedError,
     PermissionDeniedError,
+    ProtocolError,
+    TLSHandshakeError,
     TLSVerificationError,
 )
 
@@ -135,9 +137,9 @@ def _logout(si: Any, timeout_s: float) -> None:
         pass
 
 
-def _not_vsphere(target: Target, status: int | None) -> ConnectionFailedError:
+def _not_vsphere(target: Target, status: int | None) -> ProtocolError:
     answer = f"HTTP {status}" if status is not None else "an answer"
-    return ConnectionFailedError(
+    return ProtocolError(
         f"{target.label}: the server answered ({answer} for {SDK_PATH}/vimServiceVersions.xml) "
         "but is not a vSphere API endpoint",
         hint="check the host name and port: point --server at the vCenter or ESXi itself",
@@ -218,12 +220,12 @@ def _tls_failure(
         )
     if isinstance(exc, ssl.SSLError):
         if "WRONG_VERSION_NUMBER" in str(exc) or "record layer failure" in str(exc):
-            return ConnectionFailedError(
+            return ProtocolError(
                 f"{label}: the server does not speak TLS (a plain HTTP service?)",
                 hint="check the port: vCenter and ESXi serve the API over HTTPS, normally on 443",
             )
-        return ConnectionFailedError(
-            f"{label}: TLS handshake failed ({exc.reason or 'SSL error'})",
+        return TLSHandshakeError(
+            f"{label}: TLS handshake failed ({getattr(exc, 'reason', None) or 'SSL error'})",
             hint="check the host and port, and that the server offers TLS 1.2 or later",
         )
     return None
@@ -260,7 +262,7 @@ def _network_failure(
             hint="check the host and port; a proxy or load balancer may be in the way",
         )
     if isinstance(exc, http.client.HTTPException):
-        return ConnectionFailedError(
+        return ProtocolError(
             f"{label}: unexpected HTTP answer ({_http_status(exc)}); not a vSphere API endpoint?",
             hint="check the host name and port: point --server at the vCenter or ESXi itself",
         )

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from balloon_audit.collect.source import DuplicateSourceError, collect_source
 from balloon_audit.collect.target import Target
-from balloon_audit.errors import BalloonAuditError
+from balloon_audit.errors import BalloonAuditError, FailureKind
 from balloon_audit.model import Snapshot, SourceInfo, SourceStatus
 
 
@@ -90,6 +90,7 @@ class _Claims:
 
 
 def _failed_source(target: Target, exc: BaseException, duration_s: float) -> SourceInfo:
+    kind = exc.kind if isinstance(exc, BalloonAuditError) else FailureKind.UNEXPECTED
     if isinstance(exc, BalloonAuditError):
         # SourceInfo names the server already: keep the error free of the "label: " prefix
         error, hint = str(exc).removeprefix(f"{target.label}: "), exc.hint
@@ -102,6 +103,7 @@ def _failed_source(target: Target, exc: BaseException, duration_s: float) -> Sou
         status=SourceStatus.FAILED,
         error=error,
         hint=hint,
+        error_kind=kind.value,
         duration_s=round(duration_s, 3),
     )
 

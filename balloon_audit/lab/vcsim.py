@@ -14,19 +14,22 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from balloon_audit.errors import LabError
+from balloon_audit.locations import checkout_root
 from balloon_audit.netloc import sdk_url
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
 VCSIM_ENV = "BALLOON_AUDIT_VCSIM"
 
 
 def find_tool(name: str) -> Path | None:
-    """``vcsim``/``govc``: from $BALLOON_AUDIT_<NAME>, the project's .tools/bin, or PATH."""
+    """``vcsim``/``govc``: from $BALLOON_AUDIT_<NAME>, else the checkout's ``.tools/bin``
+    (only when running from a source checkout, see :func:`~balloon_audit.locations.checkout_root`),
+    else PATH."""
     explicit = os.environ.get(f"BALLOON_AUDIT_{name.upper()}")
     if explicit:
         return Path(explicit) if Path(explicit).is_file() else None
-    local = PROJECT_ROOT / ".tools" / "bin" / name
-    if local.is_file():
+    root = checkout_root()
+    local = root / ".tools" / "bin" / name if root is not None else None
+    if local is not None and local.is_file():
         return local
     found = shutil.which(name)
     return Path(found) if found else None
@@ -37,8 +40,9 @@ def find_vcsim() -> Path:
     if path is None:
         raise LabError(
             "vcsim not found",
-            hint="run scripts/provision.sh (installs vcsim v0.46.3 into .tools/bin), "
-            f"set {VCSIM_ENV}, or put vcsim on PATH",
+            hint="install it (go install github.com/vmware/govmomi/vcsim@v0.46.3) and set "
+            f"{VCSIM_ENV} or put it on PATH; in a source checkout, scripts/provision.sh "
+            "installs it into .tools/bin",
         )
     return path
 

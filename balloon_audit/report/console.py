@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import sys
+from typing import Any
+
 from rich.console import Console
 from rich.padding import Padding
 from rich.table import Table
@@ -9,6 +12,7 @@ from rich.text import Text
 
 from balloon_audit.formatting import fmt_num
 from balloon_audit.model import AuditResult, Finding, Severity
+from balloon_audit.report.formats import Format, register
 from balloon_audit.report.terminal import printable, safe
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
@@ -148,3 +152,40 @@ def _print_findings(result: AuditResult, console: Console, max_findings: int) ->
     hidden = len(result.findings) - max_findings
     if hidden > 0:
         console.print(f"… and {hidden:,} more findings: write a report with --html/--xlsx/--json")
+
+
+def render_rule_catalogue(rows: list[dict[str, Any]], console: Console) -> None:
+    """``balloon-audit rules``: one row per rule, thresholds from the configuration starred."""
+    table = Table(show_edge=False)
+    for column in ("ID", "name", "severity"):
+        table.add_column(column, no_wrap=True)
+    for column in ("checks", "thresholds (* = from config)"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        overridden = set(row["overridden"])
+        thresholds = ", ".join(
+            f"{k}={v}{'*' if k in overridden else ''}" for k, v in row["thresholds"].items()
+        )
+        name = row["name"] if row["enabled"] else f"{row['name']} [dim](disabled)[/]"
+        table.add_row(row["id"], name, row["severity"], safe(row["checks"]), safe(thresholds))
+    console.print(table)
+
+
+class _StdoutConsole(Console):
+    """Rich exits 1 on a broken pipe; here the caller decides (``scan`` exits 141)."""
+
+    def on_broken_pipe(self) -> None:
+        self.quiet = True
+        raise BrokenPipeError
+
+
+def show_console(result: AuditResult) -> None:
+    """The summary on stdout (what ``scan`` prints unless ``--quiet`` or ``--json -``).
+
+    Raises BrokenPipeError when the reader of stdout went away.
+    """
+    render_console(result, _StdoutConsole(highlight=False))
+    sys.stdout.flush()
+
+
+register(Format("console", help="The summary on the terminal.", show=show_console, order=0))

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from balloon_audit.model import VM, AuditResult
+from balloon_audit.report.formats import Format, register
 
 RISKY_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 FINDING_COLUMNS = (
@@ -99,3 +100,14 @@ def write_csv(result: AuditResult, path: Path) -> None:
 
     atomic_write_text(path, findings_csv(result), what="CSV")
     atomic_write_text(vms_path(path), vms_csv(result), what="CSV")
+
+
+register(
+    Format(
+        "csv",
+        help="Write the findings as CSV here, and the VMs beside it (NAME-vms.csv).",
+        write=write_csv,
+        order=70,
+        dated=False,
+    )
+)

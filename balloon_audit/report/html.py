@@ -2,18 +2,17 @@
 
 Rendered with jinja2 and autoescaping on, so every name from vCenter is escaped.
 Nothing is loaded from the network, and a Content-Security-Policy meta tag
-forbids it should a future edit try. Templates ship in the wheel as
-``balloon_audit/templates``; in a source checkout they are the top-level
-``templates/`` directory.
+forbids it should a future edit try. The templates are the top-level ``templates/``
+directory, shipped in the wheel as ``balloon_audit/templates``; one lookup finds them
+either way (:func:`balloon_audit.locations.data_dir`).
 """
 
 from __future__ import annotations
 
-import importlib.resources
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 from markupsafe import Markup
@@ -21,9 +20,14 @@ from markupsafe import Markup
 from balloon_audit import formatting as fmt
 from balloon_audit import vsphere as vs
 from balloon_audit.fileio import atomic_write_bytes
+from balloon_audit.locations import data_dir
 from balloon_audit.model import VM, AuditResult
 from balloon_audit.report import presentation as p
+from balloon_audit.report.formats import Format, register
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 TEMPLATE = "report.html.j2"
 
@@ -42,15 +46,12 @@ def render_html(result: AuditResult) -> str:
 
 
 def templates_location() -> str:
-    """Where the templates are read from: the installed package, else the source tree."""
+    """Where the templates are read from (see :func:`balloon_audit.locations.data_dir`)."""
     return str(_template_root())
 
 
-def _template_root() -> Any:
-    packaged = importlib.resources.files("balloon_audit").joinpath("templates")
-    if packaged.is_dir():
-        return packaged
-    return Path(__file__).resolve().parents[2] / "templates"
+def _template_root() -> Traversable:
+    return data_dir("templates")
 
 
 @lru_cache(maxsize=1)
@@ -252,3 +253,6 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "tools_text": fmt.tools_status_text,
         "fl": FLEET_LABELS,
     }
+
+
+register(Format("html", help="Write the HTML report here.", write=write_html, order=20))

@@ -11,14 +11,17 @@ import dataclasses
 import enum
 import json
 import re
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
 
-from balloon_audit.errors import ReportError
+from balloon_audit.errors import ResultFileError
+from balloon_audit.fileio import atomic_write_text
 from balloon_audit.model import AuditResult
+from balloon_audit.report.formats import Format, register
 from balloon_audit.report.result_model import SCHEMA, ResultDocument
 from balloon_audit.summary import summary
 from balloon_audit.validation import Loc, dotted, lookup, problems
@@ -64,6 +67,7 @@ def result_to_dict(result: AuditResult) -> dict[str, Any]:
         "findings": _plain(result.findings),
         "waived": _plain(result.waived),
         "waiver_problems": list(result.waiver_problems),
+        "rules": _plain(sorted(result.rules, key=lambda r: r.id)),
     }
 
 
@@ -84,32 +88,32 @@ def read_result(path: Path) -> AuditResult:
     try:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ReportError(
+        raise ResultFileError(
             f"{path}: not a JSON result: not UTF-8 text (byte {exc.start})", hint=_JSON_HINT
         ) from None
     except OSError as exc:
-        raise ReportError(f"{path}: cannot be read: {exc.strerror}", hint=_JSON_HINT) from None
+        raise ResultFileError(f"{path}: cannot be read: {exc.strerror}", hint=_JSON_HINT) from None
     return result_from_json(text, source=str(path))
 
 
 def result_from_json(text: str, source: str = "the result") -> AuditResult:
     """Check ``text`` against the ``balloon-audit/1`` model and build the result.
 
-    Raises ReportError naming ``source`` and the key for anything that is not a
+    Raises ResultFileError naming ``source`` and the key for anything that is not a
     well-formed result: bad JSON, NaN, deep nesting, another schema, a missing
     key or a value of the wrong type.
     """
     data = _parse(text, source)
     schema = data.get("schema") if isinstance(data, dict) else None
     if schema != SCHEMA:
-        raise ReportError(
+        raise ResultFileError(
             f"{source}: not a balloon-audit result (schema {schema!r}, expected {SCHEMA!r})",
             hint=_JSON_HINT,
         )
     try:
         document = ResultDocument.model_validate_json(text)
     except ValidationError as exc:
-        raise ReportError(
+        raise ResultFileError(
             f"{source}: the result is damaged: {_describe(exc, data)}", hint=_REWRITE_HINT
         ) from None
     return document.to_result()
@@ -127,18 +131,18 @@ def _parse(text: str, source: str) -> Any:
     try:
         data = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
-        raise ReportError(
+        raise ResultFileError(
             f"{source}: not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
             hint=_JSON_HINT,
         ) from None
     except _Constant as exc:
-        raise ReportError(
+        raise ResultFileError(
             f"{source}: not valid JSON: {_where_constant(text, str(exc))}", hint=_REWRITE_HINT
         ) from None
     except RecursionError:
         data = None
     if data is None or _depth(data) > MAX_DEPTH:
-        raise ReportError(
+        raise ResultFileError(
             f"{source}: the result is damaged: nested deeper than {MAX_DEPTH} levels",
             hint=_REWRITE_HINT,
         )
@@ -181,3 +185,26 @@ def _describe(exc: ValidationError, data: Any) -> str:
     lines = [f"{dotted(p.loc, label)}: {p.message}" if p.loc else p.message for p in found[:5]]
     more = f" (and {len(found) - 5} more)" if len(found) > 5 else ""
     return "; ".join(lines) + more
+
+
+def write_json(result: AuditResult, path: Path) -> None:
+    """Write the JSON result to ``path`` atomically."""
+    atomic_write_text(path, result_to_json(result))
+
+
+def print_json(result: AuditResult) -> None:
+    """The JSON result on stdout (``--json -``): nothing else is printed there."""
+    sys.stdout.write(result_to_json(result))
+    sys.stdout.flush()
+
+
+register(
+    Format(
+        "json",
+        help="Write the JSON result here ('-' for stdout).",
+        write=write_json,
+        show=print_json,
+        rerender=False,
+        order=10,
+    )
+)

@@ -47,25 +47,26 @@ class RuleInfo:
     """``path (unit) → column``, one per property the rule reads (see vsphere.py)."""
 
 
-def rule_info(rule_id: str, name: str = "") -> RuleInfo:
-    """Metadata for ``rule_id`` from the registry, or a placeholder for an unknown ID."""
-    from balloon_audit.rules.registry import get_rule
+def rule_info(result: AuditResult, rule_id: str, name: str = "") -> RuleInfo:
+    """Metadata for ``rule_id`` as the result carries it (``result.rules``), or a
+    placeholder for an ID it does not describe (a result written by an older version).
 
-    try:
-        meta = get_rule(rule_id).meta
-    except KeyError:
+    Reports are rendered from the result alone, never from the rule registry.
+    """
+    doc = next((d for d in result.rules if d.id == rule_id), None)
+    if doc is None:
         return RuleInfo(rule_id, name or rule_id, None, "", "", "", "", (), known=False)
     return RuleInfo(
-        id=meta.id,
-        name=meta.name,
-        severity=meta.severity.value,
-        checks=meta.checks,
-        scope=meta.scope,
-        rationale=meta.rationale,
-        remediation=meta.remediation,
-        references=tuple(meta.references),
+        id=doc.id,
+        name=doc.name,
+        severity=doc.severity.value,
+        checks=doc.checks,
+        scope=doc.scope,
+        rationale=doc.rationale,
+        remediation=doc.remediation,
+        references=tuple(doc.references),
         known=True,
-        reads=tuple(f'{prop.describe()} → "{prop.label}"' for prop in meta.reads),
+        reads=tuple(doc.reads),
     )
 
 
@@ -82,7 +83,7 @@ def rules_in_force(result: AuditResult) -> list[RuleInForce]:
     ids = sorted(set(stats) | set(result.thresholds))
     return [
         RuleInForce(
-            rule_info(rid, stats[rid].name if rid in stats else ""),
+            rule_info(result, rid, stats[rid].name if rid in stats else ""),
             stats.get(rid),
             dict(result.thresholds.get(rid, {})),
         )
@@ -261,7 +262,7 @@ def group_findings(result: AuditResult) -> list[FindingGroup]:
     stats = {s.rule: s for s in result.rule_stats}
     groups = [
         _group(
-            rule_info(rule_id, findings[0].name),
+            rule_info(result, rule_id, findings[0].name),
             findings,
             stats[rule_id].checked if rule_id in stats else None,
         )

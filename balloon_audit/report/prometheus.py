@@ -15,6 +15,7 @@ from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from balloon_audit.model import AuditResult, Severity
+from balloon_audit.report.formats import Format, register
 
 PREFIX = "balloon_audit"
 _RESERVED = frozenset({"server", "rule", "severity", "vm", "datacenter", "cluster", "host"})
@@ -124,3 +125,14 @@ def write_prometheus(result: AuditResult, path: Path) -> None:
     from balloon_audit.fileio import atomic_write_text
 
     atomic_write_text(path, render_prometheus(result), what="Prometheus file")
+
+
+register(
+    Format(
+        "prometheus",
+        help="Write Prometheus metrics here (node_exporter textfile collector, *.prom).",
+        write=write_prometheus,
+        order=60,
+        dated=False,
+    )
+)

@@ -23,6 +23,7 @@ from balloon_audit.model import (
     Finding,
     Host,
     ResourcePool,
+    RuleDoc,
     RuleStat,
     Severity,
     Snapshot,
@@ -85,6 +86,8 @@ class ResultDocument(BaseModel):
     """Findings a waiver accepted, with the waiver."""
     waiver_problems: tuple[str, ...] = ()
     """Expired waivers and waivers that matched nothing, one line each."""
+    rules: tuple[RuleDoc, ...] = ()
+    """The rules that ran, as the reports describe them (absent in older results)."""
 
     def to_result(self) -> AuditResult:
         return AuditResult(
@@ -103,6 +106,7 @@ class ResultDocument(BaseModel):
             waived=self.waived,
             waiver_problems=self.waiver_problems,
             run_by=dict(self.run_by),
+            rules=self.rules,
         )
 
 

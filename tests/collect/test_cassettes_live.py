@@ -17,9 +17,10 @@ from pathlib import Path
 import pytest
 import yaml
 
+from balloon_audit.audit import replay_snapshot
 from balloon_audit.collect import Target, collect_all
-from balloon_audit.collect.capture import capture_info, recording, replay_snapshot
-from balloon_audit.collect.capture_scrub import soap_operation
+from balloon_audit.collect.capture import capture_info, recording
+from balloon_audit.collect.capture.scrub import soap_operation
 from balloon_audit.engine import evaluate
 from balloon_audit.lab import LabInstance
 from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim

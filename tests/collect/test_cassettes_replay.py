@@ -23,15 +23,15 @@ import pytest
 import yaml
 from openpyxl import load_workbook
 
+from balloon_audit.audit import replay_snapshot
 from balloon_audit.collect import collect_source
 from balloon_audit.collect.capture import (
     CaptureMismatchError,
     capture_info,
-    replay_snapshot,
     replay_targets,
     replaying,
 )
-from balloon_audit.collect.capture_scrub import soap_operation
+from balloon_audit.collect.capture.scrub import soap_operation
 from balloon_audit.collect.connection import open_session
 from balloon_audit.engine import evaluate
 from balloon_audit.errors import ConfigError

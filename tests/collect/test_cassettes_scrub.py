@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from balloon_audit.collect.capture_scrub import (
+from balloon_audit.collect.capture.scrub import (
     ADDRESS_PLACEHOLDER,
     PASSWORD_PLACEHOLDER,
     SESSION_PLACEHOLDER,

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from balloon_audit.collect.capture_scrub import (
+from balloon_audit.collect.capture.scrub import (
     PASSWORD_PLACEHOLDER,
     SESSION_PLACEHOLDER,
     USER_PLACEHOLDER,

@@ -111,6 +111,7 @@ def test_plain_http_server_on_the_port(http_server: http.server.HTTPServer) -> N
         Target("127.0.0.1", port, "u", SECRET, insecure=True), ConnectionFailedError
     )
     assert "does not speak TLS" in str(err)
+    assert err.kind == "protocol"
 
 
 def test_https_server_that_is_not_vsphere(
@@ -134,6 +135,7 @@ def test_https_server_that_is_not_vsphere(
         Target("127.0.0.1", port, "u", SECRET, insecure=True), ConnectionFailedError
     )
     assert "HTTP 404" in str(err) and "not a vSphere API endpoint" in str(err)
+    assert err.kind == "protocol"
 
 
 def test_silent_server_times_out_while_connecting() -> None:
@@ -158,6 +160,7 @@ def test_self_signed_certificate_is_refused_by_default(vcsim_default: VcsimEndpo
     """pyVmomi alone would skip verification for 127.0.0.1; we verify anyway."""
     ep = vcsim_default
     err = expect_failure(Target(ep.host, ep.port, "u", SECRET), TLSVerificationError)
+    assert err.kind == "tls"
     assert "--ca-bundle" in (err.hint or "") and "--insecure" in (err.hint or "")
 
 

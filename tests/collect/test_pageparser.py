@@ -20,7 +20,7 @@ import yaml
 from pyVmomi import SoapAdapter, vim, vmodl
 from pyVmomi.VmomiSupport import DataObject, ManagedObject, Object
 
-from balloon_audit.collect.capture import replay_snapshot
+from balloon_audit.audit import replay_snapshot
 from balloon_audit.collect.pagecall import PARSER_ENV
 from balloon_audit.collect.pageparser import Record, parse_page
 from balloon_audit.model import Snapshot

@@ -211,6 +211,23 @@ def test_os_level_errors() -> None:
     assert isinstance(timeout, CollectionTimeoutError) and "connecting" in str(timeout)
 
 
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (vim.fault.InvalidLogin(), "login"),
+        (vim.fault.NoPermission(privilegeId="System.View"), "permission"),
+        (ssl.SSLError(1, "[SSL: WRONG_VERSION_NUMBER] wrong version number"), "protocol"),
+        (ssl.SSLError(1, "[SSL: SSLV3_ALERT_HANDSHAKE_FAILURE] handshake failure"), "tls"),
+        (ssl.SSLCertVerificationError(1, "certificate verify failed"), "tls"),
+        (ConnectionRefusedError(111, "refused"), "unreachable"),
+        (TimeoutError(), "timeout"),
+        (RuntimeError("boom"), "protocol"),
+    ],
+)
+def test_every_translated_error_names_its_kind(exc: Exception, kind: str) -> None:
+    assert translate_error(exc, TARGET, phase="connect").kind == kind
+
+
 def test_unknown_errors_while_connecting_quote_no_server_text() -> None:
     # The password was just sent: whatever the server or library says is left out.
     err = translate_error(RuntimeError("boom pw-Xy9-secret"), TARGET, phase="connect")

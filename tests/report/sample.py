@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+from balloon_audit.engine import rule_doc
 from balloon_audit.model import (
     VM,
     AuditResult,
@@ -12,6 +13,7 @@ from balloon_audit.model import (
     Entity,
     Finding,
     Remediation,
+    RuleDoc,
     RuleStat,
     Severity,
     Snapshot,
@@ -19,6 +21,7 @@ from balloon_audit.model import (
     WaivedFinding,
     Waiver,
 )
+from balloon_audit.rules.registry import all_rules
 from tests.factories import make_host, make_vm
 
 # Names an attacker (or an unlucky admin) can give a VM in vCenter.
@@ -41,6 +44,12 @@ ILLEGAL_XML_NAME = "bell\x07vm"
 GENERATED_AT = datetime(2025, 3, 4, 5, 6, 7, tzinfo=timezone.utc)
 SERVER = "vc1.example.test"
 FAILED = "vc2.example.test"
+
+
+
+def rule_docs() -> tuple[RuleDoc, ...]:
+    """What evaluate() puts in a result about the rules (BA777 stays unknown)."""
+    return tuple(rule_doc(rule.meta) for rule in all_rules())
 
 
 def _vm(i: int, name: str, **kw) -> VM:
@@ -228,6 +237,7 @@ def hostile_result() -> AuditResult:
             RuleStat("BA777", "from-the-future", 3, 1),
         ),
         thresholds={"BA301": {"warning_pct": 10, "critical_pct": 50}, "BA777": {}},
+        rules=rule_docs(),
         waived=(waived,),
         waiver_problems=("waiver BA102 <old-vm> expired on 2024-01-01",),
         run_by={
@@ -252,5 +262,6 @@ def clean_result() -> AuditResult:
         findings=(),
         rule_stats=(RuleStat("BA301", "ballooning", 3, 0),),
         thresholds={"BA301": {"warning_pct": 10}},
+        rules=rule_docs(),
         run_by={"user": "cron", "host": "jump-01", "command": "balloon-audit scan"},
     )

@@ -1,4 +1,4 @@
-"""The wheel ships the templates: render a report from an installed package, not the checkout."""
+"""One lookup finds templates and docs in an installed wheel, an editable install and a checkout."""
 
 from __future__ import annotations
 
@@ -37,7 +37,14 @@ RENDER = textwrap.dedent(
     out = Path(sys.argv[2])
     write_html(hostile_result(), out / "r.html")
     write_xlsx(hostile_result(), out / "r.xlsx")
-    print(json.dumps({"package": balloon_audit.__file__, "templates": templates_location()}))
+    from balloon_audit.locations import checkout_root, data_dir
+    root = checkout_root()
+    print(json.dumps({
+        "package": balloon_audit.__file__,
+        "templates": templates_location(),
+        "docs": str(data_dir("docs")),
+        "checkout": None if root is None else str(root),
+    }))
     """
 )
 
@@ -56,13 +63,9 @@ def _build_wheel(out: Path) -> Path:
     return out / name
 
 
-def test_report_renders_from_installed_wheel(tmp_path: Path):
-    wheel = _build_wheel(tmp_path / "dist")
-    with zipfile.ZipFile(wheel) as archive:
-        names = archive.namelist()
-    for asset in ("report.html.j2", "report.css", "report.js"):
-        assert f"balloon_audit/templates/{asset}" in names
-
+def _venv(tmp_path: Path) -> tuple[Path, str]:
+    """A venv without the package whose dependencies (jinja2, openpyxl, hatchling, ...)
+    come from the test environment, added *after* the venv's own site-packages."""
     venv = tmp_path / "venv"
     subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
     python = venv / "bin" / "python"
@@ -72,29 +75,26 @@ def test_report_renders_from_installed_wheel(tmp_path: Path):
         capture_output=True,
         text=True,
     ).stdout.strip()
-    # Dependencies (jinja2, openpyxl, ...) come from the test environment, added *after*
-    # the new venv's own site-packages; the package itself only from the wheel.
     deps = [p for p in site.getsitepackages() if Path(p).is_dir()]
     (Path(purelib) / "_test_deps.pth").write_text("\n".join(deps) + "\n")
+    return python, purelib
+
+
+def _pip_install(python: Path, *args: str) -> None:
     subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "--python",
-            str(python),
-            "install",
-            "-q",
-            "--no-deps",
-            "--no-index",
-            str(wheel),
-        ],
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "-q", "--no-deps", *args],
         check=True,
-        timeout=120,
+        timeout=300,
     )
+
+
+def _render(python: Path, tmp_path: Path, pythonpath: Path | None = None) -> dict[str, str]:
+    """Render both reports with ``python``; where the package, templates and docs came from."""
     out = tmp_path / "out"
     out.mkdir()
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    if pythonpath is not None:
+        env["PYTHONPATH"] = str(pythonpath)
     data = tmp_path / "testdata"
     for module in TEST_DATA_MODULES:
         (data / module).parent.mkdir(parents=True, exist_ok=True)
@@ -108,10 +108,42 @@ def test_report_renders_from_installed_wheel(tmp_path: Path):
         text=True,
         timeout=120,
     )
-    where = json.loads(run.stdout.strip().splitlines()[-1])
-    assert where["package"].startswith(purelib), where
-    assert where["templates"].startswith(purelib), where
-    assert not where["templates"].startswith(str(ROOT / "templates"))
     html = (out / "r.html").read_text(encoding="utf-8")
     assert "<script>alert(1)</script>" not in html and "BA301" in html
     assert (out / "r.xlsx").read_bytes()[:2] == b"PK"
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_report_renders_from_installed_wheel(tmp_path: Path):
+    wheel = _build_wheel(tmp_path / "dist")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+    for asset in ("templates/report.html.j2", "templates/report.css", "templates/report.js"):
+        assert f"balloon_audit/{asset}" in names
+    assert "balloon_audit/docs/rules.md" in names, "error hints point wheel users at it"
+
+    python, purelib = _venv(tmp_path)
+    _pip_install(python, "--no-index", str(wheel))
+    where = _render(python, tmp_path)
+    assert where["package"].startswith(purelib), where
+    assert where["templates"].startswith(purelib), where
+    assert where["docs"].startswith(purelib), where
+    assert where["checkout"] is None, "an installed wheel never looks into a checkout"
+
+
+def test_report_renders_from_editable_install(tmp_path: Path):
+    pytest.importorskip("hatchling", reason="hatchling (test extra) builds the editable wheel")
+    python, _ = _venv(tmp_path)
+    _pip_install(python, "--no-build-isolation", "--no-index", "-e", str(ROOT))
+    where = _render(python, tmp_path)
+    assert where["package"] == str(ROOT / "balloon_audit" / "__init__.py"), where
+    assert where["templates"] == str(ROOT / "templates"), where
+    assert where["checkout"] == str(ROOT), where
+
+
+def test_report_renders_from_a_checkout_on_pythonpath(tmp_path: Path):
+    python, _ = _venv(tmp_path)
+    where = _render(python, tmp_path, pythonpath=ROOT)
+    assert where["package"] == str(ROOT / "balloon_audit" / "__init__.py"), where
+    assert where["templates"] == str(ROOT / "templates"), where
+    assert where["docs"] == str(ROOT / "docs"), where

@@ -15,7 +15,7 @@ import json
 import pytest
 
 from balloon_audit import vsphere as vs
-from balloon_audit.collect.capture import replay_snapshot
+from balloon_audit.audit import replay_snapshot
 from balloon_audit.engine import evaluate
 from balloon_audit.model import AuditResult, Snapshot
 from balloon_audit.rules.registry import Rule, all_rules
