@@ -197,7 +197,7 @@ NotifyOnOpt = Annotated[
     typer.Option(
         "--notify-on",
         case_sensitive=False,
-        help="When to send the notify e-mail and webhooks (default: notify.on in the configuration).",
+        help="When to send the notify e-mail and webhooks (default: notify.on).",
         show_default=False,
     ),
 ]
