@@ -1,3 +1,3 @@
-from balloon_audit.cli import run
+from balloon_audit.launcher import run
 
 run()

@@ -103,7 +103,10 @@ FailOnOpt = Annotated[
 ]
 NoPerfOpt = Annotated[
     bool,
-    typer.Option("--no-perf", help="Do not read swap-rate counters for swapping VMs."),
+    typer.Option(
+        "--no-perf",
+        help="Do not read realtime counters (swapping VMs' swap rates, hosts' mem.state).",
+    ),
 ]
 RecordOpt = Annotated[
     Path | None,

@@ -27,18 +27,17 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from balloon_audit.config import Config
-from balloon_audit.config_model import config_file_model
 from balloon_audit.errors import ConfigError
 from balloon_audit.fleet_file import check_entries, entry_title
 from balloon_audit.locations import doc_location
 from balloon_audit.model import Severity
 from balloon_audit.rules.registry import all_rules
-from balloon_audit.validation import Loc, dotted, lookup, problems
+
+if TYPE_CHECKING:
+    from balloon_audit.validation import Loc
 
 try:  # Python 3.11+
     import tomllib
@@ -124,6 +123,13 @@ def load_config(path: Path | None) -> Config:
 
 def parse_config(data: Mapping[str, Any], source: str = "configuration") -> Config:
     """Validate parsed TOML (a dict) and build the :class:`Config`."""
+    # pydantic and the models are imported only when there is a file to check: a scan
+    # without one starts about 0.1 s sooner.
+    from pydantic import ValidationError
+
+    from balloon_audit.config_model import config_file_model
+    from balloon_audit.validation import problems
+
     model = config_file_model()
     try:
         parsed = model.model_validate(data)
@@ -140,6 +146,7 @@ def parse_config(data: Mapping[str, Any], source: str = "configuration") -> Conf
 
 def _where(loc: Loc, data: Mapping[str, Any]) -> str:
     """The key path, naming a waiver by its rule and entity: ``waivers[1] (rule BA201, ...)``."""
+    from balloon_audit.validation import dotted, lookup
 
     def label(prefix: Loc) -> str:
         entry = lookup(data, prefix)

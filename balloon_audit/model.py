@@ -13,6 +13,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+RESULT_SCHEMA = "balloon-audit/1"
+"""The ``schema`` of the JSON result (docs/result.schema.json)."""
+
 
 class Severity(str, enum.Enum):
     """Finding severity, ordered info < warning < critical."""

@@ -248,9 +248,10 @@ def measure_start() -> dict:
             times.append(time.perf_counter() - started)
         return min(times)
 
-    scan_imports = (
-        "import balloon_audit.cli, balloon_audit.collect, balloon_audit.collect.pageparser, "
-        "balloon_audit.engine, balloon_audit.report.json_result"
+    scan_imports = (  # what `scan` imports before it connects, and to print and save
+        "import balloon_audit.cli, balloon_audit.config_file, balloon_audit.collect, "
+        "balloon_audit.collect.pageparser, balloon_audit.engine, "
+        "balloon_audit.report.json_result, balloon_audit.report.console"
     )
     bare = best([sys.executable, "-c", "pass"])
     return {
@@ -308,8 +309,8 @@ def synthetic_capture(vms: int, sources: int) -> Path:
     return path
 
 
-def run_replay(sizes: list[int], runs: int) -> None:
-    cases = [(n, 1) for n in sizes] + [(10_000, 10)]
+def run_replay(sizes: list[int], runs: int, fleets: int) -> None:
+    cases = [(n, 1) for n in sizes if n] + ([(10_000, fleets)] if fleets else [])
     print(
         f"{'capture':>22} {'parser':>8} {'load':>7} {'collect':>8} {'evaluate':>9}"
         f" {'VMs/s':>8} {'peak RSS':>9} {'findings':>9}"
@@ -433,6 +434,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("mode", nargs="?", choices=("replay", "live"), default="replay")
     parser.add_argument("--sizes", default="1000,10000,100000", help="replay: VMs per capture")
+    parser.add_argument(
+        "--fleet", type=int, default=10, help="replay: also N vCenters of 10,000 VMs (0: no)"
+    )
     parser.add_argument("--clusters", type=int, default=10)
     parser.add_argument("--hosts-per-cluster", type=int, default=10)
     parser.add_argument("--vms", type=int, default=1000, help="vcsim -vm (VMs per cluster)")
@@ -452,7 +456,7 @@ def main() -> None:
         f" load average {os.getloadavg()[0]:.1f} at start"
     )
     if opts.mode == "replay":
-        run_replay([int(n) for n in opts.sizes.split(",")], opts.runs)
+        run_replay([int(n) for n in opts.sizes.split(",")], opts.runs, opts.fleet)
     else:
         run_live(opts)
     print(f"load average {os.getloadavg()[0]:.1f} at the end")

@@ -37,6 +37,7 @@ _VIEW_PREFIX = re.compile(r' xmlns:XMLSchema-instance="http://www.w3.org/2001/XM
 _OBJ = re.compile(r'<obj type="VirtualMachine">([^<]*)</obj>')
 _NAME = re.compile(r"(<propSet><name>name</name><val[^>]*>)([^<]*)(</val>)")
 _RETURNVAL = re.compile(r"<returnval>.*</returnval>", re.S)
+_UUID = re.compile(r"<instanceUuid>([^<]*)</instanceUuid>")
 _MAX_OBJECTS = re.compile(r"<maxObjects>(\d+)</maxObjects>")
 
 
@@ -107,13 +108,19 @@ def build(vms: int, sources: int) -> dict[str, Any]:
     one_source = [*items[:start], *vm_items, *items[end:]]
     interactions = []
     names = [f"vcenter-{n}.invalid" for n in range(1, sources + 1)]
-    for name in names:
+    for number, name in enumerate(names, 1):
         for item in one_source:
             copied = dict(item)
-            request = dict(item["request"])
+            request = copy.deepcopy(item["request"])
             request["uri"] = request["uri"].replace("vcenter-1.invalid", name)
             copied["request"] = request
             copied["response"] = copy.deepcopy(item["response"])  # no YAML aliases
+            body = copied["response"]["body"]
+            # each source its own vCenter: one instance UUID under two names is audited once
+            body["string"] = _UUID.sub(
+                lambda m, n=number: f"<instanceUuid>{m[1][:-8]}{n:08d}</instanceUuid>",
+                body["string"],
+            )
             interactions.append(copied)
     meta = dict(template["balloon_audit"])
     meta["sources"] = names

@@ -332,7 +332,7 @@ class PageParser:
             unknown_values if unknown_values is not None else Counter()
         )
         self.page = Page()
-        self._parser = ParserCreate(namespace_separator=NS_SEP)
+        self._parser: Any = ParserCreate(namespace_separator=NS_SEP)
         self._parser.buffer_text = True
         self._parser.StartElementHandler = self._start
         self._parser.EndElementHandler = self._end
@@ -365,7 +365,11 @@ class PageParser:
         self._parser.Parse(chunk, False)
 
     def close(self) -> Page:
-        self._parser.Parse(b"", True)
+        # The expat parser holds this object's bound methods: dropping it breaks the
+        # cycle, so a parsed page is freed as soon as its rows are, not at the next
+        # garbage collection (100 pages of 100,000 VMs held about 280 MB until then).
+        parser, self._parser = self._parser, None
+        parser.Parse(b"", True)
         return self.page
 
     # -- expat callbacks (hot: about 70 elements per VM)

@@ -9,28 +9,38 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+import functools
 import json
 import re
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
-
-from pydantic import ValidationError
+from typing import IO, TYPE_CHECKING, Any
 
 from balloon_audit.errors import ResultFileError
-from balloon_audit.fileio import atomic_write_text
+from balloon_audit.fileio import atomic_writer
+from balloon_audit.model import RESULT_SCHEMA as SCHEMA
 from balloon_audit.model import AuditResult
 from balloon_audit.report.formats import Format, register
-from balloon_audit.report.result_model import SCHEMA, ResultDocument
 from balloon_audit.summary import summary
-from balloon_audit.validation import Loc, dotted, lookup, problems
+
+if TYPE_CHECKING:
+    from pydantic import ValidationError
+
+    from balloon_audit.validation import Loc
+
+
+_SCALARS = (str, int, float, bool, type(None))
 
 
 def _plain(obj: Any) -> Any:
     """Dataclasses, enums, tuples and datetimes to JSON-ready values."""
-    if dataclasses.is_dataclass(obj) and not isinstance(obj, type):
-        return {f.name: _plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, _SCALARS) and not isinstance(obj, enum.Enum):
+        return obj
+    names = _field_names(type(obj))
+    if names is not None:
+        return {name: _plain(getattr(obj, name)) for name in names}
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, dict):
@@ -42,6 +52,21 @@ def _plain(obj: Any) -> Any:
     return obj
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...] | None] = {}
+
+
+def _field_names(cls: type) -> tuple[str, ...] | None:
+    """A dataclass's field names (looked up once per class: 10,000 VMs ask 10,000 times)."""
+    try:
+        return _FIELD_NAMES[cls]
+    except KeyError:
+        names = None
+        if dataclasses.is_dataclass(cls):
+            names = tuple(f.name for f in dataclasses.fields(cls))
+        _FIELD_NAMES[cls] = names
+        return names
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -50,29 +75,75 @@ def _by_identity(item: Any) -> tuple:
     return (item.server, item.name, item.moid)
 
 
-def result_to_dict(result: AuditResult) -> dict[str, Any]:
+def _sections(result: AuditResult) -> dict[str, tuple[bool, Any]]:
+    """Top-level keys: (True, objects to convert one by one) or (False, a plain value)."""
     snapshot = result.snapshot
     return {
-        "schema": SCHEMA,
-        "generated_at": _iso(result.generated_at),
-        "tool_version": result.tool_version,
-        "run_by": dict(result.run_by),
-        "sources": _plain(sorted(snapshot.sources, key=lambda s: s.server)),
-        "thresholds": _plain(result.thresholds),
-        "summary": summary(result),
-        "clusters": _plain(sorted(snapshot.clusters, key=_by_identity)),
-        "hosts": _plain(sorted(snapshot.hosts, key=_by_identity)),
-        "vms": _plain(sorted(snapshot.vms, key=_by_identity)),
-        "resource_pools": _plain(sorted(snapshot.resource_pools, key=_by_identity)),
-        "findings": _plain(result.findings),
-        "waived": _plain(result.waived),
-        "waiver_problems": list(result.waiver_problems),
-        "rules": _plain(sorted(result.rules, key=lambda r: r.id)),
+        "schema": (False, SCHEMA),
+        "generated_at": (False, _iso(result.generated_at)),
+        "tool_version": (False, result.tool_version),
+        "run_by": (False, dict(result.run_by)),
+        "sources": (True, sorted(snapshot.sources, key=lambda s: s.server)),
+        "thresholds": (False, _plain(result.thresholds)),
+        "summary": (False, summary(result)),
+        "clusters": (True, sorted(snapshot.clusters, key=_by_identity)),
+        "hosts": (True, sorted(snapshot.hosts, key=_by_identity)),
+        "vms": (True, sorted(snapshot.vms, key=_by_identity)),
+        "resource_pools": (True, sorted(snapshot.resource_pools, key=_by_identity)),
+        "findings": (True, result.findings),
+        "waived": (True, result.waived),
+        "waiver_problems": (False, list(result.waiver_problems)),
+        "rules": (True, sorted(result.rules, key=lambda r: r.id)),
+    }
+
+
+def result_to_dict(result: AuditResult) -> dict[str, Any]:
+    return {
+        key: [_plain(item) for item in value] if items else value
+        for key, (items, value) in _sections(result).items()
     }
 
 
 def result_to_json(result: AuditResult) -> str:
-    return json.dumps(result_to_dict(result), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The result as JSON text (see :func:`json_chunks`)."""
+    return "".join(json_chunks(result))
+
+
+def write_result_json(result: AuditResult, stream: IO[bytes]) -> None:
+    """Write the result as UTF-8 JSON to a binary stream, a piece at a time."""
+    for chunk in json_chunks(result):
+        stream.write(chunk.encode("utf-8"))
+
+
+def json_chunks(result: AuditResult) -> Iterator[str]:
+    """The result's JSON text in pieces: top-level keys one per line, list items (a VM, a
+    finding) one per line.
+
+    ``json.dumps(indent=...)`` would use the pure-Python encoder: for 10,000 VMs it took
+    longer than collecting them. Items are converted and encoded (by the C encoder) one at
+    a time, so neither the whole result as a dict nor the whole text has to exist at once
+    (together they held about 300 MB for 10,000 VMs); the file stays readable and
+    diff-friendly.
+    """
+    sections = _sections(result)
+    keys = sorted(sections)
+    yield "{"
+    for number, key in enumerate(keys, 1):
+        items, value = sections[key]
+        yield f"\n  {_encode(key)}: "
+        if items and value:
+            yield "["
+            for index, item in enumerate(value):
+                yield ("\n    " if index == 0 else ",\n    ") + _encode(_plain(item))
+            yield "\n  ]"
+        else:
+            yield _encode(value if not items else [])
+        if number < len(keys):
+            yield ","
+    yield "\n}\n"
+
+
+_encode = functools.partial(json.dumps, sort_keys=True, ensure_ascii=False)
 
 
 # --- reading ------------------------------------------------------------------------
@@ -110,6 +181,12 @@ def result_from_json(text: str, source: str = "the result") -> AuditResult:
             f"{source}: not a balloon-audit result (schema {schema!r}, expected {SCHEMA!r})",
             hint=_JSON_HINT,
         )
+    # Reading needs pydantic and the result model; writing (every scan) does not: imported
+    # here, they stay out of the start of a scan.
+    from pydantic import ValidationError
+
+    from balloon_audit.report.result_model import ResultDocument
+
     try:
         document = ResultDocument.model_validate_json(text)
     except ValidationError as exc:
@@ -173,6 +250,8 @@ def _depth(data: Any) -> int:
 
 def _describe(exc: ValidationError, data: Any) -> str:
     """The first problems, each with its key path: ``vms[0] 'web-01'.memory_mb: ...``."""
+    from balloon_audit.report.result_model import ResultDocument
+    from balloon_audit.validation import dotted, lookup, problems
 
     def label(loc: Loc) -> str:
         item = lookup(data, loc)
@@ -188,13 +267,15 @@ def _describe(exc: ValidationError, data: Any) -> str:
 
 
 def write_json(result: AuditResult, path: Path) -> None:
-    """Write the JSON result to ``path`` atomically."""
-    atomic_write_text(path, result_to_json(result))
+    """Write the JSON result to ``path`` atomically, a piece at a time."""
+    with atomic_writer(path) as stream:
+        write_result_json(result, stream)
 
 
 def print_json(result: AuditResult) -> None:
     """The JSON result on stdout (``--json -``): nothing else is printed there."""
-    sys.stdout.write(result_to_json(result))
+    for chunk in json_chunks(result):
+        sys.stdout.write(chunk)
     sys.stdout.flush()
 
 

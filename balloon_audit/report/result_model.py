@@ -17,6 +17,7 @@ from typing import Any, Literal
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from balloon_audit.model import (
+    RESULT_SCHEMA,
     VM,
     AuditResult,
     Cluster,
@@ -31,7 +32,7 @@ from balloon_audit.model import (
     WaivedFinding,
 )
 
-SCHEMA = "balloon-audit/1"
+SCHEMA = RESULT_SCHEMA
 
 _READ = ConfigDict(
     strict=True,

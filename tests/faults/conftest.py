@@ -62,9 +62,7 @@ def fault_proxy(
 
 
 @pytest.fixture
-def watched(
-    healthy_vcsim: VcsimEndpoint, certificate: tuple[Path, Path]
-) -> Iterator[SoapProxy]:
+def watched(healthy_vcsim: VcsimEndpoint, certificate: tuple[Path, Path]) -> Iterator[SoapProxy]:
     """A pass-through proxy to the healthy endpoint: it shows that sessions are logged out."""
     proxy = SoapProxy(healthy_vcsim.port, certificate)
     yield proxy

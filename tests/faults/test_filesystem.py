@@ -95,9 +95,7 @@ def _device_dir(tmp_path: Path) -> tuple[Path, list[str] | None]:
     )
 
 
-def test_device_node_outputs_are_written_through(
-    watched: SoapProxy, tmp_path: Path
-) -> None:
+def test_device_node_outputs_are_written_through(watched: SoapProxy, tmp_path: Path) -> None:
     dev, prefix = _device_dir(tmp_path)
     check = tmp_path / "check.sh"
     run(
@@ -166,9 +164,7 @@ def test_symlink_output_updates_its_target(watched: SoapProxy, tmp_path: Path) -
     assert stray_files(tmp_path) == []
 
 
-def test_capture_that_cannot_be_written_keeps_the_audit(
-    watched: SoapProxy, tmp_path: Path
-) -> None:
+def test_capture_that_cannot_be_written_keeps_the_audit(watched: SoapProxy, tmp_path: Path) -> None:
     require(ROOT, "needs root and unshare for a private full tmpfs")
     full = tmp_path / "full"
     full.mkdir()

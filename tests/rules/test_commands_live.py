@@ -19,7 +19,7 @@ import pytest
 from balloon_audit.lab.vcsim import find_tool, start_vcsim, stop_vcsim
 from balloon_audit.model import VM
 from balloon_audit.rules.shell import govc_positional, govc_vm_change, govc_vm_json
-from tests.factories import make_vm, run
+from tests.factories import SERVER, make_vm, run
 from tests.live import require_vcsim
 from tests.rules.quoting import HOSTILE_NAMES
 
@@ -200,3 +200,54 @@ def test_ba901_govc_reconnects_the_host(govc_env):
     done = bash(govc_env, finding.remediation.govc)
     assert done.returncode == 0, (finding.remediation.govc, done.stderr)
     assert _object_value(govc_env, path, "runtime.connectionState") == "connected"
+
+
+def test_wave2_commands_run_against_vcsim(govc_env, vms):
+    """The metric, host-option and pool commands the wave-2 advice prints: govc accepts the
+    managed object references they use, reads the counters and changes exactly the object."""
+    from tests.factories import make_host
+
+    vm = next(v for v in vms if v.annotation is None)
+    [finding] = run("BA302", dataclasses.replace(vm, swapped_mb=100)).findings
+    done = bash(govc_env, finding.remediation.govc)
+    assert done.returncode == 0, done.stderr
+    assert "mem.swapinRate.average" in done.stdout and "KBps" in done.stdout
+
+    host_moid = govc(govc_env, "find", "-i", "/DC0/host/DC0_C0", "-type", "h").split()[0]
+    host = make_host(moid=host_moid.split(":", 1)[1], name="DC0_C0_H0", ctl_max_pct=0)
+    from balloon_audit.model import Snapshot, SourceInfo
+
+    snap = Snapshot(sources=(SourceInfo(server="vc", status="ok"),), hosts=(host,))
+    [ba203] = run("BA203", snap=snap).findings
+    assert bash(govc_env, ba203.remediation.govc).returncode == 0
+    shown = bash(govc_env, ba203.remediation.confirm[0].split(" (or ")[0])
+    assert "Mem.CtlMaxPercent:" in shown.stdout and "65" in shown.stdout, shown.stderr
+    [ba501] = run("BA501", snap=Snapshot(hosts=(dataclasses.replace(host, mem_state=2),))).findings
+    done = bash(govc_env, ba501.remediation.govc)
+    assert done.returncode == 0 and "mem.state.latest" in done.stdout, done.stderr
+
+
+def test_ba403_pool_command_removes_exactly_that_limit(govc_env):
+    from balloon_audit.model import ResourcePool, Snapshot, SourceInfo
+
+    for name in ("ns-limited", "ns-other"):
+        govc(govc_env, "pool.create", "-mem.limit", "1024", f"{POOL}/{name}")
+    moid = govc(govc_env, "find", "-i", POOL, "-type", "p", "-name", "ns-limited").split()[0]
+    pool = ResourcePool(
+        moid=moid.split(":", 1)[1],
+        name="ns-limited",
+        server=SERVER,
+        datacenter="DC0",
+        cluster="DC0_C0",
+        parent_moid=None,
+        memory_limit_mb=1024,
+    )
+    vm = make_vm(resource_pool_moid=pool.moid, memory_mb=4096)
+    snap = Snapshot(
+        sources=(SourceInfo(server="vc", status="ok"),), vms=(vm,), resource_pools=(pool,)
+    )
+    [finding] = run("BA403", snap=snap).findings
+    assert bash(govc_env, finding.remediation.govc).returncode == 0
+    for name, limit in (("ns-limited", "-1MB"), ("ns-other", "1024MB")):  # only that pool
+        info = govc(govc_env, "pool.info", f"{POOL}/{name}")
+        assert [line.split()[-1] for line in info.splitlines() if "Mem Limit:" in line] == [limit]

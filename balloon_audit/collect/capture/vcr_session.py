@@ -23,7 +23,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from balloon_audit.collect.capture.fileformat import (
     CaptureInfo,
@@ -205,11 +205,19 @@ def _hashable(body: Any) -> bytes | str | None:
     return bytes(body)
 
 
+if TYPE_CHECKING:
+    # vcrpy is untyped: to mypy the mixin below sees vcrpy's stub connection (cassette,
+    # _vcr_request, _baseclass, _url, _real_host) as Any, as it is at run time.
+    _VcrStubMixin = Any
+else:
+    _VcrStubMixin = object
+
+
 @functools.lru_cache(maxsize=1)
 def _connection_classes() -> tuple[type, type]:
     from vcr.stubs import VCRHTTPConnection, VCRHTTPResponse, VCRHTTPSConnection, serialize_headers
 
-    class _CaptureConnection:
+    class _CaptureConnection(_VcrStubMixin):
         """Replaces vcrpy's connect/getresponse so that no module is ever un-patched."""
 
         def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -266,7 +274,7 @@ def _connection_classes() -> tuple[type, type]:
 
 
 @functools.lru_cache(maxsize=4)
-def _unpatched_init(baseclass: type) -> Any:
+def _unpatched_init(baseclass: Any) -> Any:
     """``baseclass.__init__`` bound to a copy of its module's globals with the real classes.
 
     ``http.client.HTTPSConnection.__init__`` calls ``super(HTTPSConnection, self)``, a
@@ -284,7 +292,7 @@ def _unpatched_init(baseclass: type) -> Any:
     return clone
 
 
-def _construct_real(baseclass: type, args: tuple, kwargs: dict) -> Any:
+def _construct_real(baseclass: Any, args: tuple, kwargs: dict) -> Any:
     real = baseclass.__new__(baseclass)
     _unpatched_init(baseclass)(real, *args, **kwargs)
     return real
