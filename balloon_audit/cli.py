@@ -160,7 +160,8 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     keep: KeepOpt = None,
     keep_days: KeepDaysOpt = None,
     wait_lock: WaitLockOpt = 0.0,
-    ctx: typer.Context = None,  # type: ignore[assignment] - typer passes it
+    # typer passes the context (for the output directory's lock)
+    ctx: typer.Context = None,  # type: ignore[assignment]
 ) -> None:
     """Audit one or more vCenters and print a summary; optionally write reports.
 
