@@ -17,6 +17,7 @@ import errno
 import http.client
 import socket
 import ssl
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -72,7 +73,7 @@ def probe(target: Target, context: ssl.SSLContext) -> int:
     but never answers would hang it; this probe fails first.
     """
     conn = http.client.HTTPSConnection(
-        target.server, target.port, timeout=target.connect_timeout_s, context=context
+        target.server, target.port, timeout=_tcp_connect_s(target), context=context
     )
     try:
         conn.request("GET", SDK_PATH + "/vimServiceVersions.xml")
@@ -102,7 +103,7 @@ def open_session(target: Target) -> Iterator[Any]:
             user=target.user,
             pwd=target.password,
             sslContext=context,
-            httpConnectionTimeout=target.connect_timeout_s,
+            httpConnectionTimeout=_tcp_connect_s(target),
         )
     except Exception as exc:  # noqa: BLE001 - translated below, outside the except block
         failure = translate_error(exc, target, phase="connect")
@@ -110,6 +111,7 @@ def open_session(target: Target) -> Iterator[Any]:
             failure = _not_vsphere(target, status)
     if failure is not None:
         raise failure
+    _session_opened()
     try:
         clock.request_s = target.request_timeout_s
         set_request_timeout(si, target.request_timeout_s)
@@ -117,6 +119,38 @@ def open_session(target: Target) -> Iterator[Any]:
     finally:
         clock.grace()
         _logout(si, target.connect_timeout_s)
+        _session_closed()
+
+
+_SESSIONS = threading.Condition()
+_open_sessions = 0
+
+
+def _session_opened() -> None:
+    global _open_sessions
+    with _SESSIONS:
+        _open_sessions += 1
+
+
+def _session_closed() -> None:
+    global _open_sessions
+    with _SESSIONS:
+        _open_sessions -= 1
+        _SESSIONS.notify_all()
+
+
+def wait_for_logouts(timeout_s: float) -> bool:
+    """Wait until every session of this process is logged out (after an interrupt).
+
+    Collectors still connecting hold no session and are not waited for.
+    """
+    with _SESSIONS:
+        return _SESSIONS.wait_for(lambda: _open_sessions == 0, timeout_s)
+
+
+def _tcp_connect_s(target: Target) -> float:
+    """The TCP connect itself is outside the Clock's reach: bound it by both limits."""
+    return min(target.connect_timeout_s, target.deadline_s)
 
 
 def set_request_timeout(si: Any, timeout_s: float) -> None:
@@ -277,7 +311,7 @@ def _network_failure(
 def _timeout(target: Target, label: str, phase: str) -> CollectionTimeoutError:
     if phase == "connect":
         return CollectionTimeoutError(
-            f"{label}: no answer within {target.connect_timeout_s:g}s while connecting",
+            f"{label}: no answer within {_tcp_connect_s(target):g}s while connecting",
             hint="check that the host is reachable (firewall, VPN) or raise the connect timeout",
         )
     return CollectionTimeoutError(

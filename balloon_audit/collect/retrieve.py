@@ -14,6 +14,7 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
+from balloon_audit.collect.deadline import DeadlineExceeded
 from balloon_audit.collect.pagecall import call_page, can_stream, streaming_enabled
 
 PC = vmodl.query.PropertyCollector
@@ -58,7 +59,9 @@ def count_view(content: Any, view: Any) -> int | None:
         for page in retrieve_pages(content, spec, 1):
             for _, props in page:
                 return len(props.get("view") or ())
-    except Exception:  # noqa: BLE001 - progress is optional; the collection itself reports
+    except Exception as exc:  # noqa: BLE001 - progress is optional; the collection reports
+        if isinstance(exc, DeadlineExceeded) and exc.kind != "request":
+            raise  # the vCenter's time is up, or the run was stopped
         return None
     return None
 

@@ -21,6 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 _SOAP_OP_RE = re.compile(rb"<(?:\w+:)?Body[^>]*>\s*<(?:\w+:)?(\w+)")
 
@@ -94,6 +95,20 @@ class SilentServer(_Server):
         self._closed.wait()
 
 
+class BlackholeServer:
+    """A port whose connection backlog is full: the kernel drops new SYNs, so a TCP
+    connect hangs until its timeout, like a firewalled or vanished host."""
+
+    def __init__(self) -> None:
+        self._listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+        self.port = self._listener.getsockname()[1]
+        self._filler = socket.create_connection(("127.0.0.1", self.port), timeout=5)
+
+    def close(self) -> None:
+        self._filler.close()
+        self._listener.close()
+
+
 def _read_request(conn: socket.socket | ssl.SSLSocket) -> tuple[bytes, bytes] | None:
     """One HTTP request: (head, body); None when the client closed the connection."""
     data = b""
@@ -140,6 +155,13 @@ class Fault:
     ``cut`` (send half the answer, then close the connection)."""
     seconds: float = 0.0
     occurrence: int = 1
+    """Which matching call to hit (1 = the first)."""
+    match: bytes = b""
+    """Only calls whose request body contains this count (e.g. the VM pass)."""
+
+
+VM_PASS = b"<type>VirtualMachine</type>"
+"""In a RetrievePropertiesEx body: the call that reads the VMs' properties."""
 
 
 class SoapProxy(_Server):
@@ -185,10 +207,12 @@ class SoapProxy(_Server):
         headers.pop("Accept-Encoding", None)
         op_match = _SOAP_OP_RE.search(body)
         op = op_match.group(1).decode() if op_match else f"{method} {path}"
+        fault = self.faults.get(op)
         with self._lock:
             self.methods.append(op)
-            self._counts[op] = self._counts.get(op, 0) + 1
-            count = self._counts[op]
+            if fault is not None and fault.match in body:
+                self._counts[op] = self._counts.get(op, 0) + 1
+            count = self._counts.get(op, 0)
         upstream.request(method, path, body=body or None, headers=headers)
         response = upstream.getresponse()
         payload = response.read()
@@ -197,8 +221,7 @@ class SoapProxy(_Server):
         out = f"HTTP/1.1 {response.status} {response.reason}\r\n".encode()
         out += b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in keep)
         out += b"Content-Length: %d\r\n\r\n" % len(payload) + payload
-        fault = self.faults.get(op)
-        if fault is None or fault.occurrence != count:
+        if fault is None or fault.match not in body or fault.occurrence != count:
             conn.sendall(out)
             return True
         self.hit.set()
@@ -227,7 +250,7 @@ class SoapProxy(_Server):
 
 
 @contextmanager
-def serving(server: _Server) -> Iterator[_Server]:
+def serving(server: Any) -> Iterator[Any]:
     try:
         yield server
     finally:

@@ -87,7 +87,9 @@ RESULTS = {
 
 CAPTURES = {
     "capture: YAML alias bomb in sources": (alias_bomb, r"aliases are not allowed"),
-    "capture: corrupted deflate stream": (corrupt_gzip, r"cannot read capture"),
+    # read as a stream: the garbled text or the broken deflate data, whichever comes first
+    "capture: corrupted deflate stream": (
+        corrupt_gzip, r"cannot read capture|is not a balloon-audit capture"),
     "capture: truncated gzip": (
         lambda: gzip.compress(capture_text().encode(), mtime=0)[:500], r"cannot read capture"),
     "capture: invalid URI": (

@@ -183,3 +183,20 @@ def test_capture_that_cannot_be_written_keeps_the_audit(watched: SoapProxy, tmp_
     assert_complete_json(tmp_path / "r.json")
     assert "vCenters" in outcome.stdout  # the summary was printed too
     assert stray_files(tmp_path) == []
+
+
+def test_socket_output_is_refused(watched: SoapProxy, tmp_path: Path) -> None:
+    import socket as sockets
+
+    target = tmp_path / "report.sock"
+    with sockets.socket(sockets.AF_UNIX) as listener:
+        listener.bind(str(target))
+        outcome = run(
+            "--json to a Unix socket file",
+            scan_args(watched, "--json", str(target), "--html", str(tmp_path / "r.html")),
+            code=3,
+            within_s=15,
+        )
+    one_line_error(outcome, r"neither a regular file nor a character device or pipe")
+    assert stat.S_ISSOCK(os.stat(target).st_mode)
+    assert (tmp_path / "r.html").read_text().rstrip().endswith("</html>")

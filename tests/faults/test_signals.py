@@ -17,7 +17,7 @@ import pytest
 
 from balloon_audit.lab.vcsim import VcsimEndpoint
 from tests.faults.harness import finish, one_line_error, start, stray_files
-from tests.faults.servers import Fault, SoapProxy
+from tests.faults.servers import BlackholeServer, Fault, SoapProxy, serving
 
 pytestmark = pytest.mark.live
 
@@ -66,3 +66,17 @@ def test_sigterm_while_writing_reports(healthy_vcsim: VcsimEndpoint, tmp_path: P
     reports = [p for p in out.iterdir() if not p.is_symlink()]  # not the latest links
     assert sorted(p.suffix for p in reports) == [".html", ".json", ".xlsx"]
     assert stray_files(tmp_path) == []
+
+
+def test_sigint_while_connecting_to_an_unreachable_host(tmp_path: Path) -> None:
+    with serving(BlackholeServer()) as blackhole:
+        proc = start(
+            ["scan", "-s", f"127.0.0.1:{blackhole.port}", "-u", "auditor", "--insecure",
+             "--connect-timeout", "60", "--json", str(tmp_path / "r.json")]
+        )  # fmt: skip
+        time.sleep(2)  # the TCP connect is in progress (the SYN is dropped)
+        sent = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        outcome = finish("SIGINT while a TCP connect hangs", proc, sent, code=130, within_s=3)
+    one_line_error(outcome, r"SIGINT received")
+    assert list(tmp_path.iterdir()) == []
