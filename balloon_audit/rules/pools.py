@@ -188,10 +188,7 @@ def check_resource_pool_limit(snapshot: Snapshot, params: Mapping[str, Any]) -> 
     """Pool limit < Σ configured memory of its powered-on VMs → info; reclaiming → warning or
     critical."""
     hosts = host_index(snapshot)
-    powered_on: dict[tuple[str, str], list[VM]] = defaultdict(list)
-    for vm in snapshot.vms:
-        if vm.powered_on and not vm.is_template and vm.resource_pool_moid:
-            powered_on[(vm.server, vm.resource_pool_moid)].append(vm)
+    powered_on = _powered_on_by_pool(snapshot)
     runtime = {(vm.server, vm.moid) for vm in runtime_vms(snapshot)}
     checked = 0
     findings: list[Finding] = []
@@ -214,15 +211,19 @@ def check_resource_pool_limit(snapshot: Snapshot, params: Mapping[str, Any]) -> 
     return RuleOutcome(checked=checked, findings=tuple(findings))
 
 
-def _pool_finding(
-    pool: ResourcePool,
-    vms: list[VM],
-    configured: int,
-    hosts: Mapping[tuple[str, str], Any],
-    runtime: set[tuple[str, str]],
-    by_moid: Mapping[str, ResourcePool],
-) -> Finding:
-    limit = pool.memory_limit_mb or 0
+def _powered_on_by_pool(snapshot: Snapshot) -> dict[tuple[str, str], list[VM]]:
+    """(server, pool moid) -> the powered-on VMs (not templates) directly in that pool."""
+    powered_on: dict[tuple[str, str], list[VM]] = defaultdict(list)
+    for vm in snapshot.vms:
+        if vm.powered_on and not vm.is_template and vm.resource_pool_moid:
+            powered_on[(vm.server, vm.resource_pool_moid)].append(vm)
+    return powered_on
+
+
+def _reclaimed_in_pool(
+    vms: list[VM], hosts: Mapping[tuple[str, str], Any], runtime: set[tuple[str, str]]
+) -> tuple[list[tuple[VM, float, float]], set[str]]:
+    """(VM, ballooned, swapped) of the reclaimed VMs, and the names of their pressured hosts."""
     reclaimed = []
     pressured_hosts = set()
     for vm in vms:
@@ -236,6 +237,19 @@ def _pool_finding(
             state = host_memory_state(host)[0] if host is not None else None
             if state in PRESSURE_STATES and host is not None:
                 pressured_hosts.add(host.name)
+    return reclaimed, pressured_hosts
+
+
+def _pool_finding(
+    pool: ResourcePool,
+    vms: list[VM],
+    configured: int,
+    hosts: Mapping[tuple[str, str], Any],
+    runtime: set[tuple[str, str]],
+    by_moid: Mapping[str, ResourcePool],
+) -> Finding:
+    limit = pool.memory_limit_mb or 0
+    reclaimed, pressured_hosts = _reclaimed_in_pool(vms, hosts, runtime)
     if not reclaimed:
         severity = Severity.INFO
     elif pressured_hosts:

@@ -156,11 +156,50 @@ def _ba301_remediation(vm: VM, ballooned: float) -> Remediation:
     )
 
 
+def _ba301_severity(
+    ballooned: float, configured: int | None, cap: float | None, params: Params
+) -> Severity:
+    if not configured:
+        return Severity.INFO
+    # A zero cap (balloon disabled on the VM or host, or all memory reserved) means any
+    # ballooning is past it: typically a setting changed since, not yet applied by a power
+    # cycle.
+    near_cap = cap is not None and (
+        cap <= 0 or at_least_pct(ballooned, cap, params["cap_critical_pct"])
+    )
+    if at_least_pct(ballooned, configured, params["critical_pct"]) or near_cap:
+        return Severity.CRITICAL
+    if at_least_pct(ballooned, configured, params["warning_pct"]):
+        return Severity.WARNING
+    return Severity.INFO
+
+
+def _ba301_message(
+    ballooned: float, configured: int | None, cap: float | None, params: Params
+) -> str:
+    if not configured:
+        return f"{fmt_mb(ballooned)} ballooned; configured memory unknown"
+    warning_pct, critical_pct = params["warning_pct"], params["critical_pct"]
+    message = (
+        f"{fmt_mb(ballooned)} ballooned = {fmt_pct(pct(ballooned, configured))} of "
+        f"{fmt_mb(configured)} configured (warning at {fmt_threshold_pct(warning_pct)}, "
+        f"critical at {fmt_threshold_pct(critical_pct)})"
+    )
+    if cap is not None and cap <= 0:
+        message += (
+            "; the effective balloon cap is 0 MB (balloon disabled on the VM or host, or "
+            "memory fully reserved), so any ballooning is beyond it"
+        )
+    elif cap:
+        message += (
+            f"; {fmt_pct(pct(ballooned, cap))} of the {fmt_mb(cap)} effective balloon "
+            f"cap (critical at {fmt_threshold_pct(params['cap_critical_pct'])})"
+        )
+    return message
+
+
 @rule(BA301)
 def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
-    warning_pct = params["warning_pct"]
-    critical_pct = params["critical_pct"]
-    cap_critical_pct = params["cap_critical_pct"]
     hosts = host_index(snapshot)
     vms = runtime_vms(snapshot)
     findings: list[Finding] = []
@@ -171,33 +210,8 @@ def check_ballooning(snapshot: Snapshot, params: Params) -> RuleOutcome:
         configured = vm.memory_mb
         ctl_max_pct, ctl_read = host_ctl_max_pct(host_of(vm, hosts), params["ctl_max_pct"])
         cap, cap_terms = effective_balloon_cap_mb(vm, ctl_max_pct)
-        severity = Severity.INFO
-        # A zero cap (balloon disabled on the VM or host, or all memory reserved) means any
-        # ballooning is past it: typically a setting changed since, not yet applied by a power
-        # cycle.
-        near_cap = cap is not None and (cap <= 0 or at_least_pct(ballooned, cap, cap_critical_pct))
-        if configured:
-            if at_least_pct(ballooned, configured, critical_pct) or near_cap:
-                severity = Severity.CRITICAL
-            elif at_least_pct(ballooned, configured, warning_pct):
-                severity = Severity.WARNING
-            message = (
-                f"{fmt_mb(ballooned)} ballooned = {fmt_pct(pct(ballooned, configured))} of "
-                f"{fmt_mb(configured)} configured (warning at {fmt_threshold_pct(warning_pct)}, "
-                f"critical at {fmt_threshold_pct(critical_pct)})"
-            )
-            if cap is not None and cap <= 0:
-                message += (
-                    "; the effective balloon cap is 0 MB (balloon disabled on the VM or host, or "
-                    "memory fully reserved), so any ballooning is beyond it"
-                )
-            elif cap:
-                message += (
-                    f"; {fmt_pct(pct(ballooned, cap))} of the {fmt_mb(cap)} effective balloon "
-                    f"cap (critical at {fmt_threshold_pct(cap_critical_pct)})"
-                )
-        else:
-            message = f"{fmt_mb(ballooned)} ballooned; configured memory unknown"
+        severity = _ba301_severity(ballooned, configured, cap, params)
+        message = _ba301_message(ballooned, configured, cap, params)
         evidence = vm_evidence(
             vm,
             **{
