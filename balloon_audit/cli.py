@@ -32,6 +32,8 @@ from balloon_audit.cli_options import (
     KeepDaysOpt,
     KeepOpt,
     LabelOpt,
+    Listing,
+    MinSeverityOpt,
     NoPerfOpt,
     NotifyOnOpt,
     PasswordStdinOpt,
@@ -41,6 +43,7 @@ from balloon_audit.cli_options import (
     ReplayOpt,
     ScopeOpt,
     ServerOpt,
+    SummaryOpt,
     TimeoutOpt,
     UserOpt,
     WaitLockOpt,
@@ -48,9 +51,12 @@ from balloon_audit.cli_options import (
     run_by,
     with_output_options,
 )
+from balloon_audit.config_toml import rules_config_toml
 from balloon_audit.errors import BalloonAuditError, ConfigError, ExitCode
 from balloon_audit.model import AuditResult, Severity
-from balloon_audit.report.console import render_rule_catalogue
+from balloon_audit.output_paths import check_output_dir, check_output_files
+from balloon_audit.report.console import listing
+from balloon_audit.report.rules_text import render_rules
 from balloon_audit.report.terminal import safe
 from balloon_audit.report.writers import Emitted, check_distinct, emit
 
@@ -72,7 +78,7 @@ app = typer.Typer(
     help="Audit vSphere VM memory reclamation: ballooning, compression, swapping, and why.",
     no_args_is_help=True,
     pretty_exceptions_show_locals=False,  # locals can hold passwords
-    rich_markup_mode="rich",
+    rich_markup_mode=None,  # plain click help: flags without a value placeholder ("<bool>")
 )
 app.add_typer(lab_app, name="lab")
 
@@ -126,6 +132,12 @@ def _output(result: AuditResult, outputs: dict[str, Path | None], **kwargs: Any)
     return emitted
 
 
+def _check_outputs(outputs: dict[str, Path | None], output_dir: Path | None) -> None:
+    """Every report has a folder to go to: checked before any vCenter is contacted."""
+    check_output_files([(f"--{name}", path) for name, path in outputs.items()])
+    check_output_dir(output_dir)
+
+
 def _print_error(error: BalloonAuditError) -> None:
     err.print(f"[bold red]error:[/] {safe(str(error))}")
     if error.hint:
@@ -154,6 +166,8 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     replay: ReplayOpt = None,
     fleet_path: FleetOpt = None,
     label: LabelOpt = None,
+    min_severity: MinSeverityOpt = Listing.info,
+    summary: SummaryOpt = False,
     scope_items: ScopeOpt = None,
     exclude_items: ExcludeOpt = None,
     notify_on: NotifyOnOpt = None,
@@ -170,6 +184,7 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     """
     outputs = outputs or {}
     check_distinct(*outputs.values(), record, replay)
+    _check_outputs(outputs, output_dir)
     unattended.lock_output_dir(ctx, output_dir, wait_lock, (keep, keep_days))
     config = audit.load_config(config_path)
     unattended.check_notify(config, fleet_path, notify_on)
@@ -193,7 +208,8 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
             with audit.recording(record, targets) as capture:
                 result = audit.scan(targets, config, run, capture=capture, fleet=fleet)
     previous = unattended.previous_result(output_dir)
-    emitted = _output(result, outputs, output_dir=output_dir, quiet=quiet)
+    with listing(Severity(min_severity.value), summary_only=summary):
+        emitted = _output(result, outputs, output_dir=output_dir, quiet=quiet)
     kept = unattended.after_dated(output_dir, emitted.written, (keep, keep_days), quiet, err)
     notified = unattended.notify(
         config, fleet_path, notify_on, (result, emitted.written, previous), quiet, err
@@ -233,6 +249,7 @@ def report(
         options = ", ".join(f"--{name}" for name in outputs)
         raise ConfigError(f"nothing to write: pass {options} or --output-dir")
     check_distinct(result_file, *outputs.values())
+    _check_outputs(outputs, output_dir)
     result = audit.load_result(result_file)
     emitted = _output(result, outputs, output_dir=output_dir, quiet=quiet, rerender_only=True)
     if emitted.error is not None:
@@ -243,13 +260,25 @@ def report(
 def list_rules(
     config_path: ConfigOpt = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the catalogue as JSON.")] = False,
+    as_toml: Annotated[
+        bool,
+        typer.Option(
+            "--toml",
+            help="Print a complete, commented configuration file with the values in force "
+            "(--config accepts it as is).",
+        ),
+    ] = False,
 ) -> None:
-    """List the rule catalogue with the thresholds in force."""
-    rows = audit.rule_catalogue(audit.load_config(config_path))
+    """List the rule catalogue with the thresholds in force (in TOML form)."""
+    config = audit.load_config(config_path)
+    if as_toml:
+        typer.echo(rules_config_toml(config), nl=False)
+        return
+    rows = audit.rule_catalogue(config)
     if as_json:
         typer.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
-    render_rule_catalogue(rows, Console(highlight=False))
+    render_rules(rows, Console(highlight=False))
 
 
 from balloon_audit import cli_check  # noqa: E402, F401 - registers `balloon-audit check`

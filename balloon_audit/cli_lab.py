@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 from typing import Annotated
 
@@ -66,12 +67,16 @@ def lab_up_command(
     if as_json:
         typer.echo(json.dumps(instance.to_json(), indent=2, sort_keys=True))
         return
+    from balloon_audit.program import program
+
+    me = program()  # runs as written: .venv/bin/balloon-audit in a checkout
+    down = f"{me} lab down" + (f" --state-dir {shlex.quote(str(state_dir))}" if state_dir else "")
     typer.echo(
         f"lab '{instance.scenario.name}' is up at {instance.url} (pid {instance.pid}); "
         "vcsim accepts any user and password:\n\n"
         "  export BALLOON_AUDIT_PASSWORD=any\n"
-        f"  balloon-audit scan -s {instance.server} -u lab --insecure --output-dir reports\n\n"
-        "Stop it with: balloon-audit lab down"
+        f"  {me} scan -s {instance.server} -u lab --insecure --output-dir reports\n\n"
+        f"Stop it with: {down}"
     )
 
 

@@ -31,11 +31,30 @@ class FailOn(str, enum.Enum):
     never = "never"
 
 
+class Listing(str, enum.Enum):
+    """``--min-severity``: the lowest severity the terminal lists."""
+
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+
+
+MinSeverityOpt = Annotated[
+    Listing,
+    typer.Option(
+        case_sensitive=False,
+        help="List only findings at or above this on the terminal (reports keep all).",
+    ),
+]
+SummaryOpt = Annotated[
+    bool, typer.Option("--summary", help="Print the totals only, not the findings.")
+]
 ServerOpt = Annotated[
     list[str] | None,
     typer.Option(
         "--server",
         "-s",
+        metavar="HOST",
         envvar="BALLOON_AUDIT_SERVER",
         help="vCenter or ESXi host: name, name:port or https://user@name/sdk. Repeat for several.",
         show_default=False,

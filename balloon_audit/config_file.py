@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from balloon_audit import userdirs
 from balloon_audit.config import Config
 from balloon_audit.errors import ConfigError
 from balloon_audit.fleet_file import check_entries, entry_title
@@ -73,14 +74,23 @@ def default_config_path(environ: Mapping[str, str] | None = None) -> Path | None
     ``$BALLOON_AUDIT_CONFIG`` when set (even if the file is missing, so that
     :func:`load_config` reports the mistake); otherwise
     ``$XDG_CONFIG_HOME/balloon-audit/config.toml`` (``~/.config/...`` when
-    ``XDG_CONFIG_HOME`` is unset) if that file exists; otherwise ``None``.
+    ``XDG_CONFIG_HOME`` is unset) if that file exists; otherwise ``None``, also when
+    there is no home directory at all.
     """
     env = os.environ if environ is None else environ
     explicit = env.get(ENV_VAR, "").strip()
     if explicit:
         return Path(explicit).expanduser()
     xdg = env.get("XDG_CONFIG_HOME", "").strip()
-    base = Path(xdg) if xdg else Path(env.get("HOME") or Path.home()) / ".config"
+    if xdg:
+        base: Path | None = Path(xdg)
+    elif env.get("HOME", "").strip():
+        base = Path(env["HOME"]) / ".config"
+    else:  # no $HOME (containers, cron): the passwd entry's, if there is one
+        user_home = userdirs.home() if environ is None else None
+        base = None if user_home is None else user_home / ".config"
+    if base is None:
+        return None
     candidate = base / "balloon-audit" / "config.toml"
     return candidate if candidate.is_file() else None
 

@@ -13,7 +13,6 @@ two scans that finish at once are stored one after the other.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -25,6 +24,7 @@ from sqlalchemy import Connection, Engine, and_, create_engine, delete, event, f
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
+from balloon_audit import userdirs
 from balloon_audit.errors import HistoryError
 from balloon_audit.history import migrations, schema
 from balloon_audit.history.changes import Changes, TrendPoint
@@ -48,8 +48,7 @@ TREND_RUNS = 30
 
 def default_path() -> Path:
     """``$XDG_STATE_HOME/balloon-audit/history.sqlite`` (``~/.local/state`` by default)."""
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state) / "balloon-audit" / "history.sqlite"
+    return userdirs.state_home() / "balloon-audit" / "history.sqlite"
 
 
 def database_url(value: str | None) -> str:

@@ -28,6 +28,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from balloon_audit import userdirs
 from balloon_audit.errors import LabError
 from balloon_audit.lab.scenario_model import Scenario
 from balloon_audit.lab.vcsim import find_tool, find_vcsim, start_vcsim, stop_vcsim
@@ -44,8 +45,7 @@ def cache_dir() -> Path:
     explicit = os.environ.get("BALLOON_AUDIT_CACHE_DIR")
     if explicit:
         return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "balloon-audit" / "vcsim-models"
+    return userdirs.cache_home() / "balloon-audit" / "vcsim-models"
 
 
 def saved_model(args: list[str], progress: Callable[[str], None] | None = None) -> Path:

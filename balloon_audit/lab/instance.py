@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from balloon_audit import userdirs
 from balloon_audit.errors import LabError
 from balloon_audit.lab.hostmodel import prepare_model
 from balloon_audit.lab.scenario import Scenario, load_scenario
@@ -144,8 +145,7 @@ def running_lab(scenario: Scenario, **kwargs: object) -> Iterator[LabInstance]:
 
 def default_state_dir() -> Path:
     """Where ``lab up`` records its lab: $XDG_STATE_HOME/balloon-audit/lab (~/.local/state/...)."""
-    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(base) / "balloon-audit" / "lab"
+    return userdirs.state_home() / "balloon-audit" / "lab"
 
 
 def lab_up(

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import sys
-from typing import Any
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from rich.console import Console
 from rich.padding import Padding
@@ -12,8 +14,9 @@ from rich.text import Text
 
 from balloon_audit.formatting import fmt_num
 from balloon_audit.model import AuditResult, Finding, Severity
+from balloon_audit.report import presentation as p
 from balloon_audit.report.formats import Format, register
-from balloon_audit.report.terminal import printable, safe
+from balloon_audit.report.terminal import safe
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
 SEVERITY_STYLE = {
@@ -37,8 +40,8 @@ CONSOLE_FLEET_KEYS = (
 )
 """The fleet totals the terminal summary shows, in this order."""
 
-WIDE = 120
-"""Console width from which findings are shown as a table."""
+WIDE = 140
+"""Console width from which the findings show where each entity is (host or vCenter)."""
 
 
 def _where(finding: Finding) -> str:
@@ -46,38 +49,73 @@ def _where(finding: Finding) -> str:
     return (e.host if e.host and e.type == "VirtualMachine" else e.server) or ""
 
 
-def _findings_table(findings: tuple[Finding, ...]) -> Table:
-    table = Table(show_edge=False, pad_edge=False, expand=False)
-    table.add_column("severity", no_wrap=True)
-    table.add_column("rule", no_wrap=True)
-    table.add_column("entity", overflow="fold")
-    table.add_column("host / vCenter", overflow="fold")
-    table.add_column("finding", overflow="fold")
-    for finding in findings:
+def first_sentence(text: str, limit: int = 200) -> str:
+    """The first sentence of ``text`` (the rule's advice, short), or its first clause when
+    the sentence is longer than ``limit``; cut at ``limit`` only as a last resort."""
+    end = text.find(". ")
+    sentence = text if end < 0 else text[: end + 1]
+    if len(sentence) > limit and "; " in sentence:
+        sentence = sentence[: sentence.index("; ")] + "."
+    return sentence if len(sentence) <= limit else sentence[: limit - 1].rstrip() + "…"
+
+
+def _group_heading(group: p.FindingGroup, shown: int) -> str:
+    counts = ", ".join(
+        f"{group.counts[s.value]} {s.value}" for s in p.SEVERITIES if group.counts[s.value]
+    )
+    checked = f" of {group.checked:,} checked" if group.checked is not None else ""
+    listed = f" ({shown} listed)" if shown < len(group.findings) else ""
+    style = SEVERITY_STYLE[group.worst]
+    return (
+        f"[{style}]{group.worst.value.upper()}[/] [bold]{group.rule} {safe(group.info.name)}[/]"
+        f" · {len(group.findings):,}{checked}: {counts}{listed}"
+    )
+
+
+def _group_table(findings: list[Finding], width: int) -> Table:
+    """One entry per finding: the severity, then the entity's name in bold running into the
+    message, wrapped under itself (on wide terminals with the host or vCenter too)."""
+    table = Table(box=None, show_header=False, pad_edge=False, padding=(0, 1))
+    table.add_column("severity", no_wrap=True, width=8)
+    table.add_column("finding", overflow="fold", ratio=1)
+    for f in findings:
+        where = _where(f) if width >= WIDE else ""
         table.add_row(
-            f"[{SEVERITY_STYLE[finding.severity]}]{finding.severity.value}[/]",
-            f"{finding.rule} {finding.name}",
-            safe(finding.entity.name),
-            safe(_where(finding)),
-            safe(finding.message),
+            f"[{SEVERITY_STYLE[f.severity]}]{f.severity.value}[/]",
+            f"[bold]{safe(f.entity.name)}[/]"
+            + (f" [dim]({safe(where)})[/]" if where else "")
+            + f"  {safe(f.message)}",
         )
     return table
 
 
-def render_console(result: AuditResult, console: Console, *, max_findings: int = 200) -> None:
-    """Print the summary table. Every name goes through ``safe``: VM names are untrusted."""
+def render_console(
+    result: AuditResult,
+    console: Console,
+    *,
+    max_findings: int = 200,
+    min_severity: Severity = Severity.INFO,
+    summary_only: bool = False,
+) -> None:
+    """Print the summary; then, unless ``summary_only``, the findings at or above
+    ``min_severity`` grouped by rule. Every name goes through ``safe``: VM names are
+    untrusted."""
     console.print(_sources_table(result))
+    if p.no_data(result):
+        console.print("\n[bold red]No data[/]: no vCenter could be audited (see above).")
+        return
     _print_totals(result, console)
     for problem in result.waiver_problems:
         console.print(f"[yellow]waiver:[/] {safe(problem)}")
+    if summary_only:
+        return
     if result.waived:
         console.print()
         console.print(_waived_table(result))
     if not result.findings:
         console.print("\n[green]No findings.[/]")
         return
-    console.print()
-    _print_findings(result, console, max_findings)
+    _print_findings(result, console, max_findings, min_severity)
 
 
 def _sources_table(result: AuditResult) -> Table:
@@ -137,38 +175,35 @@ def _waived_table(result: AuditResult) -> Table:
     return waived
 
 
-def _print_findings(result: AuditResult, console: Console, max_findings: int) -> None:
-    shown = result.findings[:max_findings]
-    if console.width >= WIDE:
-        console.print(_findings_table(shown))
-    else:  # narrow terminals and cron mail: one finding per paragraph reads better
-        for finding in shown:
-            console.print(
-                f"[{SEVERITY_STYLE[finding.severity]}]{finding.severity.value:<8}[/] "
-                f"{finding.rule} {finding.name}  [bold]{safe(finding.entity.name)}[/] "
-                f"[dim]({safe(_where(finding))})[/]"
-            )
-            console.print(Padding(Text(printable(finding.message)), (0, 0, 0, 9)))
-    hidden = len(result.findings) - max_findings
-    if hidden > 0:
-        console.print(f"… and {hidden:,} more findings: write a report with --html/--xlsx/--json")
-
-
-def render_rule_catalogue(rows: list[dict[str, Any]], console: Console) -> None:
-    """``balloon-audit rules``: one row per rule, thresholds from the configuration starred."""
-    table = Table(show_edge=False)
-    for column in ("ID", "name", "severity"):
-        table.add_column(column, no_wrap=True)
-    for column in ("checks", "thresholds (* = from config)"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        overridden = set(row["overridden"])
-        thresholds = ", ".join(
-            f"{k}={v}{'*' if k in overridden else ''}" for k, v in row["thresholds"].items()
+def _print_findings(
+    result: AuditResult, console: Console, max_findings: int, min_severity: Severity
+) -> None:
+    """Findings grouped by rule (worst first), the rule's advice once, then one row each."""
+    budget = max_findings
+    hidden_below = 0
+    for group in p.group_findings(result):
+        wanted = [f for f in group.findings if f.severity >= min_severity]
+        hidden_below += len(group.findings) - len(wanted)
+        if not wanted or budget <= 0:
+            budget -= len(wanted)
+            continue
+        shown = wanted[:budget]
+        budget -= len(wanted)
+        console.print()
+        console.print(_group_heading(group, len(shown)))
+        if group.summary:
+            advice = first_sentence(group.summary, limit=2 * (console.width - 9))
+            console.print(Padding(Text(advice, style="dim"), (0, 0, 0, 9)))
+        console.print(_group_table(shown, console.width))
+    if budget < 0:
+        console.print(
+            f"\n… and {-budget:,} more findings: write a report with --html/--xlsx/--json"
         )
-        name = row["name"] if row["enabled"] else f"{row['name']} [dim](disabled)[/]"
-        table.add_row(row["id"], name, row["severity"], safe(row["checks"]), safe(thresholds))
-    console.print(table)
+    if hidden_below:
+        console.print(
+            f"\n{hidden_below:,} finding{'s' if hidden_below != 1 else ''} below "
+            f"{min_severity.value} not listed (--min-severity {min_severity.value})"
+        )
 
 
 class _StdoutConsole(Console):
@@ -179,12 +214,35 @@ class _StdoutConsole(Console):
         raise BrokenPipeError
 
 
+_LISTING: ContextVar[tuple[Severity, bool]] = ContextVar(
+    "listing", default=(Severity.INFO, False)
+)
+"""``scan --min-severity`` and ``--summary`` for the console format's ``show``."""
+
+
+@contextmanager
+def listing(min_severity: Severity, *, summary_only: bool = False) -> Iterator[None]:
+    """Within this block the console summary lists findings from ``min_severity`` up
+    (or, ``summary_only``, none): the registry's ``show`` takes only the result."""
+    token = _LISTING.set((min_severity, summary_only))
+    try:
+        yield
+    finally:
+        _LISTING.reset(token)
+
+
 def show_console(result: AuditResult) -> None:
     """The summary on stdout (what ``scan`` prints unless ``--quiet`` or ``--json -``).
 
     Raises BrokenPipeError when the reader of stdout went away.
     """
-    render_console(result, _StdoutConsole(highlight=False))
+    min_severity, summary_only = _LISTING.get()
+    render_console(
+        result,
+        _StdoutConsole(highlight=False),
+        min_severity=min_severity,
+        summary_only=summary_only,
+    )
     sys.stdout.flush()
 
 

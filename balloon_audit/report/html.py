@@ -24,6 +24,7 @@ from balloon_audit.locations import data_dir
 from balloon_audit.model import VM, AuditResult
 from balloon_audit.report import presentation as p
 from balloon_audit.report.formats import Format, register
+from balloon_audit.report.words import enum_word
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
 if TYPE_CHECKING:
@@ -76,6 +77,7 @@ def _environment() -> jinja2.Environment:
     env.filters["ratio"] = fmt.cell_ratio
     env.filters["ev"] = p.evidence_text
     env.filters["body"] = _body
+    env.filters["word"] = lambda value: enum_word(value) or ""
     return env
 
 
@@ -105,34 +107,23 @@ def _asset(env: jinja2.Environment, name: str) -> Markup:
 @dataclass(frozen=True)
 class Bar:
     label: str
+    """The whole name: it wraps at natural breaks instead of being cut."""
     title: str
-    """Full label and values, shown as a tooltip."""
-    segments: tuple[tuple[float, float, str], ...]
-    """(x offset, width, css class) in chart units."""
+    """Label and value, shown as a tooltip."""
+    segments: tuple[tuple[float, str], ...]
+    """(width in % of the longest bar, css class)."""
     value_text: str
 
 
 @dataclass(frozen=True)
 class Chart:
+    """A horizontal bar chart drawn with HTML boxes, not SVG: its text keeps the page's
+    font size at any width (a scaled SVG shrank labels to 6 px on a phone)."""
+
     title: str
     bars: tuple[Bar, ...]
     legend: tuple[tuple[str, str], ...]
     """(css class, label)."""
-    width: int = 460
-    label_width: int = 165
-    bar_height: int = 20
-
-    @property
-    def height(self) -> int:
-        return len(self.bars) * self.bar_height + 8
-
-    @property
-    def plot_width(self) -> int:
-        return self.width - self.label_width - 60
-
-
-def _short(label: str, limit: int = 21) -> str:
-    return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
 def _stacked_chart(
@@ -140,20 +131,15 @@ def _stacked_chart(
     rows: list[tuple[str, list[tuple[float, str]], str]],
     legend: tuple[tuple[str, str], ...],
 ) -> Chart:
-    chart = Chart(title, (), legend)
     biggest = max((sum(v for v, _ in segs) for _, segs, _ in rows), default=0) or 1
-    scale = chart.plot_width / biggest
     bars = []
     for label, segments, value_text in rows:
-        x = 0.0
-        placed = []
-        for value, css in segments:
-            if value <= 0:
-                continue
-            width = max(value * scale, 1.5)
-            placed.append((round(x, 1), round(width, 1), css))
-            x += width
-        bars.append(Bar(_short(label), f"{label}: {value_text}", tuple(placed), value_text))
+        placed = tuple(
+            (round(max(100.0 * value / biggest, 0.4), 2), css)
+            for value, css in segments
+            if value > 0
+        )
+        bars.append(Bar(label, f"{label}: {value_text}", placed, value_text))
     return Chart(title, tuple(bars), legend)
 
 
@@ -252,6 +238,9 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "tools_col": p.TOOLS_COLUMN,
         "tools_text": fmt.tools_status_text,
         "fl": FLEET_LABELS,
+        # Every vCenter failed: say so instead of showing zero totals.
+        "no_data": p.no_data(result),
+        "ref_url": p.reference_url,
     }
 
 

@@ -445,3 +445,21 @@ def evidence_text(value: Any) -> str:
 
 def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+# ---------------------------------------------------------------- references
+
+_KB = re.compile(r"\bVMware KB (\d{6,8})\b")
+KB_URL = "https://knowledge.broadcom.com/external/article?legacyId={}"
+"""Broadcom's redirector for VMware KB numbers: stable across the KB site's moves."""
+
+
+def reference_url(reference: str) -> str | None:
+    """A stable public URL for a rule reference, where one exists (VMware KB articles)."""
+    match = _KB.search(reference)
+    return KB_URL.format(match.group(1)) if match else None
+
+
+def no_data(result: AuditResult) -> bool:
+    """Every vCenter failed: reports say "no data" instead of showing zero totals."""
+    return bool(result.sources) and not any(s.ok for s in result.sources)

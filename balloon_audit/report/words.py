@@ -25,7 +25,7 @@ ENUM_WORDS: dict[str, str] = {
     "guestToolsTooOld": "Too old",
     "guestToolsTooNew": "Too new",
     "guestToolsBlacklisted": "Blocked (known problems)",
-    "guestToolsUnmanaged": "Unmanaged (guest OS package)",
+    "guestToolsUnmanaged": "Unmanaged (OS package)",
     # guest.toolsRunningStatus
     "guestToolsRunning": "Running",
     "guestToolsNotRunning": "Not running",

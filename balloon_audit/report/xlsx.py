@@ -364,6 +364,13 @@ def _sources_block(rows: _Rows, result: AuditResult) -> None:
 
 def _fleet_block(rows: _Rows, result: AuditResult) -> None:
     ws = rows.ws
+    if p.no_data(result):
+        rows.put(
+            _text_cell(
+                ws, "No data: no vCenter could be audited (see the Errors sheet).", font=LABEL_FONT
+            )
+        )
+        return
     for key, value in fleet_totals(result.snapshot).items():
         fmt = _mb_format(value) if key.endswith("_mb") else INT_FORMAT
         rows.put(_value(ws, FLEET_LABELS.get(key, key)), _value(ws, value, fmt))
@@ -403,7 +410,9 @@ def _by_rule_block(
             g.checked,
             _severity_cell(ws, g.worst.value),
         )
-    if not groups:
+    if not groups and p.no_data(result):
+        rows.put(_text_cell(ws, "No data: no vCenter could be audited, so nothing was checked."))
+    elif not groups:
         waived = f" ({len(result.waived)} waived: see the Waived sheet)" if result.waived else ""
         rows.put(_text_cell(ws, f"No findings: every rule in force passed{waived}."))
     return first, rows.row

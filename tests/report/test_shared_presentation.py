@@ -50,7 +50,8 @@ def test_html_table_xlsx_and_ba103_show_the_same_tools_status() -> None:
     assert expected in ba103.message
 
     cells = _html_cells(render_html(result), "vmtab", vm.name)
-    assert cells[TOOLS_COLUMN] == expected  # not the older toolsStatus ("toolsOld")
+    # In words, and from toolsVersionStatus2's fallback, not the older toolsStatus ("Old").
+    assert cells[TOOLS_COLUMN] == enum_word(expected) == "Upgrade available"
 
     ws = load_workbook(io.BytesIO(render_xlsx(result)))["VMs"]
     rows = list(ws.iter_rows(values_only=True))
