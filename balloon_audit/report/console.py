@@ -124,6 +124,9 @@ def _sources_table(result: AuditResult) -> Table:
     for s in result.sources:
         status = "[green]ok[/]" if s.ok else "[bold red]FAILED[/]"
         detail = s.error + (f" — {s.hint}" if s.hint else "") if s.error else ""
+        notes = [f"scope: {s.scope}"] if s.scope else []
+        notes += [", ".join(f"{k}={v}" for k, v in sorted(s.labels.items()))] if s.labels else []
+        detail = "; ".join([*notes, detail] if detail else notes)
         api = " ".join(part for part in (s.api_type, s.api_version) if part)
         sources.add_row(
             safe(s.server + (f" (also {', '.join(s.aliases)})" if s.aliases else "")),

@@ -37,6 +37,8 @@ class Format:
     """``balloon-audit report`` can write it from a saved JSON result."""
     order: int = 50
     """Position among the options and in ``--output-dir`` (smaller first)."""
+    dated: bool = True
+    """``--output-dir`` writes it with a dated name (monitoring files have fixed paths)."""
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -64,10 +66,13 @@ def all_formats() -> list[Format]:
     return sorted(_REGISTRY.values(), key=lambda f: (f.order, f.name))
 
 
-def file_formats(*, rerender_only: bool = False) -> list[Format]:
-    """Formats that write files (``--json``, ``--html``, ``--xlsx`` ...), in option order."""
+def file_formats(*, rerender_only: bool = False, dated_only: bool = False) -> list[Format]:
+    """Formats that write files (``--json``, ``--html``, ``--xlsx`` ...), in option order;
+    ``dated_only``: those ``--output-dir`` writes."""
     return [
-        f for f in all_formats() if f.write is not None and (f.rerender or not rerender_only)
+        f
+        for f in all_formats()
+        if f.write is not None and (f.rerender or not rerender_only) and (f.dated or not dated_only)
     ]
 
 
