@@ -22,6 +22,13 @@ from tests.paths import CASSETTES
 DATED = re.compile(r"balloon-audit-\d{8}-\d{6}[+-]\d{4}(-\d+)?\.(json|html|xlsx)\Z")
 
 
+def _run_order(name: str) -> tuple[str, int]:
+    """Order dated names by stamp, then by the collision suffix (no suffix = first, then -2, -3)."""
+    match = re.match(r"(.*[+-]\d{4})(?:-(\d+))?\.\w+\Z", name)
+    assert match, name
+    return match.group(1), int(match.group(2) or 1)
+
+
 def touch(directory: Path, *names: str) -> None:
     for name in names:
         (directory / name).write_text("x")
@@ -135,7 +142,7 @@ def test_two_concurrent_runs_lock_retention_and_latest(tmp_path: Path) -> None:
     latest = out / "balloon-audit-latest.json"
     assert latest.is_symlink()
     assert json.loads(latest.read_text())["tool_version"]
-    newest = sorted(n for n in dated if n.endswith(".json"))[-1]
+    newest = max((n for n in dated if n.endswith(".json")), key=_run_order)
     assert os.readlink(latest) == newest
     fourth = scan(out, "--fail-on", "never", "--keep", "1")
     assert fourth.returncode == 0, fourth.stderr
