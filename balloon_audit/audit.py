@@ -138,8 +138,7 @@ def _check_ca_bundle(path: Path) -> None:
         reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or "no certificate"
         raise ConfigError(
             f"--ca-bundle {path} holds no usable PEM certificate ({reason})",
-            hint="pass the vCenter's CA certificate(s) in PEM format "
-            "(-----BEGIN CERTIFICATE-----)",
+            hint="pass the vCenter's CA certificate(s) in PEM format (-----BEGIN CERTIFICATE-----)",
         ) from None
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
-from balloon_audit import __version__, audit
+from balloon_audit import __version__, audit, unattended
 from balloon_audit.cli_entry import run_app
 from balloon_audit.cli_lab import lab_app
 from balloon_audit.cli_options import (
@@ -24,23 +24,29 @@ from balloon_audit.cli_options import (
     ConfigOpt,
     ConnectTimeoutOpt,
     DeadlineOpt,
+    ExcludeOpt,
     FailOn,
     FailOnOpt,
     FleetOpt,
     InsecureOpt,
+    KeepDaysOpt,
+    KeepOpt,
     LabelOpt,
     Listing,
     MinSeverityOpt,
     NoPerfOpt,
+    NotifyOnOpt,
     PasswordStdinOpt,
     PortOpt,
     QuietOpt,
     RecordOpt,
     ReplayOpt,
+    ScopeOpt,
     ServerOpt,
     SummaryOpt,
     TimeoutOpt,
     UserOpt,
+    WaitLockOpt,
     read_password,
     run_by,
     with_output_options,
@@ -175,6 +181,14 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     no_history: NoHistoryOpt = False,
     min_severity: MinSeverityOpt = Listing.info,
     summary: SummaryOpt = False,
+    scope_items: ScopeOpt = None,
+    exclude_items: ExcludeOpt = None,
+    notify_on: NotifyOnOpt = None,
+    keep: KeepOpt = None,
+    keep_days: KeepDaysOpt = None,
+    wait_lock: WaitLockOpt = 0.0,
+    # typer passes the context (for the output directory's lock)
+    ctx: typer.Context = None,  # type: ignore[assignment]
 ) -> None:
     """Audit one or more vCenters and print a summary; optionally write reports.
 
@@ -184,8 +198,10 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     outputs = outputs or {}
     check_distinct(*outputs.values(), record, replay)
     _check_outputs(outputs, output_dir)
+    unattended.lock_output_dir(ctx, output_dir, wait_lock, (keep, keep_days))
     config = audit.load_config(config_path)
     check_history_options(no_history, fail_on)
+    unattended.check_notify(config, fleet_path, notify_on)
     capture = None
     with _progress(quiet) as progress:
         run = audit.RunOptions(perf=not no_perf, progress=progress, run_by=run_by())
@@ -202,16 +218,24 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
                 targets = audit.build_targets(
                     server or [], connect, lambda fallback: read_password(password_stdin, fallback)
                 )
+            targets = unattended.with_scope(targets, config, scope_items, exclude_items)
             with audit.recording(record, targets) as capture:
                 result = audit.scan(targets, config, run, capture=capture, fleet=fleet)
     result, history_error = record_history(result, None if no_history else history, no_history)
+    previous = unattended.previous_result(output_dir)
     with listing(Severity(min_severity.value), summary_only=summary):
         emitted = _output(result, outputs, output_dir=output_dir, quiet=quiet)
+    kept = unattended.after_dated(output_dir, emitted.written, (keep, keep_days), quiet, err)
+    notified = unattended.notify(
+        config, fleet_path, notify_on, (result, emitted.written, previous), quiet, err
+    )
     for source in result.sources:
         if not source.ok:
             err.print(f"[bold red]error:[/] {safe(source.server)}: {safe(source.error or '')}")
     capture_error = capture.error if capture is not None else None
-    problems = [p for p in (capture_error, emitted.error, history_error) if p is not None]
+    problems = [
+        p for p in (capture_error, emitted.error, history_error, kept, notified) if p is not None
+    ]
     for problem in problems:
         _print_error(problem)
     code = exit_code_with_history(
@@ -220,6 +244,7 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     if code == ExitCode.STDOUT_CLOSED:
         err.print("[bold red]error:[/] standard output was closed before all was written to it")
         err.print("[dim]hint:[/] report files were written first; or use --json FILE")
+    unattended.quiet_summary(quiet, code, result, fail_on, output_dir, err)
     raise typer.Exit(code)
 
 
@@ -270,3 +295,6 @@ def list_rules(
         typer.echo(json.dumps(rows, indent=2, sort_keys=True))
         return
     render_rules(rows, Console(highlight=False))
+
+
+from balloon_audit import cli_check  # noqa: E402, F401 - registers `balloon-audit check`

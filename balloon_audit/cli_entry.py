@@ -64,8 +64,13 @@ def _usage_error(exc: Any, err: Console) -> NoReturn:
     if type(exc).__name__ == "NoArgsIsHelpError":
         exc.show()  # prints the help
         sys.exit(ExitCode.USAGE)
-    err.print(f"[bold red]error:[/] {safe(exc.format_message())}")
     ctx = getattr(exc, "ctx", None)
+    if ctx is not None and ctx.info_name == "check":  # a monitoring plugin: UNKNOWN, on stdout
+        from balloon_audit.check import unknown_output
+
+        sys.stdout.write(unknown_output(exc.format_message()))
+        sys.exit(3)
+    err.print(f"[bold red]error:[/] {safe(exc.format_message())}")
     where = ctx.command_path if ctx is not None else "balloon-audit"
     err.print(f"[dim]hint:[/] see '{safe(where)} --help'")
     code = getattr(exc, "exit_code", ExitCode.USAGE) if isinstance(exc, _USAGE_ERROR) else None

@@ -34,6 +34,15 @@ class FailOn(str, enum.Enum):
     """Only findings that are new or worse since the previous run (needs the history)."""
 
 
+class Level(str, enum.Enum):
+    """A severity threshold without history (``check --warning-on``): a severity or ``never``."""
+
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+    never = "never"
+
+
 class Listing(str, enum.Enum):
     """``--min-severity``: the lowest severity the terminal lists."""
 
@@ -69,13 +78,14 @@ def output_dir_option(*, rerender_only: bool) -> Any:
     """``--output-dir``: every file format (of ``report``: those it re-renders), dated names."""
     from balloon_audit.report.formats import file_formats
 
-    names = [f.name.upper() for f in file_formats(rerender_only=rerender_only)]
+    names = [f.name.upper() for f in file_formats(rerender_only=rerender_only, dated_only=True)]
     listed = " and ".join([", ".join(names[:-1]), names[-1]] if len(names) > 1 else names)
     return Annotated[
         Path | None,
         typer.Option(
             "--output-dir",
-            help=f"Write {listed} with dated names (balloon-audit-YYYYmmdd-HHMMSS.*).",
+            help=f"Write {listed} with dated names (balloon-audit-YYYYmmdd-HHMMSS+ZZZZ.*, "
+            "local time).",
             show_default=False,
         ),
     ]
@@ -188,6 +198,61 @@ DeadlineOpt = Annotated[
         help="Seconds for one vCenter in all, login to logout (1-86400); "
         "after that it is reported as failed.",
         min=1,
+        max=86400,
+        callback=finite,
+    ),
+]
+
+
+class NotifyOn(str, enum.Enum):
+    """``--notify-on``: when the [notify] e-mail and webhooks are sent."""
+
+    always = "always"
+    findings = "findings"
+    new = "new"
+
+
+ScopeOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--scope",
+        help="Audit only objects matching KIND=GLOB (datacenter, cluster, host, folder, pool, "
+        "vm). Repeatable.",
+        show_default=False,
+    ),
+]
+ExcludeOpt = Annotated[
+    list[str] | None,
+    typer.Option("--exclude", help="Leave out objects matching KIND=GLOB. Repeatable.",
+                 show_default=False),
+]  # fmt: skip
+NotifyOnOpt = Annotated[
+    NotifyOn | None,
+    typer.Option(
+        "--notify-on",
+        case_sensitive=False,
+        help="When to send the notify e-mail and webhooks (default: notify.on).",
+        show_default=False,
+    ),
+]
+KeepOpt = Annotated[
+    int | None,
+    typer.Option(help="Keep only the N newest runs in --output-dir.", min=1, show_default=False),
+]
+KeepDaysOpt = Annotated[
+    float | None,
+    typer.Option(
+        help="Delete runs older than N days from --output-dir.",
+        min=0,
+        callback=finite,
+        show_default=False,
+    ),
+]
+WaitLockOpt = Annotated[
+    float,
+    typer.Option(
+        help="Seconds to wait when another run is writing to --output-dir (default: exit 3).",
+        min=0,
         max=86400,
         callback=finite,
     ),

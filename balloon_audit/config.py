@@ -24,6 +24,10 @@ class Config:
     waivers: tuple[Waiver, ...] = ()
     fleet: tuple[Any, ...] = ()
     """``[[fleet]]`` entries (:class:`~balloon_audit.fleet_file.FleetEntry`), if any."""
+    notify: Any = None
+    scope: Any = None
+    """The ``[scope]`` table as a :class:`~balloon_audit.scope.Scope`, if any."""
+    """The ``[notify]`` table (:class:`~balloon_audit.notify.NotifySection`), if any."""
 
     def params_for(self, rule_id: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
         merged = dict(defaults)

@@ -17,12 +17,23 @@ from pydantic import BeforeValidator, create_model, model_validator
 from balloon_audit.config import Config
 from balloon_audit.fleet_file import FleetEntry
 from balloon_audit.model import Waiver
+from balloon_audit.notify import NotifySection
 from balloon_audit.rule_params import RuleTable, rule_table
 from balloon_audit.rules.registry import all_rules
 from balloon_audit.validation import InputModel, reject, suggest, type_name
 
-TOP_LEVEL_KEYS = ("rules", "waivers", "fleet")
-WAIVER_KEYS = ("rule", "entity", "reason", "owner", "expires", "server")
+TOP_LEVEL_KEYS = ("rules", "waivers", "fleet", "notify", "scope")
+WAIVER_KEYS = (
+    "rule",
+    "entity",
+    "reason",
+    "owner",
+    "expires",
+    "server",
+    "datacenter",
+    "cluster",
+    "host",
+)
 RULE_ID = re.compile(r"BA\d{3}\Z", re.IGNORECASE)
 
 
@@ -82,6 +93,9 @@ class WaiverEntry(InputModel):
     owner: NonEmpty
     expires: Annotated[str | None, BeforeValidator(_expiry)] = None
     server: Annotated[str | None, BeforeValidator(_server)] = None
+    datacenter: NonEmpty | None = None
+    cluster: NonEmpty | None = None
+    host: NonEmpty | None = None
 
     @classmethod
     def unknown_key(cls, key: str) -> str:
@@ -148,6 +162,31 @@ def _fleet_tables(value: Any) -> Any:
     return value
 
 
+def _scope_items(value: Any) -> tuple[str, ...]:
+    from balloon_audit.errors import ConfigError
+    from balloon_audit.scope import parse_scope
+
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        reject('must be an array of "KIND=GLOB" strings, e.g. ["cluster=Prod-*"]')
+    try:
+        parse_scope(value, [], where="item")
+    except ConfigError as exc:
+        reject(str(exc))
+    return tuple(value)
+
+
+class ScopeSection(InputModel):
+    """``[scope]``: ``include`` and ``exclude``, arrays of ``KIND=GLOB``."""
+
+    include: Annotated[tuple[str, ...], BeforeValidator(_scope_items)] = ()
+    exclude: Annotated[tuple[str, ...], BeforeValidator(_scope_items)] = ()
+
+    def to_scope(self) -> Any:
+        from balloon_audit.scope import parse_scope
+
+        return parse_scope(self.include, self.exclude)
+
+
 class ConfigFileBase(InputModel):
     """The whole file: ``[rules]``, ``[[waivers]]`` and ``[[fleet]]``."""
 
@@ -160,6 +199,8 @@ class ConfigFileBase(InputModel):
         rules: RulesSection = getattr(self, "rules")  # noqa: B009 - declared per registry
         waivers: tuple[WaiverEntry, ...] = getattr(self, "waivers")  # noqa: B009
         fleet: tuple[FleetEntry, ...] = getattr(self, "fleet")  # noqa: B009
+        notify: NotifySection | None = getattr(self, "notify")  # noqa: B009
+        scope: ScopeSection | None = getattr(self, "scope")  # noqa: B009
         tables = rules.tables()
         disabled = set(rules.disabled)
         disabled |= {rule_id for rule_id, table in tables.items() if table.enabled is False}
@@ -171,6 +212,8 @@ class ConfigFileBase(InputModel):
             },
             waivers=tuple(w.to_waiver() for w in waivers),
             fleet=fleet,
+            notify=notify,
+            scope=scope.to_scope() if scope is not None else None,
         )
 
 
@@ -189,5 +232,7 @@ def config_file_model() -> type[ConfigFileBase]:
         rules=(rules_section, rules_section()),
         waivers=(waivers, ()),
         fleet=(Annotated[tuple[FleetEntry, ...], BeforeValidator(_fleet_tables)], ()),
+        notify=(NotifySection | None, None),
+        scope=(ScopeSection | None, None),
     )
     return model  # type: ignore[no-any-return]

@@ -31,7 +31,17 @@ from pydantic import BeforeValidator, Field, StrictBool, ValidationError, model_
 
 from balloon_audit.errors import ConfigError
 from balloon_audit.model import Snapshot
-from balloon_audit.validation import InputModel, dotted, lookup, problems, reject, suggest
+from balloon_audit.notify import NotifySection
+from balloon_audit.validation import (
+    InputModel,
+    dotted,
+    lookup,
+    non_empty_text,
+    port_number,
+    problems,
+    reject,
+    suggest,
+)
 
 if TYPE_CHECKING:
     from balloon_audit.collect.target import Target
@@ -63,16 +73,10 @@ _LABEL = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
-def _text(value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        reject("must be a non-empty string")
-    return value.strip()
-
-
 def _server(value: Any) -> str:
     from balloon_audit.collect.target import parse_server
 
-    text = _text(value)
+    text = non_empty_text(value)
     try:
         parse_server(text)
     except ConfigError as exc:
@@ -81,7 +85,7 @@ def _server(value: Any) -> str:
 
 
 def _env_name(value: Any) -> str:
-    text = _text(value)
+    text = non_empty_text(value)
     if not _ENV_NAME.match(text):
         reject(f"must be the name of an environment variable, e.g. VC01_PASSWORD (got {text!r})")
     return text
@@ -115,13 +119,7 @@ def _labels(value: Any) -> dict[str, str]:
     return {key: text.strip() for key, text in value.items()}
 
 
-def _port(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
-        reject(f"must be a port number between 1 and 65535 (got {value!r})")
-    return int(value)
-
-
-Text = Annotated[str, BeforeValidator(_text)]
+Text = Annotated[str, BeforeValidator(non_empty_text)]
 
 
 class FleetEntry(InputModel):
@@ -129,7 +127,7 @@ class FleetEntry(InputModel):
 
     name: Text | None = None
     server: Annotated[str, BeforeValidator(_server)]
-    port: Annotated[int | None, BeforeValidator(_port)] = None
+    port: Annotated[int | None, BeforeValidator(port_number)] = None
     user: Text | None = None
     password_env: Annotated[str | None, BeforeValidator(_env_name)] = None
     password_file: Text | None = None
@@ -189,10 +187,15 @@ class FleetFile(InputModel):
     """A ``--fleet FILE``: ``[[fleet]]`` entries only."""
 
     fleet: Annotated[tuple[FleetEntry, ...], BeforeValidator(_entries)]
+    notify: NotifySection | None = None
+    """A ``[notify]`` table may live here too (docs/notify.md)."""
 
     @classmethod
     def unknown_key(cls, key: str) -> str:
-        return f"unknown top-level key{suggest(key, ('fleet',))} (a fleet file holds [[fleet]])"
+        return (
+            f"unknown top-level key{suggest(key, ('fleet', 'notify'))} "
+            "(a fleet file holds [[fleet]] and [notify])"
+        )
 
     @classmethod
     def missing_key(cls, key: str) -> str:
@@ -209,6 +212,11 @@ class FleetSource:
 
 def load_fleet(path: Path) -> tuple[FleetEntry, ...]:
     """Read and validate the fleet file at ``path`` (ConfigError naming entry and key)."""
+    return load_fleet_file(path).fleet
+
+
+def load_fleet_file(path: Path) -> FleetFile:
+    """The whole fleet file at ``path``: entries and an optional ``[notify]`` table."""
     try:
         text = Path(path).read_bytes().decode("utf-8")
         data = tomllib.loads(text)
@@ -217,17 +225,22 @@ def load_fleet(path: Path) -> tuple[FleetEntry, ...]:
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         reason = getattr(exc, "strerror", None) or str(exc)
         raise ConfigError(f"fleet file {path} cannot be read: {reason}", hint=_HINT) from None
-    return parse_fleet(data, source=f"fleet file {path}")
+    return parse_fleet_file(data, source=f"fleet file {path}")
 
 
 def parse_fleet(data: Mapping[str, Any], source: str = "fleet file") -> tuple[FleetEntry, ...]:
     """Validate parsed TOML holding ``[[fleet]]`` entries."""
+    return parse_fleet_file(data, source).fleet
+
+
+def parse_fleet_file(data: Mapping[str, Any], source: str = "fleet file") -> FleetFile:
+    """Validate parsed TOML holding ``[[fleet]]`` entries and maybe ``[notify]``."""
     try:
         parsed = FleetFile.model_validate(data)
     except ValidationError as exc:
         raise fleet_error(exc, FleetFile, data, source) from None
     check_entries(parsed.fleet, source)
-    return parsed.fleet
+    return parsed
 
 
 def fleet_error(exc: ValidationError, model: Any, data: Any, source: str) -> ConfigError:
@@ -274,21 +287,27 @@ def check_entries(entries: Sequence[FleetEntry], source: str) -> None:
 
 
 def select(entries: Sequence[FleetEntry], wanted: Sequence[str]) -> tuple[FleetEntry, ...]:
-    """The entries carrying every ``key=value`` label in ``wanted`` (``--label site=paris``)."""
+    """The entries carrying every ``key=value`` label in ``wanted`` (``--label site=paris``;
+    ``fleet=NAME`` picks an entry by name)."""
     pairs = []
     for item in wanted:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             raise ConfigError(f"--label {item!r} is not KEY=VALUE", hint="e.g. --label site=paris")
         pairs.append((key.strip(), value.strip()))
-    chosen = tuple(e for e in entries if all(e.labels.get(k) == v for k, v in pairs))
+    chosen = tuple(e for e in entries if all(_labels_of(e).get(k) == v for k, v in pairs))
     if not chosen:
-        known = sorted({f"{k}={v}" for e in entries for k, v in e.labels.items()})
+        known = sorted({f"{k}={v}" for e in entries for k, v in _labels_of(e).items()})
         raise ConfigError(
             f"no fleet entry has the labels {', '.join(wanted)}",
             hint=f"labels in the fleet: {', '.join(known) or 'none'}",
         )
     return chosen
+
+
+def _labels_of(entry: FleetEntry) -> dict[str, str]:
+    """The entry's labels and, when it has a name, ``fleet = name`` (as results carry it)."""
+    return {**entry.labels, **({"fleet": entry.name} if entry.name else {})}
 
 
 def fetch_passwords(
@@ -313,13 +332,14 @@ def fetch_password(index: int, entry: FleetEntry, environ: Mapping[str, str]) ->
             )
         return value
     if entry.password_file is not None:
-        return _from_file(where, Path(entry.password_file).expanduser())
+        return read_secret_file(where, Path(entry.password_file).expanduser())
     if entry.password_command is not None:
         return _from_command(where, entry.password_command)
     return _from_keyring(where, entry.password_keyring or "", entry.user or "")
 
 
-def _from_file(where: str, path: Path) -> str:
+def read_secret_file(where: str, path: Path) -> str:
+    """The first line of a password file that only its owner can read (mode 0600 or stricter)."""
     try:
         info = path.stat()
     except OSError as exc:

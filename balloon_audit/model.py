@@ -97,6 +97,8 @@ class SourceInfo:
     """Other names given for this same vCenter in the run."""
     labels: Mapping[str, str] = field(default_factory=dict)
     """Free labels from the fleet file (``site``, ``environment`` ...); reports group by them."""
+    scope: str | None = None
+    """What was in scope (``cluster=Prod-A; not vm=test-*``); ``None``: everything."""
     unknown_values: tuple[str, ...] = ()
     """Values this version does not know, from a newer server: ``Type=value (count)``,
     e.g. ``VirtualMachinePowerState=poweredHibernating (3)``. Kept as text; BA903 lists them."""
@@ -369,6 +371,12 @@ class Waiver:
     """ISO date (YYYY-MM-DD); ``None`` never expires."""
     server: str | None = None
     """Restrict to one vCenter."""
+    datacenter: str | None = None
+    """Restrict to findings in datacenters matching this glob (case-insensitive)."""
+    cluster: str | None = None
+    """Restrict to findings in clusters matching this glob."""
+    host: str | None = None
+    """Restrict to findings on hosts matching this glob."""
 
 
 @dataclass(frozen=True)

@@ -185,3 +185,17 @@ def type_name(value: Any) -> str:
 def is_number(value: Any) -> bool:
     """An int or float, but not a bool (which Python counts as an int)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def non_empty_text(value: Any) -> str:
+    """A field validator: a string with something in it, stripped."""
+    if not isinstance(value, str) or not value.strip():
+        reject("must be a non-empty string")
+    return value.strip()
+
+
+def port_number(value: Any) -> int:
+    """A field validator: a TCP port, 1-65535."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value < 65536:
+        reject(f"must be a port number between 1 and 65535 (got {value!r})")
+    return int(value)

@@ -3,7 +3,9 @@
 A waiver matches a finding when the rule IDs are equal and the waiver's
 ``entity`` is the entity's managed object ID (``vm-123``, exact), its name
 (case-insensitive), or a shell-style glob over the name (``sql-*``, ``db-0?``,
-case-insensitive). An optional ``server`` limits the waiver to one vCenter.
+case-insensitive). An optional ``server`` limits the waiver to one vCenter;
+optional ``datacenter``, ``cluster`` and ``host`` globs limit it to part of one
+(a change ticket about one cluster).
 
 A waiver is valid through its ``expires`` day; from the next day on it no
 longer applies and is reported as a problem, so the finding comes back and the
@@ -17,7 +19,7 @@ import fnmatch
 from collections.abc import Iterable, Sequence
 from datetime import date
 
-from balloon_audit.model import Finding, WaivedFinding, Waiver
+from balloon_audit.model import Entity, Finding, WaivedFinding, Waiver
 
 _GLOB_CHARS = frozenset("*?[")
 
@@ -45,6 +47,8 @@ def waiver_matches(waiver: Waiver, finding: Finding) -> bool:
     entity = finding.entity
     if waiver.server and waiver.server.strip().lower() != entity.server.lower():
         return False
+    if not _within(waiver, entity):
+        return False
     pattern = waiver.entity.strip()
     if entity.moid is not None and pattern == entity.moid:
         return True
@@ -53,6 +57,18 @@ def waiver_matches(waiver: Waiver, finding: Finding) -> bool:
     if pattern == name:
         return True
     return bool(_GLOB_CHARS & set(pattern)) and fnmatch.fnmatchcase(name, pattern)
+
+
+def _within(waiver: Waiver, entity: Entity) -> bool:
+    """The waiver's optional datacenter / cluster / host globs all match the entity."""
+    for pattern, value in (
+        (waiver.datacenter, entity.datacenter),
+        (waiver.cluster, entity.cluster),
+        (waiver.host, entity.host),
+    ):
+        if pattern and not fnmatch.fnmatchcase((value or "").lower(), pattern.strip().lower()):
+            return False
+    return True
 
 
 def apply_waivers(

@@ -208,6 +208,7 @@ name_patterns = ["k8s", "ocp-*", "tkg-*"]
 rule = "BA201"
 entity = "sql-*"                # name, shell glob, or managed object ID (vm-123)
 server = "vc01.example.com"     # optional: only on this vCenter
+cluster = "SQL-*"               # optional: only in these clusters (also datacenter, host)
 reason = "SQL Server with Lock Pages in Memory; approved CHG0042"
 owner = "dba-team"
 expires = 2027-03-31            # optional; TOML date or "YYYY-MM-DD"
@@ -215,7 +216,8 @@ expires = 2027-03-31            # optional; TOML date or "YYYY-MM-DD"
 
 ### Validation
 
-- Top-level keys: `rules` and `waivers` only.
+- Top-level keys: `rules`, `waivers`, `fleet` (docs/fleet.md), `notify`
+  (docs/notify.md) and `scope` (README, "Scope").
 - `[rules]` takes `disabled` (an array of rule IDs) and one table per rule ID;
   an unknown ID is an error (with a suggestion for near misses such as
   `ba301`).
@@ -246,9 +248,11 @@ separately with the waiver, and they do not count towards `--fail-on`.
   (case-insensitive), or a shell glob over the name (`*`, `?`, `[...]`;
   case-insensitive, matching the whole name). `server`, when given, limits the
   waiver to one vCenter (case-insensitive); managed object IDs repeat across
-  vCenters, so give `server` with a moid.
+  vCenters, so give `server` with a moid. `datacenter`, `cluster` and `host`,
+  when given, are shell globs (case-insensitive) that the finding's datacenter,
+  cluster and host must match: a waiver for a change ticket about one cluster.
 - **Required:** `rule`, `entity`, `reason`, `owner` (non-empty). Optional:
-  `server`, `expires`.
+  `server`, `datacenter`, `cluster`, `host`, `expires`.
 - **Expiry:** a waiver applies through its `expires` day (UTC date of the
   run). From the next day on it stops applying, the finding is reported again,
   and the run lists `waiver BA201 sql-* (owner dba-team) expired on

@@ -24,9 +24,11 @@ PropertyRow = tuple[Any, dict[str, Any]]
 
 
 @contextmanager
-def container_view(content: Any, types: Sequence[type]) -> Iterator[Any]:
-    """A recursive ContainerView of ``types`` under the root folder, destroyed on exit."""
-    view = content.viewManager.CreateContainerView(content.rootFolder, list(types), True)
+def container_view(content: Any, types: Sequence[type], root: Any = None) -> Iterator[Any]:
+    """A recursive ContainerView of ``types`` under ``root`` (default: the root folder),
+    destroyed on exit."""
+    container = content.rootFolder if root is None else root
+    view = content.viewManager.CreateContainerView(container, list(types), True)
     try:
         yield view
     finally:

@@ -22,6 +22,7 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from balloon_audit.collect import properties as P
+from balloon_audit.collect import scoped
 from balloon_audit.collect.connection import open_session, translate_error
 from balloon_audit.collect.host_options import add_host_options
 from balloon_audit.collect.perf import add_host_memory_state, add_swap_rates, needs_swap_rates
@@ -65,6 +66,10 @@ class _Options:
     keyed_extra_config: bool
     claim: Claim | None = None
     count_vms: bool = False
+    vm_root: Any = None
+    vm_roots: list[Any] | None = None
+    """A scope's containers, each read as ``vm_root``; None: the root folder."""
+    """The container to read VMs under (a scope's); None: the root folder."""
 
 
 @dataclass(frozen=True)
@@ -141,15 +146,21 @@ def _collect(
     if options.perf:
         hosts = add_host_memory_state(content, hosts, host_refs, label=label, progress=report)
     hosts_by_moid = {h.moid: h for h in hosts}
+    within = scoped.plan(content, target.scope, page_size) if target.scope else scoped.ScopePlan()
+    options = dataclasses.replace(options, vm_roots=within.roots)
 
     try:
-        vms, refs = _collect_vms(content, label, hosts_by_moid, options, report, unknown)
+        vms, refs = _collect_vms_within(content, label, hosts_by_moid, options, report, unknown)
     except vmodl.query.InvalidProperty as fault:
         if not options.keyed_extra_config or not _rejects_keyed_path(fault):
             raise
         report(f"{label}: keyed extraConfig path refused; reading whole extraConfig instead")
         fallback = dataclasses.replace(options, keyed_extra_config=False)
-        vms, refs = _collect_vms(content, label, hosts_by_moid, fallback, report, unknown)
+        vms, refs = _collect_vms_within(content, label, hosts_by_moid, fallback, report, unknown)
+    if target.scope:
+        clusters, hosts, vms, pools, refs = _keep_in_scope(
+            target.scope, within.skip, (clusters, hosts, vms, pools), refs
+        )
 
     if options.perf:
         vms = add_swap_rates(content, vms, refs, label=label, progress=report)
@@ -169,6 +180,7 @@ def _collect(
         host_count=len(hosts),
         duration_s=round(time.monotonic() - started, 3),
         unknown_values=tuple(f"{value} ({count})" for value, count in sorted(unknown.items())),
+        scope=target.scope.describe() if target.scope else None,
     )
     report(f"{label}: done, {len(vms):,} VMs and {len(hosts):,} hosts in {source.duration_s:.1f}s")
     vms.sort(key=lambda vm: (vm.name, vm.moid))
@@ -303,6 +315,53 @@ def _kind(ref: Any) -> str:
     return "Folder"
 
 
+def _keep_in_scope(
+    scope: Any, skip: set[str], found: tuple[list, list, list, list], refs: dict[str, Any]
+) -> tuple[list[Cluster], list[Host], list[VM], list[ResourcePool], dict[str, Any]]:
+    """Clusters, hosts, VMs, pools and swap-rate references inside ``scope``."""
+    clusters, hosts, vms, pools = found
+    kept = scoped.apply(
+        Snapshot(
+            clusters=tuple(clusters),
+            hosts=tuple(hosts),
+            vms=tuple(vms),
+            resource_pools=tuple(pools),
+        ),
+        scope,
+        skip,
+    )
+    moids = {vm.moid for vm in kept.vms}
+    return (
+        list(kept.clusters),
+        list(kept.hosts),
+        list(kept.vms),
+        list(kept.resource_pools),
+        {moid: ref for moid, ref in refs.items() if moid in moids},
+    )
+
+
+def _collect_vms_within(
+    content: Any,
+    label: str,
+    hosts: Mapping[str, Host],
+    options: _Options,
+    report: Progress,
+    unknown: Counter[str],
+) -> tuple[list[VM], dict[str, Any]]:
+    """:func:`_collect_vms` under each root of a scope (``options.vm_roots``), each VM once."""
+    roots = options.vm_roots
+    if roots is None:
+        return _collect_vms(content, label, hosts, options, report, unknown)
+    vms: dict[str, VM] = {}
+    refs: dict[str, Any] = {}
+    for root in roots:
+        under = dataclasses.replace(options, vm_root=root)
+        found, found_refs = _collect_vms(content, label, hosts, under, report, unknown)
+        vms.update((vm.moid, vm) for vm in found)
+        refs.update(found_refs)
+    return list(vms.values()), refs
+
+
 def _collect_vms(
     content: Any,
     label: str,
@@ -311,11 +370,12 @@ def _collect_vms(
     report: Progress,
     unknown: Counter[str],
 ) -> tuple[list[VM], dict[str, Any]]:
-    """All VMs and templates; also the references of swapping VMs (for perf queries)."""
+    """All VMs and templates (under ``options.vm_root``, default everywhere); also the
+    references of swapping VMs (for perf queries)."""
     vms: list[VM] = []
     refs: dict[str, Any] = {}
     paths = P.vm_paths(options.keyed_extra_config)
-    with container_view(content, [vim.VirtualMachine]) as view:
+    with container_view(content, [vim.VirtualMachine], root=options.vm_root) as view:
         total = count_view(content, view) if options.count_vms else None
         of_total = f" of {total:,}" if total is not None else ""
         if total is not None:

@@ -9,6 +9,7 @@ from urllib.parse import SplitResult, unquote, urlsplit
 
 from balloon_audit.errors import ConfigError
 from balloon_audit.netloc import join_hostport
+from balloon_audit.scope import Scope
 
 DEFAULT_PORT = 443
 
@@ -34,6 +35,8 @@ class Target:
     """Longest time for one whole API answer (one page of properties) once logged in."""
     deadline_s: float = 3600.0
     """Longest time for the whole collection from this endpoint, login to logout."""
+    scope: Scope | None = None
+    """Only these datacenters, clusters, hosts, folders, pools, VMs (None: everything)."""
 
     @property
     def label(self) -> str:

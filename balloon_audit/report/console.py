@@ -15,7 +15,6 @@ from rich.text import Text
 from balloon_audit.formatting import fmt_num
 from balloon_audit.model import AuditResult, Finding, Severity
 from balloon_audit.report import presentation as p
-from balloon_audit.report.formats import Format, register
 from balloon_audit.report.terminal import safe
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
@@ -125,6 +124,9 @@ def _sources_table(result: AuditResult) -> Table:
     for s in result.sources:
         status = "[green]ok[/]" if s.ok else "[bold red]FAILED[/]"
         detail = s.error + (f" — {s.hint}" if s.hint else "") if s.error else ""
+        notes = [f"scope: {s.scope}"] if s.scope else []
+        notes += [", ".join(f"{k}={v}" for k, v in sorted(s.labels.items()))] if s.labels else []
+        detail = "; ".join([*notes, detail] if detail else notes)
         api = " ".join(part for part in (s.api_type, s.api_version) if part)
         sources.add_row(
             safe(s.server + (f" (also {', '.join(s.aliases)})" if s.aliases else "")),
@@ -242,6 +244,3 @@ def show_console(result: AuditResult) -> None:
 
         render_changes(result.changes, console)
     sys.stdout.flush()
-
-
-register(Format("console", help="The summary on the terminal.", show=show_console, order=0))

@@ -2,10 +2,12 @@
 
 A format shows an :class:`~balloon_audit.model.AuditResult` on the terminal (``show``)
 or writes it to a file (``write``), or both (JSON: a file, or stdout with ``--json -``).
-Adding a format is one new module in ``balloon_audit/report/`` that calls
+Adding a format is one new module ``balloon_audit/report/format_<name>.py`` that calls
 :func:`register` when imported: ``scan`` then offers ``--<name> PATH``, ``--output-dir``
 writes it with a dated name, and ``report`` re-renders it when ``rerender`` is true.
-No edit to the command line is needed.
+No edit to the command line is needed. The ``format_*`` modules are imported by every
+command (they make its options), so they stay light: a renderer with heavy imports
+(openpyxl, jinja2, pydantic) is imported by its ``write`` function, when used.
 """
 
 from __future__ import annotations
@@ -35,6 +37,8 @@ class Format:
     """``balloon-audit report`` can write it from a saved JSON result."""
     order: int = 50
     """Position among the options and in ``--output-dir`` (smaller first)."""
+    dated: bool = True
+    """``--output-dir`` writes it with a dated name (monitoring files have fixed paths)."""
 
 
 _REGISTRY: dict[str, Format] = {}
@@ -62,20 +66,24 @@ def all_formats() -> list[Format]:
     return sorted(_REGISTRY.values(), key=lambda f: (f.order, f.name))
 
 
-def file_formats(*, rerender_only: bool = False) -> list[Format]:
-    """Formats that write files (``--json``, ``--html``, ``--xlsx`` ...), in option order."""
+def file_formats(*, rerender_only: bool = False, dated_only: bool = False) -> list[Format]:
+    """Formats that write files (``--json``, ``--html``, ``--xlsx`` ...), in option order;
+    ``dated_only``: those ``--output-dir`` writes."""
     return [
-        f for f in all_formats() if f.write is not None and (f.rerender or not rerender_only)
+        f
+        for f in all_formats()
+        if f.write is not None and (f.rerender or not rerender_only) and (f.dated or not dated_only)
     ]
 
 
 def _discover() -> None:
-    """Import every module of ``balloon_audit.report``; format modules register themselves."""
+    """Import every ``format_*`` module of ``balloon_audit.report``; each registers itself."""
     global _discovered
     if _discovered:
         return
     import balloon_audit.report as package
 
     for module in pkgutil.iter_modules(package.__path__):
-        importlib.import_module(f"{package.__name__}.{module.name}")
+        if module.name.startswith("format_"):
+            importlib.import_module(f"{package.__name__}.{module.name}")
     _discovered = True

@@ -23,7 +23,6 @@ from balloon_audit.fileio import atomic_write_bytes
 from balloon_audit.locations import data_dir
 from balloon_audit.model import VM, AuditResult
 from balloon_audit.report import presentation as p
-from balloon_audit.report.formats import Format, register
 from balloon_audit.report.html_changes import changes_context
 from balloon_audit.report.words import enum_word
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
@@ -244,6 +243,3 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "no_data": p.no_data(result),
         "ref_url": p.reference_url,
     }
-
-
-register(Format("html", help="Write the HTML report here.", write=write_html, order=20))

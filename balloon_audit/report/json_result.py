@@ -22,7 +22,6 @@ from balloon_audit.errors import ResultFileError
 from balloon_audit.fileio import atomic_writer
 from balloon_audit.model import RESULT_SCHEMA as SCHEMA
 from balloon_audit.model import AuditResult
-from balloon_audit.report.formats import Format, register
 from balloon_audit.summary import summary
 
 if TYPE_CHECKING:
@@ -278,15 +277,3 @@ def print_json(result: AuditResult) -> None:
     for chunk in json_chunks(result):
         sys.stdout.write(chunk)
     sys.stdout.flush()
-
-
-register(
-    Format(
-        "json",
-        help="Write the JSON result here ('-' for stdout).",
-        write=write_json,
-        show=print_json,
-        rerender=False,
-        order=10,
-    )
-)

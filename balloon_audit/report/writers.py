@@ -69,7 +69,7 @@ def _write_all(
     failure: ReportError | None = None
     with contextlib.ExitStack() as stack:
         if output_dir is not None:
-            kinds = [f.name for f in file_formats(rerender_only=rerender_only)]
+            kinds = [f.name for f in file_formats(rerender_only=rerender_only, dated_only=True)]
             try:
                 dated = stack.enter_context(dated_paths(output_dir, result.generated_at))
                 targets[:0] = [(kind, dated[kind]) for kind in kinds]
@@ -106,9 +106,11 @@ def check_distinct(*paths: Path | None) -> None:
 
 @contextlib.contextmanager
 def dated_paths(directory: Path, generated_at: datetime) -> Iterator[dict[str, Path]]:
-    """Reserve ``balloon-audit-YYYYmmdd-HHMMSS[-N].<format>`` in ``directory``, every file format.
+    """Reserve ``balloon-audit-YYYYmmdd-HHMMSS+ZZZZ[-N].<format>`` in ``directory``, every
+    dated file format.
 
-    Times are UTC. Names never collide: a run takes the first stem whose reports do not
+    Times are local, with the UTC offset in the name (``20261130-020000+0100``).
+    Names never collide: a run takes the first stem whose reports do not
     exist and whose hidden ``.STEM.reserved`` marker it could create exclusively
     (``O_EXCL``), so two runs in the same second (``-2``, ``-3`` ...) never overwrite
     each other. The marker is removed when the block ends. The directory is created if
@@ -121,8 +123,8 @@ def dated_paths(directory: Path, generated_at: datetime) -> Iterator[dict[str, P
             f"cannot create output directory {directory}: {exc.strerror}",
             hint="choose a writable --output-dir",
         ) from None
-    stamp = generated_at.strftime("%Y%m%d-%H%M%S")
-    kinds = [f.name for f in file_formats()]
+    stamp = generated_at.astimezone().strftime("%Y%m%d-%H%M%S%z")
+    kinds = [f.name for f in file_formats(dated_only=True)]
     for n in range(1, MAX_SAME_SECOND + 1):
         stem = f"balloon-audit-{stamp}" + (f"-{n}" if n > 1 else "")
         paths = {kind: directory / f"{stem}.{kind}" for kind in kinds}

@@ -34,7 +34,6 @@ from balloon_audit.history.changes import Changes
 from balloon_audit.model import VM, AuditResult, Finding, Host
 from balloon_audit.report import presentation as p
 from balloon_audit.report import xlsx_changes as xc
-from balloon_audit.report.formats import Format, register
 from balloon_audit.report.words import enum_word, field_display
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
@@ -855,6 +854,3 @@ def _errors_sheet(wb: Workbook, result: AuditResult) -> None:
         Column("Hint", 60, wrap=True),
     ]
     _table(ws, columns, rows, freeze="A2")
-
-
-register(Format("xlsx", help="Write the Excel workbook here.", write=write_xlsx, order=30))

@@ -98,7 +98,9 @@ def test_select_by_labels() -> None:
     assert [e.name for e in select(entries, ["environment=prod", "site=lyon"])] == ["b"]
     with pytest.raises(ConfigError, match="no fleet entry has the labels site=rome") as caught:
         select(entries, ["site=rome"])
-    assert caught.value.hint == "labels in the fleet: environment=prod, site=lyon, site=paris"
+    assert caught.value.hint == (
+        "labels in the fleet: environment=prod, fleet=a, fleet=b, site=lyon, site=paris"
+    )
     with pytest.raises(ConfigError, match="not KEY=VALUE"):
         select(entries, ["paris"])
 
@@ -155,3 +157,28 @@ def test_keyring(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         keyring.set_keyring(keyring.backends.fail.Keyring())
     with pytest.raises(ConfigError, match="password_keyring needs a user"):
         parse_fleet({"fleet": [{"server": "vc", "password_keyring": "svc"}]})
+
+
+def test_waivers_can_be_scoped_to_a_cluster() -> None:
+    from balloon_audit.model import Entity, Finding, Remediation, Severity
+    from balloon_audit.waivers import waiver_matches
+
+    def make_finding(rule: str, cluster: str, datacenter: str) -> Finding:
+        entity = Entity("vm", "app-01", "vm-1", "vc01", datacenter, cluster, "esx01")
+        return Finding(rule, "ballooning", Severity.WARNING, entity, "m", {}, Remediation("r"))
+
+    config = parse_config(
+        {
+            "waivers": [
+                {"rule": "BA301", "entity": "*", "reason": "CHG1", "owner": "ops",
+                 "cluster": "prod-*", "datacenter": "DC?"},
+            ]
+        }
+    )  # fmt: skip
+    (waiver,) = config.waivers
+    assert waiver_matches(waiver, make_finding("BA301", cluster="Prod-A", datacenter="DC1"))
+    assert not waiver_matches(waiver, make_finding("BA301", cluster="Test-A", datacenter="DC1"))
+    assert not waiver_matches(waiver, make_finding("BA301", cluster="Prod-A", datacenter="DC10"))
+    with pytest.raises(ConfigError, match="did you mean 'cluster'"):
+        parse_config({"waivers": [{"rule": "BA301", "entity": "*", "reason": "r", "owner": "o",
+                                   "clustr": "x"}]})  # fmt: skip

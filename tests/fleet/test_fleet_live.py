@@ -149,3 +149,36 @@ def test_open_password_file_is_refused_before_contacting_anything(three_vcsims, 
     assert data is None, "nothing was audited"
     assert "fleet[1] (lyon).password_file" in done.stderr
     assert "mode 0644" in done.stderr and "chmod 600" in done.stderr
+
+
+def test_scoped_to_one_cluster_collects_only_that_cluster(three_vcsims, tmp_path) -> None:
+    """vcsim's default model: cluster DC0_C0 (VMs DC0_C0_RP0_VM0/1, 3 hosts) and the
+    standalone host DC0_H0 (VMs DC0_H0_VM0/1). The capture shows what was asked for."""
+    capture = tmp_path / "scoped.yaml"
+    done, data = run_fleet(
+        write_fleet(tmp_path, three_vcsims),
+        "--scope", "cluster=dc0_c0", "--record", str(capture), "--fail-on", "never",
+        tmp_path=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted({vm["name"] for vm in data["vms"]}) == ["DC0_C0_RP0_VM0", "DC0_C0_RP0_VM1"]
+    assert len(data["vms"]) == 3 * 2
+    assert {h["cluster"] for h in data["hosts"]} == {"DC0_C0"}
+    assert {c["name"] for c in data["clusters"]} == {"DC0_C0"}
+    assert {s["scope"] for s in data["sources"]} == {"cluster=dc0_c0"}
+    recorded = capture.read_text(encoding="utf-8")
+    assert "DC0_C0_RP0_VM0" in recorded
+    assert "DC0_H0_VM0" not in recorded, "VMs outside the cluster were never collected"
+
+
+def test_scope_excludes_by_vm_glob_and_pool(three_vcsims, tmp_path) -> None:
+    done, data = run_fleet(
+        write_fleet(tmp_path, three_vcsims),
+        "--label", "fleet=paris", "--exclude", "vm=*_VM1", "--exclude", "host=DC0_H0",
+        "--fail-on", "never",
+        tmp_path=tmp_path,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert sorted(vm["name"] for vm in data["vms"]) == ["DC0_C0_RP0_VM0"]
+    assert "DC0_H0" not in {h["name"] for h in data["hosts"]}
+    assert data["sources"][0]["scope"] == "not host=DC0_H0, not vm=*_VM1"

@@ -95,7 +95,6 @@ def check_capture_path(path: Path) -> None:
         )
 
 
-
 def capture_info(path: Path) -> CaptureInfo:
     """Read a capture's header (sources, when and by which version it was recorded)."""
     return read_capture(Path(path))[0]
