@@ -2,7 +2,9 @@
 
 The trend charts are inline SVG polylines (no script, no network): fleet
 ballooned / swapped / compressed MB, and finding counts, over the runs of the
-same scope that the history holds (oldest first).
+same scope that the history holds (oldest first). The SVG only draws the lines and
+stretches to its box; the axis labels are HTML beside it, so they keep the page's text
+size on a phone and are never clipped, like the report's other charts.
 """
 
 from __future__ import annotations
@@ -36,21 +38,16 @@ class TrendChart:
     top: str
     """The value at the top of the plot."""
     runs: int
-    width: int = 460
-    height: int = 120
-    left: int = 48
-    bottom: int = 18
 
 
-def _plot(
-    values: list[float], chart_top: float, width: int, height: int, left: int, bottom: int
-) -> str:
-    plot_w, plot_h = width - left - 8, height - bottom - 8
-    step = plot_w / max(len(values) - 1, 1)
-    scale = plot_h / (chart_top or 1)
-    return " ".join(
-        f"{left + i * step:.1f},{8 + plot_h - v * scale:.1f}" for i, v in enumerate(values)
-    )
+PLOT = 100
+"""The SVG's coordinates run from 0 to PLOT both ways (stretched to the plot's box)."""
+
+
+def _plot(values: list[float], chart_top: float) -> str:
+    step = PLOT / max(len(values) - 1, 1)
+    scale = PLOT / (chart_top or 1)
+    return " ".join(f"{i * step:.2f},{PLOT - v * scale:.2f}" for i, v in enumerate(values))
 
 
 def trend_chart(
@@ -65,7 +62,7 @@ def trend_chart(
         Series(
             css,
             label,
-            _plot(columns[name], top, base.width, base.height, base.left, base.bottom),
+            _plot(columns[name], top),
             fmt_num(round(columns[name][-1])),
         )
         for name, css, label in fields
