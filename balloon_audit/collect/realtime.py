@@ -220,7 +220,7 @@ def _utc(moment: datetime) -> datetime:
 
 def _reason(exc: BaseException) -> str:
     """The fault or exception name, and a vSphere fault's message (never a request body)."""
-    name = type(exc).__name__
+    name = type(exc).__name__.rsplit(".", 1)[-1]  # vim.fault.NotAuthenticated -> NotAuthenticated
     message = getattr(exc, "msg", None) if isinstance(exc, vmodl.MethodFault) else None
     if message:
         return f"{name}: {message}"
