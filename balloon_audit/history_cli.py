@@ -35,7 +35,8 @@ HistoryOpt = Annotated[
         envvar=HISTORY_ENV,
         help="History database: a file, sqlite:///PATH or postgresql://USER@HOST/DB "
         "(password from PGPASSWORD or ~/.pgpass, never in the URL). "
-        "Default: $XDG_STATE_HOME/balloon-audit/history.sqlite.",
+        "Default: `history = …` in the fleet or configuration file, "
+        "else $XDG_STATE_HOME/balloon-audit/history.sqlite.",
         show_default=False,
     ),
 ]
