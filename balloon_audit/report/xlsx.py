@@ -247,7 +247,7 @@ def _openpyxl_rows(
             ws.row_dimensions[count + 2].height = height
         cells = []
         for column, value in zip(columns, row, strict=False):
-            if column.severity and isinstance(value, str):
+            if column.severity and isinstance(value, str) and value in SEVERITY_STYLE:
                 cell = _severity_cell(ws, value)
             elif column.wrap and isinstance(value, str):
                 cell = _text_cell(ws, value, wrap=True)
