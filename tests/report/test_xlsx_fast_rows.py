@@ -149,10 +149,13 @@ def harsh_result() -> AuditResult:
 
 
 def test_demo_fleet_reads_back_as_openpyxl_wrote_it(tmp_path):
-    """The demo fleet (cassettes/demo.yaml) as the command line audits it."""
+    """The demo fleet (cassettes/demo.yaml) as the command line audits it, as the second
+    run of its history (so with the Changes sheet and the findings' history columns)."""
     result = read_result(demo_reports(tmp_path)["json"])
-    assert len(result.findings) > 50
-    assert_same_workbook(result)
+    assert len(result.findings) > 50 and result.changes is not None
+    data = assert_same_workbook(result)
+    first_seen = load_workbook(io.BytesIO(data))["Changes"]["M2"]
+    assert isinstance(first_seen.value, datetime) and first_seen.number_format == "yyyy-mm-dd"
 
 
 def test_hostile_sample_reads_back_as_openpyxl_wrote_it():
