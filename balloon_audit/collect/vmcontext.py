@@ -32,6 +32,7 @@ from balloon_audit import vsphere as vs
 from balloon_audit.collect import properties as P
 from balloon_audit.collect.connection import open_session, translate_error
 from balloon_audit.collect.retrieve import container_view, filter_spec, retrieve_pages
+from balloon_audit.collect.source import _kind  # the kind of a structure object, as a scan names it
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import BalloonAuditError, CollectionError
 from balloon_audit.model import VM, Cluster, Host, ResourcePool, Snapshot, SourceInfo, SourceStatus
@@ -238,16 +239,6 @@ def _sort_rows(
         else:
             parent = P.moid_of(props.get("parent"))
             nodes[moid] = _Node(_kind(ref), str(props.get("name", moid)), parent)
-
-
-def _kind(ref: Any) -> str:
-    if isinstance(ref, vim.ClusterComputeResource):
-        return "Cluster"
-    if isinstance(ref, vim.ComputeResource):
-        return "ComputeResource"
-    if isinstance(ref, vim.Datacenter):
-        return "Datacenter"
-    return "Folder"
 
 
 def _is_root(props: Mapping[str, Any], nodes: Mapping[str, _Node]) -> bool:
