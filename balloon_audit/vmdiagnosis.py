@@ -50,38 +50,39 @@ def _subtree(pools: Sequence[ResourcePool], top: str) -> set[str]:
     return found
 
 
-def surroundings(snapshot: Snapshot, vm: VM) -> Snapshot:
-    """``snapshot`` cut down to what the diagnosis of ``vm`` reads (see the module docstring)."""
-    pools = [p for p in snapshot.resource_pools if p.server == vm.server]
+def _pools_read(vm: VM, pools: Sequence[ResourcePool]) -> tuple[set[str], bool]:
+    """The pools a live read holds for ``vm`` (its chain, and the subtree of the outermost
+    limited pool), and whether any of them has a limit."""
     chain = pool_chain(vm, pools)
     limited = [p for p in chain if p.memory_limit_mb is not None]
     in_pools = {p.moid for p in chain}
     if limited:
         in_pools |= _subtree(pools, limited[-1].moid)
-    host = next(
-        (h for h in snapshot.hosts if h.server == vm.server and h.moid == vm.host_moid), None
-    )
-    vms = tuple(
-        other
-        for other in snapshot.vms
-        if other.server == vm.server
-        and (
-            other.moid == vm.moid
-            or (host is not None and other.host_moid == host.moid)
-            or (limited and other.resource_pool_moid in in_pools)
-        )
-    )
-    clusters = tuple(
-        c
-        for c in snapshot.clusters
-        if host is not None and c.server == vm.server and c.name == host.cluster
-    )
+    return in_pools, bool(limited)
+
+
+def _is_neighbour(other: VM, vm: VM, in_pools: set[str], limited: bool) -> bool:
+    """``other`` is ``vm``, on its host, or below its outermost limited pool."""
+    if other.server != vm.server:
+        return False
+    if other.moid == vm.moid or (vm.host_moid is not None and other.host_moid == vm.host_moid):
+        return True
+    return limited and other.resource_pool_moid in in_pools
+
+
+def surroundings(snapshot: Snapshot, vm: VM) -> Snapshot:
+    """``snapshot`` cut down to what the diagnosis of ``vm`` reads (see the module docstring)."""
+    pools = [p for p in snapshot.resource_pools if p.server == vm.server]
+    in_pools, limited = _pools_read(vm, pools)
+    hosts = tuple(h for h in snapshot.hosts if h.server == vm.server and h.moid == vm.host_moid)
+    names = {h.cluster for h in hosts}
+    clusters = tuple(c for c in snapshot.clusters if c.server == vm.server and c.name in names)
     return dataclasses.replace(
         snapshot,
         sources=tuple(s for s in snapshot.sources if s.server == vm.server),
         clusters=clusters,
-        hosts=(host,) if host is not None else (),
-        vms=vms,
+        hosts=hosts,
+        vms=tuple(o for o in snapshot.vms if _is_neighbour(o, vm, in_pools, limited)),
         resource_pools=tuple(p for p in pools if p.moid in in_pools),
     )
 
