@@ -18,13 +18,12 @@ from typing import TYPE_CHECKING, Any
 
 from balloon_audit import __version__
 from balloon_audit.model import VM, Finding, Host, ResourcePool, RuleDoc, Snapshot, SourceInfo
-from balloon_audit.vmdiagnosis import diagnose
-from balloon_audit.vmmemory import DEFAULT_CTL_MAX_PCT, Breakdown, breakdown, pool_chain
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the rules load only when a VM is explained: `report` never needs them
     from balloon_audit.collect.target import Target
     from balloon_audit.collect.vmcontext import VmCollection
     from balloon_audit.config import Config
+    from balloon_audit.vmmemory import Breakdown
 
 Progress = Callable[[str], None]
 
@@ -95,6 +94,8 @@ def explain_snapshot(
 ) -> tuple[VmExplanation, ...]:
     """Explain the VMs ``moids`` of ``snapshot`` (with their counters from ``live``)."""
     from balloon_audit.rules.registry import get_rule
+    from balloon_audit.vmdiagnosis import diagnose
+    from balloon_audit.vmmemory import DEFAULT_CTL_MAX_PCT, breakdown, pool_chain
 
     by_moid = {vm.moid: vm for vm in snapshot.vms}
     default_pct = DEFAULT_CTL_MAX_PCT
