@@ -80,9 +80,7 @@ def collect_all(
     )
 
 
-def _run_each(
-    work: Callable[[Item], Result], items: list[Item], max_workers: int
-) -> list[Result]:
+def _run_each(work: Callable[[Item], Result], items: list[Item], max_workers: int) -> list[Result]:
     """``work(item)`` for every item on up to ``max_workers`` threads; results in order.
 
     Daemon threads rather than a ThreadPoolExecutor: when the run is interrupted, the
