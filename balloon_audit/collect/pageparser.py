@@ -421,6 +421,7 @@ class PageParser:
         # cycle, so a parsed page is freed as soon as its rows are, not at the next
         # garbage collection (100 pages of 100,000 VMs held about 280 MB until then).
         parser, self._parser = self._parser, None
+        self._converters = {}  # they hold this object too
         pending, self._pending = self._pending, b""
         parser.Parse(pending, False)
         parser.Parse(b"", True)
