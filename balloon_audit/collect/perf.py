@@ -4,6 +4,8 @@
 touched), so for the few VMs that report swapped memory we ask the
 PerformanceManager whether pages are moving right now. Best effort: any failure
 leaves the rates unknown and is reported through ``progress``, never raised.
+The server's counter table is read once per connection and shared with the
+``mem.state`` pass and ``balloon-audit vm`` (:func:`.realtime.counter_ids_for`).
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from typing import Any
 from pyVmomi import vim
 
 from balloon_audit.collect.deadline import DeadlineExceeded
+from balloon_audit.collect.realtime import counter_ids_for, full_name
+from balloon_audit.counters import MEM_STATE, REALTIME_INTERVAL_S
+from balloon_audit.counters import SWAPIN_RATE as SWAPIN
+from balloon_audit.counters import SWAPOUT_RATE as SWAPOUT
 from balloon_audit.model import VM, Host
 
-SWAPIN = "mem.swapinRate.average"
-SWAPOUT = "mem.swapoutRate.average"
-REALTIME_INTERVAL_S = 20
 BATCH = 200
 """QuerySpecs per QueryPerf call: one round trip per 200 swapping VMs."""
 
@@ -33,7 +36,7 @@ def counter_ids(perf_counters: Sequence[Any], names: Sequence[str]) -> dict[str,
     wanted = set(names)
     found: dict[str, int] = {}
     for info in perf_counters or ():
-        full = f"{info.groupInfo.key}.{info.nameInfo.key}.{info.rollupType}"
+        full = full_name(info)
         if full in wanted and full not in found:
             found[full] = info.key
     return found
@@ -72,7 +75,7 @@ def add_swap_rates(
         return list(vms)
     try:
         perf_manager = content.perfManager
-        ids = counter_ids(perf_manager.perfCounter, counters)
+        ids = counter_ids_for(content, counters)
         if not ids:
             progress(f"{label}: swap rate counters not offered; swap activity not confirmed")
             return list(vms)
@@ -120,9 +123,6 @@ def _with_rates(
     )
 
 
-MEM_STATE = "mem.state.latest"
-
-
 def add_host_memory_state(
     content: Any,
     hosts: Sequence[Host],
@@ -143,7 +143,7 @@ def add_host_memory_state(
         return list(hosts)
     try:
         perf_manager = content.perfManager
-        ids = counter_ids(perf_manager.perfCounter, [counter])
+        ids = counter_ids_for(content, [counter])
         if not ids:
             progress(f"{label}: mem.state counter not offered; host memory state estimated")
             return list(hosts)
