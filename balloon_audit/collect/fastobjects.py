@@ -100,17 +100,36 @@ def val_attributes(head: bytes, scope: dict[str | None, list[str]]) -> tuple[str
     names = [name for name, _ in pairs]
     if len(set(names)) != len(names):
         raise NotSimple("a repeated attribute")
+    local = _declarations(pairs)
+    qname, ref_type = _type_attributes(pairs, local, scope)
+    prefix, _, type_name = qname.rpartition(":")
+    uri = local.get(prefix) if prefix else None
+    if uri is None:
+        stack = scope.get(prefix or None)
+        uri = stack[-1] if stack else ""
+    return uri, type_name, ref_type
+
+
+def _declarations(pairs: list[tuple[bytes, bytes]]) -> dict[str, str]:
+    """The ``xmlns:p="uri"`` declarations among an element's attributes."""
     local: dict[str, str] = {}
     for name, value in pairs:
+        if name == b"xmlns":
+            raise NotSimple("a default namespace declaration")
         if name.startswith(b"xmlns:"):
             prefix = name[6:]
             if not value or not _NCNAME.fullmatch(prefix) or prefix in (b"xml", b"xmlns"):
                 raise NotSimple("an unusual namespace declaration")
             local[prefix.decode()] = value.decode()
+    return local
+
+
+def _type_attributes(
+    pairs: list[tuple[bytes, bytes]], local: dict[str, str], scope: dict[str | None, list[str]]
+) -> tuple[str, str | None]:
+    """(the xsi:type value, the ``type`` attribute) of ``<val>``; nothing else is allowed."""
     qname = ref_type = None
     for name, value in pairs:
-        if name == b"xmlns":
-            raise NotSimple("a default namespace declaration")
         if name.startswith(b"xmlns:"):
             continue
         prefix, colon, attr = name.decode().partition(":")
@@ -122,12 +141,7 @@ def val_attributes(head: bytes, scope: dict[str | None, list[str]]) -> tuple[str
             raise NotSimple(f"attribute {name!r}")
     if qname is None:
         raise NotSimple("no xsi:type")
-    prefix, _, type_name = qname.rpartition(":")
-    uri = local.get(prefix) if prefix else None
-    if uri is None:
-        stack = scope.get(prefix or None)
-        uri = stack[-1] if stack else ""
-    return uri, type_name, ref_type
+    return qname, ref_type
 
 
 def _uri(prefix: str, local: dict[str, str], scope: dict[str | None, list[str]]) -> str:
