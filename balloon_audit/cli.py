@@ -53,6 +53,15 @@ from balloon_audit.cli_options import (
 )
 from balloon_audit.config_toml import rules_config_toml
 from balloon_audit.errors import BalloonAuditError, ConfigError, ExitCode
+from balloon_audit.history_cli import (
+    HistoryOpt,
+    NoHistoryOpt,
+    check_history_options,
+    diff_command,
+    exit_code_with_history,
+    history_app,
+    record_history,
+)
 from balloon_audit.model import AuditResult, Severity
 from balloon_audit.output_paths import check_output_dir, check_output_files
 from balloon_audit.report.console import listing
@@ -81,6 +90,8 @@ app = typer.Typer(
     rich_markup_mode=None,  # plain click help: flags without a value placeholder ("<bool>")
 )
 app.add_typer(lab_app, name="lab")
+app.add_typer(history_app, name="history")
+app.command("diff")(diff_command)
 
 err = Console(stderr=True, highlight=False, soft_wrap=True)  # one message, one line
 
@@ -166,6 +177,8 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     replay: ReplayOpt = None,
     fleet_path: FleetOpt = None,
     label: LabelOpt = None,
+    history: HistoryOpt = None,
+    no_history: NoHistoryOpt = False,
     min_severity: MinSeverityOpt = Listing.info,
     summary: SummaryOpt = False,
     scope_items: ScopeOpt = None,
@@ -187,6 +200,7 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     _check_outputs(outputs, output_dir)
     unattended.lock_output_dir(ctx, output_dir, wait_lock, (keep, keep_days))
     config = audit.load_config(config_path)
+    check_history_options(no_history, fail_on)
     unattended.check_notify(config, fleet_path, notify_on)
     capture = None
     with _progress(quiet) as progress:
@@ -207,6 +221,7 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
             targets = unattended.with_scope(targets, config, scope_items, exclude_items)
             with audit.recording(record, targets) as capture:
                 result = audit.scan(targets, config, run, capture=capture, fleet=fleet)
+    result, history_error = record_history(result, None if no_history else history, no_history)
     previous = unattended.previous_result(output_dir)
     with listing(Severity(min_severity.value), summary_only=summary):
         emitted = _output(result, outputs, output_dir=output_dir, quiet=quiet)
@@ -218,12 +233,13 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
         if not source.ok:
             err.print(f"[bold red]error:[/] {safe(source.server)}: {safe(source.error or '')}")
     capture_error = capture.error if capture is not None else None
-    problems = [p for p in (capture_error, emitted.error, kept, notified) if p is not None]
+    problems = [
+        p for p in (capture_error, emitted.error, history_error, kept, notified) if p is not None
+    ]
     for problem in problems:
         _print_error(problem)
-    threshold = None if fail_on is FailOn.never else Severity(fail_on.value)
-    code = audit.exit_code(
-        result, threshold, incomplete=bool(problems), stdout_closed=emitted.stdout_closed
+    code = exit_code_with_history(
+        result, fail_on, incomplete=bool(problems), stdout_closed=emitted.stdout_closed
     )
     if code == ExitCode.STDOUT_CLOSED:
         err.print("[bold red]error:[/] standard output was closed before all was written to it")

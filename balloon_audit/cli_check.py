@@ -19,10 +19,10 @@ from balloon_audit.cli_options import (
     CaBundleOpt,
     ConfigOpt,
     ExcludeOpt,
-    FailOn,
     FleetOpt,
     InsecureOpt,
     LabelOpt,
+    Level,
     NoPerfOpt,
     PortOpt,
     ScopeOpt,
@@ -35,11 +35,11 @@ from balloon_audit.cli_options import (
 from balloon_audit.errors import BalloonAuditError
 from balloon_audit.model import AuditResult, Severity
 
-LevelOpt = Annotated[FailOn, typer.Option(case_sensitive=False)]
+LevelOpt = Annotated[Level, typer.Option(case_sensitive=False)]
 
 
-def _severity(level: FailOn) -> Severity | None:
-    return None if level is FailOn.never else Severity(level.value)
+def _severity(level: Level) -> Severity | None:
+    return None if level is Level.never else Severity(level.value)
 
 
 @app.command()
@@ -59,11 +59,11 @@ def check(  # noqa: PLR0913 - one parameter per command-line option
         Path | None, typer.Option(help="Check a capture instead of the network.", dir_okay=False)
     ] = None,
     warning_on: Annotated[
-        FailOn, typer.Option(case_sensitive=False, help="WARNING from this severity up.")
-    ] = FailOn.warning,
+        Level, typer.Option(case_sensitive=False, help="WARNING from this severity up.")
+    ] = Level.warning,
     critical_on: Annotated[
-        FailOn, typer.Option(case_sensitive=False, help="CRITICAL from this severity up.")
-    ] = FailOn.critical,
+        Level, typer.Option(case_sensitive=False, help="CRITICAL from this severity up.")
+    ] = Level.critical,
     no_perf: NoPerfOpt = False,
 ) -> None:
     """Check as a monitoring plugin: exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN, with perfdata.

@@ -18,12 +18,24 @@ from typing import Annotated, Any
 import typer
 
 from balloon_audit.errors import ConfigError
+from balloon_audit.history.urls import redact_urls
 
 PASSWORD_ENV = "BALLOON_AUDIT_PASSWORD"
 
 
 class FailOn(str, enum.Enum):
     """``--fail-on``: the severity from which ``scan`` exits 1, or ``never``."""
+
+    info = "info"
+    warning = "warning"
+    critical = "critical"
+    never = "never"
+    new = "new"
+    """Only findings that are new or worse since the previous run (needs the history)."""
+
+
+class Level(str, enum.Enum):
+    """A severity threshold without history (``check --warning-on``): a severity or ``never``."""
 
     info = "info"
     warning = "warning"
@@ -325,5 +337,5 @@ def run_by() -> dict[str, str]:
     return {
         "user": user,
         "host": socket.gethostname(),
-        "command": shlex.join(["balloon-audit", *sys.argv[1:]]),
+        "command": redact_urls(shlex.join(["balloon-audit", *sys.argv[1:]])),
     }

@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from balloon_audit.history.changes import Changes
+
 RESULT_SCHEMA = "balloon-audit/1"
 """The ``schema`` of the JSON result (docs/result.schema.json)."""
 
@@ -417,6 +419,8 @@ class AuditResult:
     """Expired waivers and waivers that matched nothing, one line each."""
     run_by: dict[str, str] = field(default_factory=dict)
     """Provenance: ``user``, ``host`` (machine), ``command``."""
+    changes: Changes | None = None
+    """What changed since the previous run of the same scope (history), if known."""
     rules: tuple[RuleDoc, ...] = ()
     """The rules that ran, as the reports describe them (sorted by ID)."""
 

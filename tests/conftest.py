@@ -5,6 +5,7 @@ Test data comes from tests/factories.py; helpers for live tests from tests/live.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
@@ -16,6 +17,20 @@ from tests.live import LOGIN_PASSWORD, LOGIN_USER, require_vcsim
 
 if TYPE_CHECKING:
     from balloon_audit.lab import LabInstance
+
+
+@pytest.fixture(scope="session", autouse=True)
+def private_state_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every command the tests run keeps its state (the default history database, ``lab up``)
+    in a temporary ``$XDG_STATE_HOME``, never in the user's ``~/.local/state``: a scan in one
+    test must not become the "previous run" that a later test's report compares with."""
+    saved = os.environ.get("XDG_STATE_HOME")
+    os.environ["XDG_STATE_HOME"] = str(tmp_path_factory.mktemp("state-home"))
+    yield
+    if saved is None:
+        os.environ.pop("XDG_STATE_HOME", None)
+    else:
+        os.environ["XDG_STATE_HOME"] = saved
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -231,15 +231,16 @@ def listing(min_severity: Severity, *, summary_only: bool = False) -> Iterator[N
 
 
 def show_console(result: AuditResult) -> None:
-    """The summary on stdout (what ``scan`` prints unless ``--quiet`` or ``--json -``).
+    """The summary on stdout (what ``scan`` prints unless ``--quiet`` or ``--json -``),
+    ending with the history block when the result carries changes.
 
     Raises BrokenPipeError when the reader of stdout went away.
     """
     min_severity, summary_only = _LISTING.get()
-    render_console(
-        result,
-        _StdoutConsole(highlight=False),
-        min_severity=min_severity,
-        summary_only=summary_only,
-    )
+    console = _StdoutConsole(highlight=False)
+    render_console(result, console, min_severity=min_severity, summary_only=summary_only)
+    if result.changes is not None:
+        from balloon_audit.report.console_changes import render_changes
+
+        render_changes(result.changes, console)
     sys.stdout.flush()

@@ -23,6 +23,7 @@ from balloon_audit.fileio import atomic_write_bytes
 from balloon_audit.locations import data_dir
 from balloon_audit.model import VM, AuditResult
 from balloon_audit.report import presentation as p
+from balloon_audit.report.html_changes import changes_context
 from balloon_audit.report.words import enum_word
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
@@ -237,6 +238,7 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "tools_col": p.TOOLS_COLUMN,
         "tools_text": fmt.tools_status_text,
         "fl": FLEET_LABELS,
+        **changes_context(result.changes),
         # Every vCenter failed: say so instead of showing zero totals.
         "no_data": p.no_data(result),
         "ref_url": p.reference_url,

@@ -100,6 +100,7 @@ def _sections(result: AuditResult) -> dict[str, tuple[bool, Any]]:
         "waived": (True, result.waived),
         "waiver_problems": (False, list(result.waiver_problems)),
         "rules": (True, sorted(result.rules, key=lambda r: r.id)),
+        **({"changes": (False, _plain(result.changes))} if result.changes is not None else {}),
     }
 
 

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from balloon_audit.history.changes import Changes
 from balloon_audit.model import (
     RESULT_SCHEMA,
     VM,
@@ -87,6 +88,12 @@ class ResultDocument(BaseModel):
     """Findings a waiver accepted, with the waiver."""
     waiver_problems: tuple[str, ...] = ()
     """Expired waivers and waivers that matched nothing, one line each."""
+    changes: Changes | None = None
+    """What changed since the previous run of the same scope; absent without history.
+
+    Statuses: ``new``, ``worsened``, ``improved``, ``persisting``, ``resolved``
+    (see docs/history.md). ``first_seen`` and ``age_days`` say how long a finding has lasted.
+    """
     rules: tuple[RuleDoc, ...] = ()
     """The rules that ran, as the reports describe them (absent in older results)."""
 
@@ -107,6 +114,7 @@ class ResultDocument(BaseModel):
             waived=self.waived,
             waiver_problems=self.waiver_problems,
             run_by=dict(self.run_by),
+            changes=self.changes,
             rules=self.rules,
         )
 

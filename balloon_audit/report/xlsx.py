@@ -15,6 +15,7 @@ import io
 import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -29,8 +30,10 @@ from openpyxl.utils import get_column_letter
 from balloon_audit import vsphere as vs
 from balloon_audit.fileio import atomic_write_bytes
 from balloon_audit.formatting import tools_status_text
+from balloon_audit.history.changes import Changes
 from balloon_audit.model import VM, AuditResult, Finding, Host
 from balloon_audit.report import presentation as p
+from balloon_audit.report import xlsx_changes as xc
 from balloon_audit.report.words import enum_word, field_display
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
@@ -86,6 +89,8 @@ def render_xlsx(result: AuditResult) -> bytes:
     """The workbook as bytes."""
     wb = Workbook(write_only=True)
     _summary_sheet(wb, result)
+    if result.changes is not None:
+        _changes_sheet(wb, result.changes)
     _findings_sheet(wb, result)
     _evidence_sheet(wb, result)
     if result.waived:
@@ -205,6 +210,8 @@ def _table(
                 cell = _severity_cell(ws, value)
             elif column.wrap and isinstance(value, str):
                 cell = _text_cell(ws, value, wrap=True)
+            elif isinstance(value, datetime):
+                cell = _date_cell(ws, value)
             else:
                 cell = _value(ws, value, column.number_format)
             cells.append(_top(ws, cell) if height else cell)
@@ -539,6 +546,8 @@ def _findings_sheet(wb: Workbook, result: AuditResult) -> None:
     """One compact row per finding: what, where, why, what to do; evidence in full on the
     Evidence sheet."""
     ws = wb.create_sheet("Findings")
+    history = result.changes.current_by_entity() if result.changes is not None else None
+    history_headers = xc.FINDING_HISTORY_HEADERS if history is not None else ()
     columns = [
         FINDING_NUMBER,
         Column("Severity", 10, severity=True),
@@ -548,6 +557,7 @@ def _findings_sheet(wb: Workbook, result: AuditResult) -> None:
         Column("Entity type", 15),
         Column("vCenter / cluster / host", 24, wrap=True),
         Column("Message", 56, wrap=True),
+        *(Column(h, w, INT_FORMAT if h.startswith("Age") else None) for h, w in history_headers),
         Column("Fix", 48, wrap=True),
         Column("PowerCLI", 40, wrap=True),
         Column("govc", 40, wrap=True),
@@ -565,6 +575,7 @@ def _findings_sheet(wb: Workbook, result: AuditResult) -> None:
                 f.entity.type,
                 _where(f),
                 f.message,
+                *(xc.finding_history(history, f) if history is not None else ()),
                 f.remediation.summary,
                 f.remediation.powercli,
                 f.remediation.govc,
@@ -572,6 +583,27 @@ def _findings_sheet(wb: Workbook, result: AuditResult) -> None:
             ]
 
     _table(ws, columns, rows(), freeze="A2")
+
+
+def _changes_sheet(wb: Workbook, changes: Changes) -> None:
+    """Every finding's change since the previous run, then the VMs whose memory moved."""
+    ws = wb.create_sheet("Changes")
+    columns = [
+        Column(h, w, FLOAT_FORMAT if "(MB)" in h else INT_FORMAT if h.startswith("Age") else None,
+               severity=h in ("Severity", "Previous severity"))
+        for h, w in xc.CHANGE_HEADERS
+    ]  # fmt: skip
+    _table(ws, columns, xc.change_rows(changes))
+    if changes.vm_deltas:
+        ws = wb.create_sheet("VM memory changes")
+        columns = [Column(h, w, FLOAT_FORMAT if "(MB)" in h else None) for h, w in xc.DELTA_HEADERS]
+        _table(ws, columns, xc.delta_rows(changes))
+
+
+def _date_cell(ws: Any, value: datetime) -> Any:
+    cell = WriteOnlyCell(ws, value=value)
+    cell.number_format = "yyyy-mm-dd"
+    return cell
 
 
 def _evidence_sheet(wb: Workbook, result: AuditResult) -> None:

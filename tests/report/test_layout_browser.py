@@ -104,6 +104,13 @@ def _open_at(browser: Browser, report: Path, width: int, media: str = "") -> Non
     browser.evaluate(SHOW_ALL)
 
 
+def _keep_screenshot(slices: list[bytes], stem: Path) -> Path:
+    """The whole page's PNG slices as ``stem-1.png``, ``stem-2.png`` …; returns the first."""
+    for n, png in enumerate(slices, 1):
+        stem.with_name(f"{stem.name}-{n}.png").write_bytes(png)
+    return stem.with_name(f"{stem.name}-1.png")
+
+
 def _first_findings(browser: Browser, path: Path, width: int) -> None:
     """A screen-sized picture of the first finding group (the part people look at)."""
     top = browser.evaluate(
@@ -143,8 +150,7 @@ def test_screen_layout_has_no_overlap_and_no_sideways_scroll(browser, demo, widt
             " return [b.textContent, lines.length,"
             "         Math.ceil(width / b.parentElement.clientWidth)]; })"
         )
-        shot = tmp_path / f"report-{width}px.png"
-        shot.write_bytes(browser.screenshot(width))  # the whole page
+        shot = _keep_screenshot(browser.screenshot(width), tmp_path / f"report-{width}px")
         _first_findings(browser, tmp_path / f"report-{width}px-findings.png", width)
     finally:
         _reset(browser)
@@ -221,7 +227,7 @@ def test_print_is_few_pages_and_never_splits_a_word(browser, demo, tmp_path):
             ".filter(g => ['page', 'always', 'left', 'right'].includes("
             "getComputedStyle(g).breakBefore)).length"
         )
-        (tmp_path / "report-print.png").write_bytes(browser.screenshot(width))
+        _keep_screenshot(browser.screenshot(width), tmp_path / "report-print")
     finally:
         _reset(browser)
     assert pages <= MAX_PRINT_PAGES

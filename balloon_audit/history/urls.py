@@ -1,0 +1,12 @@
+"""Passwords out of database URLs before a command line is recorded or shown."""
+
+from __future__ import annotations
+
+import re
+
+_URL_PASSWORD = re.compile(r"(://[^/:@\s]*):[^@/\s]*@")
+
+
+def redact_urls(text: str) -> str:
+    """``postgresql://u:secret@h/db`` → ``postgresql://u:***@h/db`` (for ``run_by.command``)."""
+    return _URL_PASSWORD.sub(r"\1:***@", text)
