@@ -300,4 +300,5 @@ def list_rules(
     render_rules(rows, Console(highlight=False))
 
 
-from balloon_audit import cli_check  # noqa: E402, F401 - registers `balloon-audit check`
+# Registered last: they add their commands to `app`.
+from balloon_audit import cli_check, cli_vm  # noqa: E402, F401, I001

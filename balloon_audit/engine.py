@@ -7,6 +7,7 @@ from datetime import datetime, timezone
 
 from balloon_audit import __version__
 from balloon_audit.config import Config
+from balloon_audit.gcpause import cycle_collection_paused
 from balloon_audit.model import AuditResult, Finding, RuleDoc, RuleStat, Snapshot
 from balloon_audit.rules.registry import RuleMeta, all_rules
 from balloon_audit.waivers import apply_waivers
@@ -41,7 +42,16 @@ def evaluate(
     run_by: dict[str, str] | None = None,
 ) -> AuditResult:
     """Evaluate every enabled rule. Pure: no network, no printing."""
-    config = config or Config()
+    with cycle_collection_paused():
+        return _evaluate(snapshot, config or Config(), generated_at, run_by)
+
+
+def _evaluate(
+    snapshot: Snapshot,
+    config: Config,
+    generated_at: datetime | None,
+    run_by: dict[str, str] | None,
+) -> AuditResult:
     findings: list[Finding] = []
     stats: list[RuleStat] = []
     thresholds: dict[str, dict] = {}

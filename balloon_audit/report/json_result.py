@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-import functools
 import json
 import re
 import sys
@@ -31,15 +30,23 @@ if TYPE_CHECKING:
 
 
 _SCALARS = (str, int, float, bool, type(None))
+_PLAIN_TYPES = frozenset(_SCALARS)
+"""Exactly these types are JSON-ready as they are (checked first: most values are)."""
 
 
 def _plain(obj: Any) -> Any:
     """Dataclasses, enums, tuples and datetimes to JSON-ready values."""
-    if isinstance(obj, _SCALARS) and not isinstance(obj, enum.Enum):
+    if type(obj) in _PLAIN_TYPES:
         return obj
     names = _field_names(type(obj))
     if names is not None:
-        return {name: _plain(getattr(obj, name)) for name in names}
+        plain = {}
+        for name in names:
+            value = getattr(obj, name)
+            plain[name] = value if type(value) in _PLAIN_TYPES else _plain(value)
+        return plain
+    if isinstance(obj, _SCALARS) and not isinstance(obj, enum.Enum):
+        return obj
     if isinstance(obj, enum.Enum):
         return obj.value
     if isinstance(obj, dict):
@@ -143,7 +150,9 @@ def json_chunks(result: AuditResult) -> Iterator[str]:
     yield "\n}\n"
 
 
-_encode = functools.partial(json.dumps, sort_keys=True, ensure_ascii=False)
+_encode = json.JSONEncoder(sort_keys=True, ensure_ascii=False).encode
+"""What ``json.dumps(obj, sort_keys=True, ensure_ascii=False)`` does, without making an
+encoder for every VM and finding."""
 
 
 # --- reading ------------------------------------------------------------------------

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import fnmatch
+import functools
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from balloon_audit import vsphere as vs
@@ -229,25 +230,36 @@ _WORD_RE = re.compile(r"[a-z0-9]+")
 def pattern_matches(text: str, pattern: str) -> bool:
     """Case-insensitive: a glob over the whole text when ``pattern`` has ``*``, ``?`` or ``[``;
     else a whole word of the text, optionally followed by digits (``ocp`` matches ``ocp4``)."""
-    text, pattern = text.lower(), pattern.lower()
+    return _matcher(pattern.lower())(text.lower())
+
+
+@functools.lru_cache(maxsize=256)
+def _matcher(pattern: str) -> Callable[[str], bool]:
+    """A test of lower-case text for ``pattern`` (lower case), built once per pattern."""
     if any(ch in pattern for ch in "*?["):
-        return fnmatch.fnmatchcase(text, pattern)
+        return functools.partial(_glob, pattern)
     if not _WORD_RE.fullmatch(pattern):  # e.g. "control-plane": a run of whole words
-        return re.search(rf"(?<![a-z0-9]){re.escape(pattern)}(?![a-z0-9])", text) is not None
-    return any(
-        word == pattern or (word.startswith(pattern) and word[len(pattern) :].isdigit())
-        for word in _WORD_RE.findall(text)
-    )
+        found = re.compile(rf"(?<![a-z0-9]){re.escape(pattern)}(?![a-z0-9])").search
+    else:  # a whole word (a maximal run of [a-z0-9]): the pattern, then digits only
+        found = re.compile(rf"(?<![a-z0-9]){pattern}[0-9]*(?![a-z0-9])").search
+    return lambda text: found(text) is not None
+
+
+def _glob(pattern: str, text: str) -> bool:
+    return fnmatch.fnmatchcase(text, pattern)
 
 
 def k8s_match(vm: VM, patterns: Sequence[str], match_annotation: bool) -> tuple[str, str] | None:
     """(where, pattern) of the first pattern that matches the VM's name, then its annotation."""
-    for pattern in patterns:
-        if pattern_matches(vm.name, pattern):
+    matchers = [(pattern, _matcher(pattern.lower())) for pattern in patterns]
+    name = vm.name.lower()
+    for pattern, matches in matchers:
+        if matches(name):
             return vs.VM_NAME.key, pattern
     if match_annotation and vm.annotation:
-        for pattern in patterns:
-            if pattern_matches(vm.annotation, pattern):
+        annotation = vm.annotation.lower()
+        for pattern, matches in matchers:
+            if matches(annotation):
                 return vs.VM_ANNOTATION.key, pattern
     return None
 

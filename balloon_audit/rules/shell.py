@@ -49,6 +49,7 @@ from balloon_audit.netloc import split_hostport
 # PowerShell treats these as single quotes too (System.Management.Automation
 # CharExtensions.IsSingleQuote): each one must be doubled inside a literal.
 _PS_SINGLE_QUOTES = "'\u2018\u2019\u201a\u201b"
+_PS_DOUBLED = {ord(quote): quote * 2 for quote in _PS_SINGLE_QUOTES}
 
 # Prefixes govmomi's object.ReferenceFromString maps to a managed object type.
 _GOVMOMI_ID_PREFIXES = frozenset(
@@ -80,10 +81,7 @@ def powershell_quote(s: str) -> str:
     escapes); the only special characters are the quotes themselves, including
     the typographic ones U+2018, U+2019, U+201A and U+201B, each doubled here.
     """
-    out = []
-    for ch in s:
-        out.append(ch + ch if ch in _PS_SINGLE_QUOTES else ch)
-    return "'" + "".join(out) + "'"
+    return "'" + s.translate(_PS_DOUBLED) + "'"
 
 
 def govc_name(name: str) -> str:

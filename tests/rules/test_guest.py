@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from balloon_audit.rules.guest import decode_tools_version, pattern_matches
@@ -111,6 +113,21 @@ def test_ba601_looks_at_templates_and_powered_off_vms() -> None:
 )
 def test_pattern_matching(text: str, pattern: str, expected: bool) -> None:
     assert pattern_matches(text, pattern) is expected
+
+
+def _word_by_word(text: str, pattern: str) -> bool:
+    """The word rule spelt out: some word of the text is the pattern, maybe followed by digits."""
+    words = re.findall(r"[a-z0-9]+", text.lower())
+    return any(
+        w == pattern or (w.startswith(pattern) and w[len(pattern) :].isdigit()) for w in words
+    )
+
+
+def test_word_patterns_match_exactly_the_words_they_name() -> None:
+    texts = ["k8s", "k8s1", "k8s-1", "xk8s", "k8sx", "k8s12a", "a.k8s99.b", "K8S_2", "ük8s3ü", ""]
+    for text in texts:
+        for pattern in ("k8s", "ocp", "8", "k"):
+            assert pattern_matches(text, pattern) is _word_by_word(text, pattern), (text, pattern)
 
 
 def node(**overrides):

@@ -119,6 +119,10 @@ def replaying(path: Path, *, strict: bool = False) -> Iterator[CaptureInfo]:
             allow_playback_repeats=False,
         ) as cassette:
             cassette._balloon_audit = session
+            # vcrpy also keeps the loaded interactions for drop_unused_requests (not used
+            # here); holding them would keep every body to the end, played or not.
+            if isinstance(getattr(cassette, "_old_interactions", None), list):
+                cassette._old_interactions.clear()
             yield info
             unplayed = len(cassette.data) - len(cassette.play_counts)
         if session.mismatches:
@@ -172,7 +176,10 @@ class _Persister:
             from vcr.persisters.filesystem import CassetteNotFoundError
 
             raise CassetteNotFoundError()
-        return self._loaded
+        # vcrpy copies the responses (sharing the bodies), and each body goes once it is
+        # played: keeping ours would hold every body to the end.
+        loaded, self._loaded = self._loaded, ([], [])
+        return loaded
 
     @staticmethod
     def save_cassette(cassette_path: str, cassette_dict: dict, serializer: Any) -> None:
