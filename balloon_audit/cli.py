@@ -60,6 +60,7 @@ from balloon_audit.history_cli import (
     diff_command,
     exit_code_with_history,
     history_app,
+    history_choice,
     record_history,
 )
 from balloon_audit.model import AuditResult, Severity
@@ -200,7 +201,8 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
     _check_outputs(outputs, output_dir)
     unattended.lock_output_dir(ctx, output_dir, wait_lock, (keep, keep_days))
     config = audit.load_config(config_path)
-    check_history_options(no_history, fail_on)
+    history_in = history_choice(no_history, history, config, fleet_path)
+    check_history_options(history_in, fail_on)
     unattended.check_notify(config, fleet_path, notify_on)
     capture = None
     with _progress(quiet) as progress:
@@ -221,8 +223,9 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
             targets = unattended.with_scope(targets, config, scope_items, exclude_items)
             with audit.recording(record, targets) as capture:
                 result = audit.scan(targets, config, run, capture=capture, fleet=fleet)
-    result, history_error = record_history(result, None if no_history else history, no_history)
-    previous = unattended.previous_result(output_dir)
+    result, history_error = record_history(result, history_in)
+    # --notify-on new compares with the output directory's latest result only without history
+    previous = unattended.previous_result(output_dir) if result.changes is None else None
     with listing(Severity(min_severity.value), summary_only=summary):
         emitted = _output(result, outputs, output_dir=output_dir, quiet=quiet)
     kept = unattended.after_dated(output_dir, emitted.written, (keep, keep_days), quiet, err)

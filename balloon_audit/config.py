@@ -25,9 +25,12 @@ class Config:
     fleet: tuple[Any, ...] = ()
     """``[[fleet]]`` entries (:class:`~balloon_audit.fleet_file.FleetEntry`), if any."""
     notify: Any = None
+    """The ``[notify]`` table (:class:`~balloon_audit.notify.NotifySection`), if any."""
     scope: Any = None
     """The ``[scope]`` table as a :class:`~balloon_audit.scope.Scope`, if any."""
-    """The ``[notify]`` table (:class:`~balloon_audit.notify.NotifySection`), if any."""
+    history: str | bool | None = None
+    """``history = …``: a database URL or path, ``False`` (off), ``True`` (the default
+    database), or ``None`` when the file does not say (docs/history.md)."""
 
     def params_for(self, rule_id: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
         merged = dict(defaults)

@@ -16,13 +16,14 @@ from pydantic import BeforeValidator, create_model, model_validator
 
 from balloon_audit.config import Config
 from balloon_audit.fleet_file import FleetEntry
+from balloon_audit.history.setting import HistoryValueField
 from balloon_audit.model import Waiver
 from balloon_audit.notify import NotifySection
 from balloon_audit.rule_params import RuleTable, rule_table
 from balloon_audit.rules.registry import all_rules
 from balloon_audit.validation import InputModel, reject, suggest, type_name
 
-TOP_LEVEL_KEYS = ("rules", "waivers", "fleet", "notify", "scope")
+TOP_LEVEL_KEYS = ("history", "rules", "waivers", "fleet", "notify", "scope")
 WAIVER_KEYS = (
     "rule",
     "entity",
@@ -188,7 +189,8 @@ class ScopeSection(InputModel):
 
 
 class ConfigFileBase(InputModel):
-    """The whole file: ``[rules]``, ``[[waivers]]`` and ``[[fleet]]``."""
+    """The whole file: ``history``, ``[rules]``, ``[[waivers]]``, ``[[fleet]]``, ``[notify]``
+    and ``[scope]``."""
 
     @classmethod
     def unknown_key(cls, key: str) -> str:
@@ -201,6 +203,7 @@ class ConfigFileBase(InputModel):
         fleet: tuple[FleetEntry, ...] = getattr(self, "fleet")  # noqa: B009
         notify: NotifySection | None = getattr(self, "notify")  # noqa: B009
         scope: ScopeSection | None = getattr(self, "scope")  # noqa: B009
+        history: str | bool | None = getattr(self, "history")  # noqa: B009
         tables = rules.tables()
         disabled = set(rules.disabled)
         disabled |= {rule_id for rule_id, table in tables.items() if table.enabled is False}
@@ -214,6 +217,7 @@ class ConfigFileBase(InputModel):
             fleet=fleet,
             notify=notify,
             scope=scope.to_scope() if scope is not None else None,
+            history=history,
         )
 
 
@@ -234,5 +238,6 @@ def config_file_model() -> type[ConfigFileBase]:
         fleet=(Annotated[tuple[FleetEntry, ...], BeforeValidator(_fleet_tables)], ()),
         notify=(NotifySection | None, None),
         scope=(ScopeSection | None, None),
+        history=(HistoryValueField, None),
     )
     return model  # type: ignore[no-any-return]

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 from pydantic import BeforeValidator, Field, StrictBool, ValidationError, model_validator
 
 from balloon_audit.errors import ConfigError
+from balloon_audit.history.setting import HistoryValueField
 from balloon_audit.model import Snapshot
 from balloon_audit.notify import NotifySection
 from balloon_audit.validation import (
@@ -184,17 +185,19 @@ def _entries(value: Any) -> Any:
 
 
 class FleetFile(InputModel):
-    """A ``--fleet FILE``: ``[[fleet]]`` entries only."""
+    """A ``--fleet FILE``: ``[[fleet]]`` entries, and maybe ``[notify]`` and ``history``."""
 
     fleet: Annotated[tuple[FleetEntry, ...], BeforeValidator(_entries)]
     notify: NotifySection | None = None
     """A ``[notify]`` table may live here too (docs/notify.md)."""
+    history: HistoryValueField = None
+    """``history = …``: where the fleet's runs are recorded (docs/history.md)."""
 
     @classmethod
     def unknown_key(cls, key: str) -> str:
         return (
-            f"unknown top-level key{suggest(key, ('fleet', 'notify'))} "
-            "(a fleet file holds [[fleet]] and [notify])"
+            f"unknown top-level key{suggest(key, ('fleet', 'notify', 'history'))} "
+            "(a fleet file holds [[fleet]], [notify] and history)"
         )
 
     @classmethod

@@ -16,10 +16,12 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from balloon_audit.cli_options import FailOn, with_output_options
+from balloon_audit.cli_options import ConfigOpt, FailOn, FleetOpt, with_output_options
+from balloon_audit.config import Config
 from balloon_audit.errors import BalloonAuditError, ConfigError, ExitCode
 from balloon_audit.formatting import fmt_num
 from balloon_audit.history.changes import Changes
+from balloon_audit.history.setting import HistoryChoice, choose
 from balloon_audit.history.view import RunView
 from balloon_audit.model import AuditResult, Severity
 from balloon_audit.report.terminal import safe
@@ -33,7 +35,8 @@ HistoryOpt = Annotated[
         envvar=HISTORY_ENV,
         help="History database: a file, sqlite:///PATH or postgresql://USER@HOST/DB "
         "(password from PGPASSWORD or ~/.pgpass, never in the URL). "
-        "Default: $XDG_STATE_HOME/balloon-audit/history.sqlite.",
+        "Default: `history = …` in the fleet or configuration file, "
+        "else $XDG_STATE_HOME/balloon-audit/history.sqlite.",
         show_default=False,
     ),
 ]
@@ -45,26 +48,38 @@ NoHistoryOpt = Annotated[
 ]
 
 
-def check_history_options(no_history: bool, fail_on: FailOn) -> None:
-    if no_history and fail_on is FailOn.new:
+def history_choice(
+    no_history: bool, option: str | None, config: Config, fleet_path: Path | None
+) -> HistoryChoice:
+    """The database this command uses: --no-history, --history, the fleet file's
+    ``history``, the configuration file's, or the default (``history/setting.py``)."""
+    from balloon_audit.fleet_file import load_fleet_file
+
+    fleet_value = load_fleet_file(fleet_path).history if fleet_path is not None else None
+    return choose(no_history, option, fleet_value, config.history)
+
+
+def check_history_options(choice: HistoryChoice, fail_on: FailOn) -> None:
+    if not choice.on and fail_on is FailOn.new:
         raise ConfigError(
-            "--fail-on new needs the history", hint="drop --no-history, or use --fail-on LEVEL"
+            "--fail-on new needs the history",
+            hint=f"it is off ({choice.origin}): turn it on, or use --fail-on LEVEL",
         )
 
 
 def record_history(
-    result: AuditResult, url: str | None, off: bool
+    result: AuditResult, choice: HistoryChoice
 ) -> tuple[AuditResult, BalloonAuditError | None]:
     """Store ``result``; return it with ``changes`` since the previous run of its scope.
 
     A history failure is returned, not raised: the reports are still written.
     """
-    if off:
+    if not choice.on:
         return result, None
     from balloon_audit.history.store import HistoryStore
 
     try:
-        with HistoryStore.open(url) as store:
+        with HistoryStore.open(choice.url) as store:
             _run_id, changes = store.record(result)
     except BalloonAuditError as exc:
         return result, exc
@@ -93,19 +108,33 @@ def _stdout() -> Console:
     return Console(highlight=False)
 
 
-def _open(url: str | None):  # type: ignore[no-untyped-def]
+Where = tuple[str | None, Path | None, Path | None]
+"""--history, --config and --fleet of a history command."""
+
+
+def _open(where: Where):  # type: ignore[no-untyped-def]
+    """The store named by --history, else by the fleet or configuration file, else the default."""
+    from balloon_audit import audit
     from balloon_audit.history.store import HistoryStore
 
-    return HistoryStore.open(url)
+    option, config_path, fleet_path = where
+    choice = history_choice(False, option, audit.load_config(config_path), fleet_path)
+    if not choice.on:
+        raise ConfigError(
+            f"the history is off ({choice.origin})", hint="name the database with --history URL"
+        )
+    return HistoryStore.open(choice.url)
 
 
 @history_app.command("list")
 def history_list(
     history: HistoryOpt = None,
+    config_path: ConfigOpt = None,
+    fleet_path: FleetOpt = None,
     limit: Annotated[int, typer.Option(help="Show the newest N runs.", min=1)] = 30,
 ) -> None:
     """List stored runs, newest first."""
-    with _open(history) as store:
+    with _open((history, config_path, fleet_path)) as store:
         runs = store.runs(limit)
     table = Table(show_edge=False)
     for column in ("run", "generated (UTC)", "scope", "VMs", "findings", "crit/warn/info",
@@ -129,11 +158,13 @@ def history_list(
 def history_show(
     run_id: Annotated[int, typer.Argument(help="Run ID (see `history list`).")],
     history: HistoryOpt = None,
+    config_path: ConfigOpt = None,
+    fleet_path: FleetOpt = None,
 ) -> None:
     """Show one run: its findings with first-seen dates, and what changed since the run before."""
     from balloon_audit.report.console_changes import age_text, render_changes
 
-    with _open(history) as store:
+    with _open((history, config_path, fleet_path)) as store:
         run = store.run(run_id)
         changes = store.changes(run_id)
     out = _stdout()
@@ -168,11 +199,13 @@ def history_prune(
         typer.Option(help="Keep only the newest N runs of each scope.", min=1, show_default=False),
     ] = None,
     history: HistoryOpt = None,
+    config_path: ConfigOpt = None,
+    fleet_path: FleetOpt = None,
 ) -> None:
     """Delete old runs. First-seen dates of the findings that remain are kept."""
     if keep_days is None and keep_runs is None:
         raise ConfigError("nothing to prune", hint="pass --keep-days N and/or --keep-runs N")
-    with _open(history) as store:
+    with _open((history, config_path, fleet_path)) as store:
         deleted = store.prune(keep_days=keep_days, keep_runs=keep_runs)
     _stdout().print(f"deleted {deleted} run{'s' if deleted != 1 else ''}")
 
@@ -180,7 +213,7 @@ def history_prune(
 # ---------------------------------------------------------------------------- diff
 
 
-def _side(spec: str, history: str | None, label: str) -> tuple[RunView, AuditResult | None]:
+def _side(spec: str, where: Where, label: str) -> tuple[RunView, AuditResult | None]:
     """A run view (and the full result when the side is a JSON file) from a path or a run ID."""
     from balloon_audit.history.view import key_result
     from balloon_audit.report.json_result import read_result
@@ -191,7 +224,7 @@ def _side(spec: str, history: str | None, label: str) -> tuple[RunView, AuditRes
         first_seen = _first_seen(result.changes)
         return key_result(result, first_seen, label=path.name).view, result
     if spec.isdigit():
-        with _open(history) as store:
+        with _open(where) as store:
             return store.view(int(spec)), None
     raise ConfigError(
         f"{label} {spec!r} is neither a result file nor a run ID",
@@ -206,11 +239,13 @@ def _first_seen(changes: Changes | None) -> dict[str, str]:
 
 
 @with_output_options(rerender_only=False)
-def diff_command(
+def diff_command(  # noqa: PLR0913 - one parameter per command-line option
     old: Annotated[str, typer.Argument(help="The earlier run: a JSON result or a run ID.")],
     new: Annotated[str, typer.Argument(help="The later run: a JSON result or a run ID.")],
     outputs: dict[str, Path | None] | None = None,
     history: HistoryOpt = None,
+    config_path: ConfigOpt = None,
+    fleet_path: FleetOpt = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Print nothing but errors.")] = False,
 ) -> None:
     """Compare two runs: the before/after report a change ticket needs.
@@ -222,8 +257,9 @@ def diff_command(
     from balloon_audit.report.console_changes import render_changes
     from balloon_audit.report.writers import emit
 
-    old_view, _ = _side(old, history, "OLD")
-    new_view, new_result = _side(new, history, "NEW")
+    where = (history, config_path, fleet_path)
+    old_view, _ = _side(old, where, "OLD")
+    new_view, new_result = _side(new, where, "NEW")
     changes = compare(old_view, new_view)
     if not quiet:
         render_changes(changes, _stdout(), max_rows=10_000)

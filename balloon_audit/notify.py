@@ -326,8 +326,8 @@ def _url(value: Any) -> str:
 
 
 def should_notify(on: str, result: AuditResult, previous: AuditResult | None) -> bool:
-    """``always``; ``findings``: any active finding or failed source; ``new``: a finding
-    the previous run did not have (history's comparison), or a failed source."""
+    """``always``; ``findings``: any active finding or failed source; ``new``: a finding that
+    is new or worse since the previous run (as ``--fail-on new``), or a failed source."""
     failed = any(not s.ok for s in result.snapshot.sources)
     if on == "always":
         return True
@@ -337,12 +337,19 @@ def should_notify(on: str, result: AuditResult, previous: AuditResult | None) ->
 
 
 def new_findings(result: AuditResult, previous: AuditResult | None) -> list[Any]:
-    from balloon_audit.history.changes import NEW
-    from balloon_audit.history.compare import compare
-    from balloon_audit.history.view import key_result
+    """New and worsened findings: the history's comparison when the scan recorded one
+    (``result.changes``), else a comparison with ``previous`` (the output directory's
+    latest JSON result; ``None``: every finding is new)."""
+    from balloon_audit.history.changes import NEW, WORSENED
 
-    old = key_result(previous).view if previous is not None else None
-    return list(compare(old, key_result(result).view).of_status(NEW))
+    changes = result.changes
+    if changes is None:
+        from balloon_audit.history.compare import compare
+        from balloon_audit.history.view import key_result
+
+        old = key_result(previous).view if previous is not None else None
+        changes = compare(old, key_result(result).view)
+    return [*changes.of_status(NEW), *changes.of_status(WORSENED)]
 
 
 def _secret(env_name: str | None, file_name: str | None, environ: Mapping[str, str]) -> str | None:

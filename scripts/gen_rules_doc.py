@@ -216,8 +216,9 @@ expires = 2027-03-31            # optional; TOML date or "YYYY-MM-DD"
 
 ### Validation
 
-- Top-level keys: `rules`, `waivers`, `fleet` (docs/fleet.md), `notify`
-  (docs/notify.md) and `scope` (README, "Scope").
+- Top-level keys: `history` (docs/history.md: a database URL or path, or
+  `false`; never a password), `rules`, `waivers`, `fleet` (docs/fleet.md),
+  `notify` (docs/notify.md) and `scope` (README, "Scope").
 - `[rules]` takes `disabled` (an array of rule IDs) and one table per rule ID;
   an unknown ID is an error (with a suggestion for near misses such as
   `ba301`).

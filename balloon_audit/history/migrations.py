@@ -85,7 +85,8 @@ STEPS: dict[int, tuple[str, Callable[[Connection], None]]] = {
 assert max(STEPS) == schema.LATEST_VERSION
 
 
-def _lock(conn: Connection) -> None:
+def writer_lock(conn: Connection) -> None:
+    """One writer at a time until the transaction ends (SQLite: ``BEGIN IMMEDIATE`` does it)."""
     if conn.dialect.name == "postgresql":
         conn.execute(text("SELECT pg_advisory_xact_lock(:id)"), {"id": ADVISORY_LOCK_ID})
 
@@ -108,7 +109,7 @@ def upgrade(conn: Connection, target: int = schema.LATEST_VERSION) -> int:
 
     Refuses a database whose version is newer than this balloon-audit knows.
     """
-    _lock(conn)
+    writer_lock(conn)
     found = current_version(conn)
     if found > schema.LATEST_VERSION:
         raise HistoryError(

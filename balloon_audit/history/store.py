@@ -6,8 +6,9 @@ becomes a ``HistoryError`` with the URL (password hidden) and a hint, so the
 caller can still write its reports and exit 3.
 
 SQLite runs in WAL mode and takes its write lock at the start of a transaction
-(``BEGIN IMMEDIATE``), waiting up to ``timeout`` seconds for another writer, so
-two scans that finish at once are stored one after the other.
+(``BEGIN IMMEDIATE``), waiting up to ``timeout`` seconds for another writer;
+PostgreSQL takes a transaction-scoped advisory lock. So two scans that finish at once
+are stored one after the other, and the second is compared with the first.
 """
 
 from __future__ import annotations
@@ -190,6 +191,8 @@ class HistoryStore:
         """Store ``result`` and compare it with the previous run of the same scope."""
         keyed = key_result(result)
         with self._transaction() as conn:
+            # serialised, so that of two scans of one scope the second compares with the first
+            migrations.writer_lock(conn)
             run_id = self._insert_run(conn, result, keyed.view)
             view = replace(keyed.view, run_id=run_id)
             previous = self._previous(conn, view)

@@ -5,6 +5,12 @@ from __future__ import annotations
 import re
 
 _URL_PASSWORD = re.compile(r"(://[^/:@\s]*):[^@/\s]*@")
+_QUERY_PASSWORD = re.compile(r"[?&]password=", re.IGNORECASE)
+
+
+def has_password(url: str) -> bool:
+    """Whether ``url`` carries a password (``user:secret@`` or ``?password=``)."""
+    return bool(_URL_PASSWORD.search(url) or _QUERY_PASSWORD.search(url))
 
 
 def redact_urls(text: str) -> str:

@@ -149,6 +149,7 @@ format = "teams"
 def scan(cfg: Path, capture: str, out: Path, *extra: str, http_port: int):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BALLOON_AUDIT_")}
     env.update({"SMTP_PASSWORD": SMTP_PASSWORD, "SLACK_URL": f"http://127.0.0.1:{http_port}/slack"})
+    env["XDG_STATE_HOME"] = str(cfg.parent / "state")  # this test's own default history
     return subprocess.run(
         [sys.executable, "-m", "balloon_audit", "scan", "--replay", capture, "--config", str(cfg),
          "--output-dir", str(out), "-q", *extra],
@@ -206,6 +207,27 @@ def test_notify_on_new_stays_silent_when_nothing_changed(
     # --notify-on overrides the file
     third = scan(cfg, DEMO, out, "--notify-on", "always", http_port=http_port)
     assert third.returncode == 1 and len(mailbox.messages) == 2
+
+
+def test_notify_on_new_asks_the_history_and_falls_back_to_the_latest_result(
+    smtp_server, receiver, certificate, tmp_path
+) -> None:
+    """With the history on, "new" is since the previous run of these vCenters in the history,
+    wherever its reports went; with --no-history, since the output directory's latest JSON."""
+    mailbox, smtp_port = smtp_server
+    handler, http_port = receiver
+    cfg = config(tmp_path, smtp_port, http_port, certificate, on="new")
+    assert scan(cfg, DEMO, tmp_path / "monday", http_port=http_port).returncode == 1
+    assert len(mailbox.messages) == 1, "first run in the history: all new"
+    tuesday = scan(cfg, DEMO, tmp_path / "tuesday", http_port=http_port)
+    assert tuesday.returncode == 1, tuesday.stderr
+    assert len(mailbox.messages) == 1, "the history knows monday's run: nothing new, silent"
+    no_history = scan(cfg, DEMO, tmp_path / "wednesday", "--no-history", http_port=http_port)
+    assert no_history.returncode == 1, no_history.stderr
+    assert len(mailbox.messages) == 2, "no history, no latest result in this directory: all new"
+    again = scan(cfg, DEMO, tmp_path / "wednesday", "--no-history", http_port=http_port)
+    assert again.returncode == 1 and len(mailbox.messages) == 2, "latest result: nothing new"
+    assert len(handler.received) == 6
 
 
 def test_findings_mode_is_silent_on_a_clean_run(smtp_server, receiver, certificate, tmp_path):
