@@ -59,11 +59,11 @@ def measure_replay(path: str) -> dict:
     from balloon_audit.audit import replay_snapshot
     from balloon_audit.engine import evaluate
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     snapshot = replay_snapshot(Path(path), perf=False)
-    collected = time.perf_counter()
+    collected, cpu_collected = time.perf_counter(), time.process_time()
     result = evaluate(snapshot)
-    finished = time.perf_counter()
+    finished, cpu_finished = time.perf_counter(), time.process_time()
     return {
         "vms": len(snapshot.vms),
         "sources": len(snapshot.sources),
@@ -71,6 +71,8 @@ def measure_replay(path: str) -> dict:
         "findings": len(result.findings),
         "replay_s": collected - started,
         "evaluate_s": finished - collected,
+        "replay_cpu_s": cpu_collected - cpu_started,
+        "evaluate_cpu_s": cpu_finished - cpu_collected,
         "peak_rss_mb": peak_rss_mb(),
     }
 
@@ -79,9 +81,13 @@ def measure_load(path: str) -> dict:
     """Reading the capture file alone (YAML), to subtract from the replay."""
     from balloon_audit.collect.capture.fileformat import read_capture
 
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     read_capture(Path(path))
-    return {"load_s": time.perf_counter() - started, "peak_rss_mb": peak_rss_mb()}
+    return {
+        "load_s": time.perf_counter() - started,
+        "load_cpu_s": time.process_time() - cpu_started,
+        "peak_rss_mb": peak_rss_mb(),
+    }
 
 
 def measure_pc(host: str, port: int, page_size: int) -> dict:
@@ -205,6 +211,7 @@ def measure_govc(host: str, port: int) -> dict:
         "seconds": elapsed,
         "vms": proc.stdout.count(b'"kind": "enter"'),  # one per VM
         "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
     }
 
 
@@ -233,7 +240,12 @@ def measure_scan(host: str, port: int, parser: str) -> dict:
         return {"error": proc.stderr.decode(errors="replace")[:300]}
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
     vms = sum(s.get("vm_count", 0) for s in json.loads(out.read_text())["sources"])
-    return {"seconds": elapsed, "vms": vms, "peak_rss_mb": usage.ru_maxrss / 1024}
+    return {
+        "seconds": elapsed,
+        "vms": vms,
+        "peak_rss_mb": usage.ru_maxrss / 1024,
+        "cpu_s": usage.ru_utime + usage.ru_stime,
+    }
 
 
 def measure_start() -> dict:
@@ -313,11 +325,13 @@ def run_replay(sizes: list[int], runs: int, fleets: int) -> None:
     cases = [(n, 1) for n in sizes if n] + ([(10_000, fleets)] if fleets else [])
     print(
         f"{'capture':>22} {'parser':>8} {'load':>7} {'collect':>8} {'evaluate':>9}"
-        f" {'VMs/s':>8} {'peak RSS':>9} {'findings':>9}"
+        f" {'VMs/s':>8} {'VMs/CPU-s':>10} {'peak RSS':>9} {'findings':>9}"
     )
     for vms, sources in cases:
         path = synthetic_capture(vms, sources)
-        load = min(child("load", [str(path)])["load_s"] for _ in range(runs))
+        loads = [child("load", [str(path)]) for _ in range(runs)]
+        load = min(r["load_s"] for r in loads)
+        load_cpu = min(r["load_cpu_s"] for r in loads)
         for parser in PARSERS:
             if parser == "pyvmomi" and vms * sources > 10_000:
                 continue  # minutes per run, and the ratio is known from 10,000
@@ -327,13 +341,18 @@ def run_replay(sizes: list[int], runs: int, fleets: int) -> None:
             best = min(results, key=lambda r: r["replay_s"] + r["evaluate_s"])
             collect = best["replay_s"] - load
             total = collect + best["evaluate_s"]
+            cpu = min(r["replay_cpu_s"] + r["evaluate_cpu_s"] for r in results) - load_cpu
             label = f"{sources} x {vms:,} VMs" if sources > 1 else f"{vms:,} VMs"
             print(
                 f"{label:>22} {parser:>8} {load:6.2f}s {collect:7.2f}s {best['evaluate_s']:8.2f}s"
-                f" {best['vms'] / total:8,.0f} {max(r['peak_rss_mb'] for r in results):7.0f}MB"
-                f" {best['findings']:9,}"
+                f" {best['vms'] / total:8,.0f} {best['vms'] / cpu:10,.0f}"
+                f" {max(r['peak_rss_mb'] for r in results):7.0f}MB {best['findings']:9,}"
             )
-    print("collect = replay - load (reading the capture file); VMs/s = VMs / (collect + evaluate)")
+    print(
+        "collect = replay - load (reading the capture file); VMs/s = VMs / (collect + evaluate);"
+        "\nVMs/CPU-s = the same per second of this process's CPU time (less sensitive to a"
+        " busy machine)"
+    )
 
 
 # --- live ---------------------------------------------------------------------------------------
@@ -362,8 +381,10 @@ def run_live(opts: argparse.Namespace) -> None:
             ]
             for parser in PARSERS
         }
-        scans = [child("scan", [host, port, "stream"]) for _ in range(opts.runs)]
-        govcs = [child("govc", [host, port]) for _ in range(opts.runs)]
+        scans, govcs = [], []
+        for _ in range(opts.runs):  # interleaved: a busy machine hurts both alike
+            scans.append(child("scan", [host, port, "stream"]))
+            govcs.append(child("govc", [host, port]))
         naive = child("loop", [host, port, str(opts.loop_subset), "naive"])
         cached = child("loop", [host, port, str(opts.loop_subset), "cached"])
         start = child("start", [])
@@ -404,14 +425,20 @@ def report_live(
     runs = ", ".join(f"{r['seconds']:.2f}" for r in scans)
     print(
         f"balloon-audit scan     {scan['vms']:,} VMs, process start to exit {scan['seconds']:.2f}s"
-        f" (runs {runs}s), peak RSS {scan['peak_rss_mb']:.0f} MB"
+        f" (runs {runs}s), peak RSS {scan['peak_rss_mb']:.0f} MB, CPU {scan['cpu_s']:.2f}s"
     )
     runs = ", ".join(f"{r['seconds']:.2f}" for r in govcs)
     print(
         f"govc object.collect    {gv['vms']:,} VMs in {gv['seconds']:.2f}s (runs {runs}s),"
-        f" peak RSS {gv['peak_rss_mb']:.0f} MB"
+        f" peak RSS {gv['peak_rss_mb']:.0f} MB, CPU {gv['cpu_s']:.2f}s"
     )
     print(f"  scan / govc          {scan['seconds'] / gv['seconds']:.2f}x  (target <= 0.8x)")
+    pairs = ", ".join(
+        f"{s['seconds'] / g['seconds']:.2f}"
+        for s, g in zip(scans, govcs, strict=True)
+        if "error" not in s and "error" not in g
+    )
+    print(f"  scan / govc per run  {pairs}  (each scan right before its govc)")
     print(f"  collect_source / govc {pc['collect_s'] / gv['seconds']:.2f}x")
     for name, loop in (("naive", naive), ("cached", cached)):
         rate = loop["vms"] / loop["seconds"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Callable
 from http.client import HTTPException
 from http.cookies import SimpleCookie
 from typing import Any
@@ -41,11 +42,19 @@ def can_stream(mo: Any) -> bool:
     return stub is not None and all(hasattr(stub, part) for part in _STUB_PARTS)
 
 
-def call_page(mo: Any, method: str, unknown_values: Counter[str], **kwargs: Any) -> Page:
+def call_page(
+    mo: Any,
+    method: str,
+    unknown_values: Counter[str],
+    on_token: Callable[[str], None] | None = None,
+    **kwargs: Any,
+) -> Page:
     """Invoke ``method`` (RetrievePropertiesEx or ContinueRetrievePropertiesEx) on ``mo``.
 
     Arguments are checked and serialised by pyVmomi; faults are raised as pyVmomi raises
-    them. A ``None`` result (no objects at all) is an empty :class:`Page`.
+    them. A ``None`` result (no objects at all) is an empty :class:`Page`. ``on_token``
+    is called with the page's continuation token as soon as it has been read (it comes
+    before the objects), while the rest of the page is still arriving.
     """
     stub = mo._stub
     info = mo._GetMethodInfo(method)
@@ -80,7 +89,12 @@ def call_page(mo: Any, method: str, unknown_values: Counter[str], **kwargs: Any)
             if not chunk:
                 break
             parser.feed(chunk)
+            if on_token is not None and parser.page.token:
+                on_token(parser.page.token)
+                on_token = None
         page = parser.close()
+        if on_token is not None and page.token:
+            on_token(page.token)
     except BaseException:
         conn.close()
         stub.DropConnections()

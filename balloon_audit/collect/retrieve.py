@@ -15,7 +15,8 @@ from typing import Any
 from pyVmomi import vim, vmodl
 
 from balloon_audit.collect.deadline import DeadlineExceeded
-from balloon_audit.collect.pagecall import call_page, can_stream, streaming_enabled
+from balloon_audit.collect.lookahead import PageSequence
+from balloon_audit.collect.pagecall import can_stream, streaming_enabled
 
 PC = vmodl.query.PropertyCollector
 
@@ -74,7 +75,8 @@ def retrieve_pages(
     Only ``propSet`` is read; ``missingSet`` entries (a property the server could not
     read for one object) simply leave that path out, which the model keeps as ``None``.
     If the caller stops early, the server-side result is cancelled. Pages are parsed by
-    :mod:`~balloon_audit.collect.pageparser` as they arrive, unless
+    :mod:`~balloon_audit.collect.pageparser` as they arrive, the next one asked for while
+    the current one is read (:mod:`~balloon_audit.collect.lookahead`), unless
     ``BALLOON_AUDIT_PARSER=pyvmomi`` asks for pyVmomi's deserialiser; enum values this
     pyVmomi does not know are counted in ``unknown_values`` (``Type=value``).
     """
@@ -103,24 +105,20 @@ def retrieve_pages(
 def _streamed_pages(
     pc: Any, spec: Any, page_size: int, unknown_values: Counter[str] | None
 ) -> Iterator[list[PropertyRow]]:
-    unknown = unknown_values if unknown_values is not None else Counter()
-    page = call_page(
-        pc,
-        "RetrievePropertiesEx",
-        unknown,
-        specSet=[spec],
-        options=PC.RetrieveOptions(maxObjects=page_size),
-    )
+    """Pages parsed as they arrive, the next one asked for as soon as the token is read."""
+    pages = PageSequence(pc, unknown_values if unknown_values is not None else Counter())
     token = None
     try:
+        page = pages.first(specSet=[spec], options=PC.RetrieveOptions(maxObjects=page_size))
         while True:
             token = page.token
             yield page.rows
             if not token:
                 break
-            page = call_page(pc, "ContinueRetrievePropertiesEx", unknown, token=token)
+            page = pages.next(token)
             token = None
     finally:
-        if token:
+        unread = pages.close(token)
+        if unread:
             with suppress(Exception):  # best effort
-                pc.CancelRetrievePropertiesEx(token=token)
+                pc.CancelRetrievePropertiesEx(token=unread)

@@ -16,6 +16,7 @@ The cell forms are the ones openpyxl writes: numbers ``t="n"`` as ``%.16g``, boo
 from __future__ import annotations
 
 import io
+import math
 import shutil
 import tempfile
 import zipfile
@@ -27,6 +28,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
+INFINITIES = (math.inf, -math.inf)
 FLUSH_ROWS = 512
 """Rows kept as text before they go to the temporary file."""
 
@@ -81,7 +83,7 @@ def text_cell(text: str, style: str) -> str:
 
 
 def number_cell(value: float, style: str) -> str:
-    if value != value or value in (float("inf"), float("-inf")):
+    if isinstance(value, float) and (value != value or value in INFINITIES):
         return f'{style} t="n"><v/></c>'  # as openpyxl: Excel has no NaN or infinity
     return f'{style} t="n"><v>{value:.16g}</v></c>'
 
