@@ -9,6 +9,7 @@ read; ``--watch`` ends with 130 on Ctrl-C, after logging out.
 from __future__ import annotations
 
 from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
@@ -74,6 +75,14 @@ JsonOpt = Annotated[
         "--json", help="Write the report as JSON to FILE ('-': stdout only).", show_default=False
     ),
 ]
+HtmlOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--html",
+        help="Write the report as one self-contained HTML file (the scan report's style).",
+        show_default=False,
+    ),
+]
 VmReplayOpt = Annotated[
     Path | None,
     typer.Option(
@@ -100,6 +109,7 @@ def vm(  # noqa: PLR0913 - one parameter per command-line option
     since: SinceOpt = "30m",
     watch: WatchOpt = False,
     json_path: JsonOpt = None,
+    html_path: HtmlOpt = None,
     replay: VmReplayOpt = None,
     config_path: ConfigOpt = None,
     no_perf: NoPerfOpt = False,
@@ -110,8 +120,10 @@ def vm(  # noqa: PLR0913 - one parameter per command-line option
     Reads only the VMs' names and then the matched VMs, their hosts, clusters, resource
     pools and the neighbours the diagnosis sums over; never the whole fleet.
     """
-    check_distinct(json_path if str(json_path) != "-" else None, replay)
-    check_output_files([("--json", json_path if str(json_path) != "-" else None)])
+    json_file = json_path if str(json_path) != "-" else None
+    check_distinct(json_file, html_path, replay)
+    check_output_files([("--json", json_file), ("--html", html_path)])
+    outputs = Outputs(json_path, html_path)
     config = audit.load_config(config_path)
     window = parse_since(since)
     if replay is not None:
@@ -121,7 +133,7 @@ def vm(  # noqa: PLR0913 - one parameter per command-line option
         from balloon_audit.vmexplain import explain_replay
 
         report = explain_replay(replay, pattern, config)
-        raise typer.Exit(_show(report, json_path, fail_on))
+        raise typer.Exit(_show(report, outputs, fail_on))
     if server and len(server) > 1:
         raise ConfigError("vm explains VMs of one vCenter: give one --server")
     limits = (connect_timeout, timeout, deadline)
@@ -136,22 +148,36 @@ def vm(  # noqa: PLR0913 - one parameter per command-line option
     gen = reports(targets[0], pattern, config, since=window, perf=not no_perf, interval_s=interval)
     with closing(gen):
         for report in gen:
-            code = _show(report, json_path, fail_on, clear=watch)
+            code = _show(report, outputs, fail_on, clear=watch)
             if watch:
                 err.print(f"[dim]reading again in {SAMPLE_INTERVAL_S} s; Ctrl-C stops[/]")
     raise typer.Exit(code)
 
 
-def _show(report: VmReport, json_path: Path | None, fail_on: FailOn, *, clear: bool = False) -> int:
-    """Write the outputs, print the report (unless JSON goes to stdout); the exit code."""
+@dataclass(frozen=True)
+class Outputs:
+    json: Path | None
+    html: Path | None
+
+    @property
+    def json_on_stdout(self) -> bool:
+        return self.json is not None and str(self.json) == "-"
+
+
+def _show(report: VmReport, outputs: Outputs, fail_on: FailOn, *, clear: bool = False) -> int:
+    """Write the files, print the report (unless JSON goes to stdout); the exit code."""
     from balloon_audit.report.vm_console import render_vm_report
+    from balloon_audit.report.vm_html import write_vm_html
     from balloon_audit.report.vm_json import write_vm_json
 
-    if json_path is not None:
-        write_vm_json(report, json_path)
-        if str(json_path) != "-":
-            err.print(f"wrote {safe(str(json_path))}")
-    if json_path is None or str(json_path) != "-":
+    if outputs.html is not None:
+        write_vm_html(report, outputs.html)
+        err.print(f"wrote {safe(str(outputs.html))}")
+    if outputs.json is not None:
+        write_vm_json(report, outputs.json)
+        if not outputs.json_on_stdout:
+            err.print(f"wrote {safe(str(outputs.json))}")
+    if not outputs.json_on_stdout:
         console = Console(highlight=False)
         if clear and console.is_terminal:
             console.clear()

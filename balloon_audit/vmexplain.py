@@ -9,6 +9,7 @@ verdicts, and the diagnosis (vmdiagnosis.py). The CLI renders it.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass, field
@@ -21,8 +22,9 @@ from balloon_audit.model import VM, Finding, Host, ResourcePool, RuleDoc, Snapsh
 
 if TYPE_CHECKING:  # the rules load only when a VM is explained: `report` never needs them
     from balloon_audit.collect.target import Target
-    from balloon_audit.collect.vmcontext import VmCollection
+    from balloon_audit.collect.vmcontext import VmCollection, VmSession
     from balloon_audit.config import Config
+    from balloon_audit.counters import LiveCounters, Series
     from balloon_audit.vmmemory import Breakdown
 
 Progress = Callable[[str], None]
@@ -47,8 +49,8 @@ class VmExplanation:
     """In the order to act on them (vmdiagnosis.action_order)."""
     rules: tuple[RuleDoc, ...]
     """The rules behind ``findings``."""
-    live: Any = None
-    """LiveCounters (balloon_audit.counters) or ``None`` when not read."""
+    live: LiveCounters | None = None
+    """The realtime series, or ``None`` when not read."""
     balloon: tuple[str, str] | None = None
     """(verdict, reason): inflating, deflating, steady or unknown."""
     swap: tuple[str, str] | None = None
@@ -90,7 +92,7 @@ def explain_snapshot(
     snapshot: Snapshot,
     moids: Sequence[str],
     config: Config | None = None,
-    live: dict[str, Any] | None = None,
+    live: dict[str, LiveCounters] | None = None,
 ) -> tuple[VmExplanation, ...]:
     """Explain the VMs ``moids`` of ``snapshot`` (with their counters from ``live``)."""
     from balloon_audit.rules.registry import get_rule
@@ -124,9 +126,16 @@ def explain_snapshot(
     return tuple(out)
 
 
-def _verdicts(live: Any, vm: VM) -> dict[str, Any]:
+def _verdicts(live: LiveCounters | None, vm: VM) -> dict[str, Any]:
     """Balloon and swap verdicts from the live counters (none without them)."""
-    return {}
+    if live is None:
+        return {}
+    from balloon_audit.counters import balloon_trend, swapping_now
+
+    return {
+        "balloon": balloon_trend(live),
+        "swap": swapping_now(live, vm.runtime_value(vm.swapped_mb)),
+    }
 
 
 def _report(
@@ -168,6 +177,8 @@ def watch(  # noqa: PLR0913 - all but the target and pattern are keyword-only op
         while True:
             collection = session.read(found)
             live, notes = _live(session, collection, since, perf)
+            if live:
+                collection = _with_live_values(collection, live)
             yield _report(pattern, collection, config, live, since, notes)
             if interval_s is None:
                 return
@@ -188,12 +199,67 @@ def explain(
 
 
 def _live(
-    session: Any, collection: VmCollection, since: timedelta, perf: bool
-) -> tuple[dict[str, Any] | None, list[str]]:
-    """Live counters per matched VM, or a note saying why there are none."""
+    session: VmSession, collection: VmCollection, since: timedelta, perf: bool
+) -> tuple[dict[str, LiveCounters] | None, list[str]]:
+    """Live counters per matched VM (one QueryPerf each), or a note saying why not."""
     if not perf:
         return None, ["live counters not read (--no-perf)"]
-    return None, ["live counters are not read by this version yet"]
+    from balloon_audit.collect.realtime import read_live_counters
+    from balloon_audit.counters import LiveCounters
+
+    now = session.server_time()
+    live: dict[str, LiveCounters] = {}
+    by_moid = {vm.moid: vm for vm in collection.snapshot.vms}
+    for moid in collection.targets:
+        vm = by_moid[moid]
+        if not vm.powered_on:
+            state = vm.power_state or "not running"
+            note = f"the VM is {state}: no live samples"
+            live[moid] = LiveCounters.unavailable(now - since, now, note)
+            continue
+        host_ref = collection.host_refs.get(vm.host_moid or "")
+        vm_ref = collection.vm_refs[moid]
+        live[moid] = read_live_counters(session.content, vm_ref, host_ref, since=since, now=now)
+    return live, []
+
+
+def _with_live_values(collection: VmCollection, live: dict[str, LiveCounters]) -> VmCollection:
+    """Hosts' ``mem_state`` and VMs' swap rates from the live counters' latest samples, so
+    the rules judge with the VMkernel's own state and confirmed swapping, as a scan does."""
+    from balloon_audit.counters import HOST_ENTITY, MEM_STATE, SWAPIN_RATE, SWAPOUT_RATE
+
+    snapshot = collection.snapshot
+    states: dict[str, int] = {}
+    rates: dict[str, tuple[float | None, float | None]] = {}
+    by_moid = {vm.moid: vm for vm in snapshot.vms}
+    for moid, counters in live.items():
+        state = counters.get(MEM_STATE, HOST_ENTITY)
+        host_moid = by_moid[moid].host_moid
+        if state is not None and state.last is not None and host_moid:
+            states[host_moid] = int(state.last)
+        rates[moid] = (_kbps(counters.get(SWAPIN_RATE)), _kbps(counters.get(SWAPOUT_RATE)))
+    hosts = tuple(
+        dataclasses.replace(h, mem_state=states[h.moid]) if h.moid in states else h
+        for h in snapshot.hosts
+    )
+    vms = tuple(
+        dataclasses.replace(
+            vm, swapin_rate_kbps=rates[vm.moid][0], swapout_rate_kbps=rates[vm.moid][1]
+        )
+        if vm.moid in rates
+        else vm
+        for vm in snapshot.vms
+    )
+    changed = dataclasses.replace(snapshot, hosts=hosts, vms=vms)
+    return dataclasses.replace(collection, snapshot=changed)
+
+
+def _kbps(series: Series | None) -> float | None:
+    """The newest sample of a rate series in KB/s (the model's unit)."""
+    if series is None or series.last is None:
+        return None
+    per_second = {"KB/s": 1.0, "MB/s": 1024.0}.get(series.unit)
+    return None if per_second is None else series.last * per_second
 
 
 def explain_replay(

@@ -8,6 +8,7 @@ pools, with the same advice.
 from __future__ import annotations
 
 import json
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
@@ -195,18 +196,34 @@ def test_explain_snapshot_is_the_same_from_the_fleet(demo_lab, fleet) -> None:
     assert _keys(from_fleet.findings) == _keys(live.findings)
 
 
-def test_watch_stops_cleanly_on_a_real_sigint(demo_lab) -> None:
+def _sessions_of(lab: LabInstance, user: str) -> int:
+    """How many sessions ``user`` has open on the lab's vcsim (govc session.ls)."""
+    import os
+    import subprocess
+
+    from balloon_audit.lab.vcsim import find_tool
+
+    env = {**os.environ, **lab.govc_env(), "GOVC_PERSIST_SESSION": "false"}
+    out = subprocess.run(
+        [str(find_tool("govc")), "session.ls", "-json"],
+        env=env, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return sum(1 for s in json.loads(out)["sessionList"] if s["userName"] == user)
+
+
+def test_watch_stops_cleanly_on_a_real_sigint_and_logs_out(demo_lab) -> None:
     import os
     import signal
     import subprocess
     import sys
     import time
 
+    user = "watch-sigint"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BALLOON_AUDIT_")}
     env.update(BALLOON_AUDIT_PASSWORD="x", COLUMNS="120")
     proc = subprocess.Popen(
         [sys.executable, "-m", "balloon_audit", "vm", "balloon-crit-01", "--watch",
-         "-s", demo_lab.server, "-u", "lab", "--insecure"],
+         "-s", demo_lab.server, "-u", user, "--insecure"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:
@@ -214,6 +231,7 @@ def test_watch_stops_cleanly_on_a_real_sigint(demo_lab) -> None:
         first = proc.stdout.readline()  # the first report has started
         assert "balloon-crit-01" in first
         time.sleep(1.0)
+        assert _sessions_of(demo_lab, user) == 1  # waiting for the next sample, logged in
         proc.send_signal(signal.SIGINT)
         out, errors = proc.communicate(timeout=30)
     finally:
@@ -223,3 +241,105 @@ def test_watch_stops_cleanly_on_a_real_sigint(demo_lab) -> None:
     assert "Traceback" not in errors
     assert "SIGINT received" in errors
     assert "Diagnosis" in out
+    assert _sessions_of(demo_lab, user) == 0  # it logged out on the way out
+
+
+class _Facts(HTMLParser):
+    """What the HTML says, by the data attributes the template puts on each fact."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.vms: list[str] = []
+        self.lines: dict[str, str] = {}
+        self.counters: list[str] = []
+        self.findings: list[tuple[str, str, str]] = []
+        self.verdicts: dict[str, str] = {}
+        self._cells: list[str] | None = None
+        self._key: str | None = None
+        self._verdict: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list) -> None:
+        a = dict(attrs)
+        if tag == "section" and "data-vm" in a:
+            self.vms.append(a["data-vm"])
+        elif tag == "tr" and "data-key" in a:
+            self._key, self._cells = a["data-key"], []
+        elif tag == "tr" and "data-counter" in a:
+            self.counters.append(a["data-counter"])
+        elif tag == "td" and self._cells is not None:
+            self._cells.append("")
+        elif tag == "li" and "data-rule" in a:
+            self.findings.append((a["data-rule"], a["data-severity"], a["data-entity"]))
+        elif tag == "p" and "data-verdict" in a:
+            self._verdict = a["data-verdict"]
+            self.verdicts[self._verdict] = ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "tr" and self._cells is not None and self._key is not None:
+            self.lines[self._key] = self._cells[1].strip()
+            self._cells, self._key = None, None
+        elif tag == "p":
+            self._verdict = None
+
+    def handle_data(self, data: str) -> None:
+        if self._cells:
+            self._cells[-1] += data
+        if self._verdict is not None:
+            self.verdicts[self._verdict] += data
+
+
+@pytest.fixture(scope="module")
+def hostile_outputs(demo_lab, tmp_path_factory) -> tuple[dict, str, Path]:
+    folder = tmp_path_factory.mktemp("vmhtml")
+    json_file, html_file = folder / "vm.json", folder / "vm.html"
+    done = run_cli(
+        "vm", "<script>*", "-s", demo_lab.server, "-u", "lab", "--insecure",
+        "--json", str(json_file), "--html", str(html_file),
+    )  # fmt: skip
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    return json.loads(json_file.read_text("utf-8")), html_file.read_text("utf-8"), html_file
+
+
+def test_json_and_html_carry_the_same_facts(hostile_outputs) -> None:
+    from balloon_audit.report.vm_console import series_value, value_text
+    from balloon_audit.report.vm_model import VmDocument
+
+    data, html, _ = hostile_outputs
+    VmDocument.model_validate_json(json.dumps(data))  # docs/vm.schema.json, counters included
+    facts = _Facts()
+    facts.feed(html)
+    (vm,) = data["vms"]
+    assert facts.vms == [vm["vm"]["name"]]
+    want = {line["key"]: value_text(line["value"], line["unit"]) for line in vm["breakdown"]}
+    assert facts.lines == want
+    series = vm["counters"]["series"]
+    assert facts.counters == [s["counter"] for s in series] and series
+    for s in series:
+        assert series_value(s["last"], s["unit"]) in html
+    assert facts.findings == [
+        (f["rule"], f["severity"], f["entity"]["name"]) for f in vm["findings"]
+    ]
+    for kind in ("balloon", "swap"):
+        verdict = vm["verdicts"][kind]
+        assert verdict["verdict"] in facts.verdicts[kind]
+        assert verdict["reason"] in facts.verdicts[kind]
+    assert "<script>alert" not in html
+
+
+@pytest.mark.browser
+def test_html_in_a_real_browser_shows_the_name_and_runs_nothing(hostile_outputs) -> None:
+    from tests.report.browser import Browser, require_chromium
+
+    data, _, html_file = hostile_outputs
+    browser = Browser(require_chromium())
+    try:
+        browser.open(html_file)
+        assert browser.errors() == []
+        assert browser.evaluate("document.querySelectorAll('script').length") == 0
+        assert not [e for e in browser.events if e["method"] == "Page.javascriptDialogOpening"]
+        shown = browser.evaluate("document.querySelector('section.vm h2 .vmname').textContent")
+        assert shown == data["vms"][0]["vm"]["name"]
+        sparks = browser.evaluate("document.querySelectorAll('svg.spark polyline').length")
+        assert sparks >= 1
+    finally:
+        browser.close()

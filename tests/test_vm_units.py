@@ -154,3 +154,68 @@ def test_help_lists_the_options() -> None:
     assert result.exit_code == 0
     for option in ("--since", "--watch", "--json", "--replay", "--no-perf", "--server"):
         assert option in result.output
+
+
+def test_live_samples_feed_the_rules_in_the_models_units() -> None:
+    """The host's newest mem.state replaces the estimate; swap rates arrive in KB/s."""
+    from datetime import datetime, timedelta, timezone
+
+    from balloon_audit.collect.vmcontext import VmCollection
+    from balloon_audit.counters import (
+        HOST_ENTITY,
+        MEM_STATE,
+        SWAPIN_RATE,
+        SWAPOUT_RATE,
+        VM_ENTITY,
+        LiveCounters,
+        Series,
+    )
+    from balloon_audit.model import Snapshot
+    from balloon_audit.vmexplain import _with_live_values
+
+    now = datetime(2026, 11, 30, 12, 0, tzinfo=timezone.utc)
+    times = (now - timedelta(seconds=20), now)
+
+    def series(counter: str, entity: str, unit: str, values: tuple) -> Series:
+        return Series(counter, entity, counter, unit, 20, times, values)
+
+    live = LiveCounters(
+        (
+            series(MEM_STATE, HOST_ENTITY, "state", (0.0, 3.0)),
+            series(SWAPIN_RATE, VM_ENTITY, "MB/s", (0.0, 0.5)),
+            series(SWAPOUT_RATE, VM_ENTITY, "MB/s", (2.0, None)),
+        ),
+        since=times[0],
+        until=now,
+    )
+    vm, host = make_vm(moid="vm-1", host_moid="host-1"), make_host(moid="host-1")
+    collection = VmCollection(Snapshot(hosts=(host,), vms=(vm,)), targets=("vm-1",))
+    changed = _with_live_values(collection, {"vm-1": live}).snapshot
+    assert changed.hosts[0].mem_state == 3
+    assert changed.vms[0].swapin_rate_kbps == 512.0
+    assert changed.vms[0].swapout_rate_kbps == 2048.0  # the newest sample that is not a gap
+
+
+def test_committed_vm_schema_matches_the_model() -> None:
+    import json
+
+    from balloon_audit.report.vm_model import json_schema
+    from tests.paths import ROOT
+    from tests.report.test_result_schema import _structure
+
+    committed = json.loads((ROOT / "docs" / "vm.schema.json").read_text(encoding="utf-8"))
+    assert _structure(committed) == _structure(json_schema()), (
+        "docs/vm.schema.json is out of date: run python scripts/gen_vm_schema.py"
+    )
+
+
+def test_replayed_vm_json_follows_the_schema(tmp_path) -> None:
+    from balloon_audit.report.vm_model import VmDocument
+
+    out = tmp_path / "vm.json"
+    result = runner.invoke(
+        app, ["vm", "qa-app-01", "--replay", str(CASSETTES / "demo.yaml"), "--json", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    document = VmDocument.model_validate_json(out.read_text(encoding="utf-8"))
+    assert document.vms[0].vm.name == "qa-app-01" and document.vms[0].findings

@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any
 
 from pyVmomi import vim, vmodl
@@ -92,6 +93,11 @@ class VmSession:
         self.target = target
         self.content = si.RetrieveContent()
         self.names_read = 0
+
+    def server_time(self) -> datetime:
+        """The server's clock (the live counters' window is measured on it)."""
+        now = self.si.CurrentTime()
+        return now if now.tzinfo is not None else now.replace(tzinfo=timezone.utc)
 
     def find(self, pattern: str, limit: int) -> list[Named[Any]]:
         """The VMs ``pattern`` matches (ConfigError, exit 2, for none or too many)."""

@@ -6,6 +6,7 @@ store; ``compare`` needs nothing else.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -82,7 +83,10 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).strftime(ISO_FORMAT)
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_iso(text: str) -> datetime:
+    """The inverse of :func:`iso`. Cached: a run's thousands of findings share a few
+    first-seen times, and ``strptime`` was a third of a 20,000-finding comparison."""
     return datetime.strptime(text, ISO_FORMAT).replace(tzinfo=timezone.utc)
 
 

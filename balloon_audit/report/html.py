@@ -24,6 +24,7 @@ from balloon_audit.locations import data_dir
 from balloon_audit.model import VM, AuditResult
 from balloon_audit.report import presentation as p
 from balloon_audit.report.html_changes import changes_context
+from balloon_audit.report.html_inventory import vm_rows
 from balloon_audit.report.words import enum_word
 from balloon_audit.summary import FLEET_LABELS, fleet_totals
 
@@ -209,11 +210,13 @@ def _context(result: AuditResult) -> dict[str, Any]:
     servers = {vm.server for vm in result.snapshot.vms} | {h.server for h in result.snapshot.hosts}
     datacenters = {vm.datacenter for vm in result.snapshot.vms}
     datacenters |= {h.datacenter for h in result.snapshot.hosts}
+    # Columns that would repeat one value on every row are left out of big tables.
+    one_server, one_dc = len(servers) <= 1, len(datacenters) <= 1
+    vms = p.inventory_vms(result.snapshot)
     return {
         "r": result,
-        # Columns that would repeat one value on every row are left out of big tables.
-        "one_server": len(servers) <= 1,
-        "one_dc": len(datacenters) <= 1,
+        "one_server": one_server,
+        "one_dc": one_dc,
         "prov": p.provenance(result),
         "fleet": fleet_totals(result.snapshot),
         "counts": counts,
@@ -226,7 +229,8 @@ def _context(result: AuditResult) -> dict[str, Any]:
         "top_vms": vms_top,
         "top_hosts": hosts_top,
         "loads": loads,
-        "vms": p.inventory_vms(result.snapshot),
+        "vms": vms,
+        "vm_rows": vm_rows(vms, per_entity, one_server, one_dc),
         "charts": _charts(result, vms_top, hosts_top),
         "per_entity": per_entity,
         "unknown": fmt.DASH,

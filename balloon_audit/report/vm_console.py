@@ -15,8 +15,10 @@ from rich.table import Table
 from rich.text import Text
 
 from balloon_audit.formatting import DASH, fmt_num
+from balloon_audit.memstate import state_from_counter
 from balloon_audit.model import Finding
 from balloon_audit.report.console import SEVERITY_STYLE
+from balloon_audit.report.sparkline import text_sparkline
 from balloon_audit.report.terminal import safe
 from balloon_audit.vmexplain import VmExplanation, VmReport
 from balloon_audit.vmmemory import SECTION_TITLES, SECTIONS, Line
@@ -109,9 +111,38 @@ def _row(line: Line) -> tuple[str, str, str]:
     )
 
 
+def series_value(value: float | None, unit: str) -> str:
+    """A sample as text: ``2,150 MB``, ``0.5 MB/s``; a ``state`` sample with its name."""
+    if unit == "state" and value is not None:
+        return f"{value:g} {state_from_counter(int(value)) or '?'}"
+    return value_text(value, unit)
+
+
 def _counters(exp: VmExplanation, console: Console) -> None:
-    """The live counters as sparklines (when they were read)."""
-    return
+    """The live counters as sparklines with min, max and last (when they were read)."""
+    live = exp.live
+    if live is None:
+        return
+    minutes = round(live.window.total_seconds() / 60)
+    console.print(f"\n[bold]Live counters[/] (last {minutes} min, 20 s samples)")
+    table = Table(box=None, pad_edge=False, padding=(0, 1), show_header=True, header_style="dim")
+    table.add_column("counter", no_wrap=True)
+    table.add_column("", no_wrap=True)
+    for name in ("min", "max", "last"):
+        table.add_column(name, no_wrap=True, justify="right")
+    for series in live.series:
+        spark = text_sparkline(series.values, width=SPARK_WIDTH)
+        table.add_row(
+            safe(series.label),
+            spark or "[dim]no samples[/]",
+            series_value(series.minimum, series.unit),
+            series_value(series.maximum, series.unit),
+            f"[bold]{series_value(series.last, series.unit)}[/]",
+        )
+    if live.series:
+        console.print(table)
+    for note in live.notes:
+        console.print(f"[dim]note: {safe(note)}[/]")
 
 
 def _verdicts(exp: VmExplanation, console: Console) -> None:

@@ -276,11 +276,7 @@ def _fast_rows(
     wrapped = _wrapped(columns, widths)
     count = 0
     for row in rows:
-        height = _row_height(wrapped, row)
-        top = bool(height)
-        sheet.add(
-            [write(value, top) for write, value in zip(writers, row, strict=False)], height
-        )
+        sheet.add(row, writers, _row_height(wrapped, row) if wrapped else 0)
         count += 1
     return count
 
@@ -752,19 +748,16 @@ def _evidence_sheet(wb: Workbook, result: AuditResult) -> None:
         Column("Property (API path)", 48),
     ]
 
+    described: dict[str, tuple[str, str]] = {}  # key -> (label, unit): keys repeat
+
     def rows() -> Iterable[list[Any]]:
         for number, f in enumerate(result.findings, 1):
             for key, value in f.evidence.items():
                 shown = value if p.is_number(value) else p.evidence_text(value)
-                yield [
-                    number,
-                    f.rule,
-                    f.entity.name,
-                    _evidence_label(key),
-                    shown,
-                    _evidence_unit(key),
-                    key,
-                ]
+                label, unit = described.get(key) or described.setdefault(
+                    key, (_evidence_label(key), _evidence_unit(key))
+                )
+                yield [number, f.rule, f.entity.name, label, shown, unit, key]
 
     _table(ws, columns, rows(), freeze="A2", portrait=True)
 

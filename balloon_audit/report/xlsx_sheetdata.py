@@ -16,10 +16,11 @@ The cell forms are the ones openpyxl writes: numbers ``t="n"`` as ``%.16g``, boo
 from __future__ import annotations
 
 import io
+import math
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import IO, Any
 
@@ -27,6 +28,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.utils import get_column_letter
 from openpyxl.utils.datetime import to_excel
 
+INFINITIES = (math.inf, -math.inf)
 FLUSH_ROWS = 512
 """Rows kept as text before they go to the temporary file."""
 
@@ -81,7 +83,7 @@ def text_cell(text: str, style: str) -> str:
 
 
 def number_cell(value: float, style: str) -> str:
-    if value != value or value in (float("inf"), float("-inf")):
+    if isinstance(value, float) and (value != value or value in INFINITIES):
         return f'{style} t="n"><v/></c>'  # as openpyxl: Excel has no NaN or infinity
     return f'{style} t="n"><v>{value:.16g}</v></c>'
 
@@ -97,6 +99,11 @@ def date_cell(value: datetime, style: str) -> str:
     return number_cell(to_excel(value), style)
 
 
+CellWriter = Callable[[Any, bool], "str | None"]
+"""A column's cell maker: (value, row is taller than one line) → the XML after ``<c r="…"``,
+or None for no cell."""
+
+
 class SheetRows:
     """The data rows of one sheet, numbered from ``first_row``, kept in a temporary file."""
 
@@ -107,21 +114,22 @@ class SheetRows:
         self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by splice)
         self._pending: list[str] = []
 
-    def add(self, cells: Iterable[str | None], height: float = 0) -> None:
-        """One row: each cell's XML tail (see the functions above) or None for no cell;
-        ``height`` in points, 0 for the default."""
+    def add(self, values: Sequence[Any], cells: Sequence[CellWriter], height: float = 0) -> None:
+        """One row of ``values``, each made a cell by the writer of its column (a value of
+        None is no cell); ``height`` in points, 0 for the default."""
         number = str(self.next_row)
         self.next_row += 1
+        top = bool(height)
         parts = [
             f'<row r="{number}" ht="{height:.16g}" customHeight="1">'
             if height
             else f'<row r="{number}">'
         ]
-        parts += [
-            f'<c r="{letter}{number}"{cell}'
-            for letter, cell in zip(self._letters, cells, strict=False)
-            if cell is not None
-        ]
+        for letter, write, value in zip(self._letters, cells, values, strict=False):
+            if value is not None:
+                cell = write(value, top)
+                if cell is not None:
+                    parts.append(f'<c r="{letter}{number}"{cell}')
         parts.append("</row>")
         self._pending.append("".join(parts))
         if len(self._pending) >= FLUSH_ROWS:
