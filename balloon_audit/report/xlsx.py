@@ -276,11 +276,7 @@ def _fast_rows(
     wrapped = _wrapped(columns, widths)
     count = 0
     for row in rows:
-        height = _row_height(wrapped, row)
-        top = bool(height)
-        sheet.add(
-            [write(value, top) for write, value in zip(writers, row, strict=False)], height
-        )
+        sheet.add(row, writers, _row_height(wrapped, row) if wrapped else 0)
         count += 1
     return count
 

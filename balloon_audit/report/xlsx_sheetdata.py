@@ -20,7 +20,7 @@ import math
 import shutil
 import tempfile
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import IO, Any
 
@@ -99,6 +99,11 @@ def date_cell(value: datetime, style: str) -> str:
     return number_cell(to_excel(value), style)
 
 
+CellWriter = Callable[[Any, bool], "str | None"]
+"""A column's cell maker: (value, row is taller than one line) → the XML after ``<c r="…"``,
+or None for no cell."""
+
+
 class SheetRows:
     """The data rows of one sheet, numbered from ``first_row``, kept in a temporary file."""
 
@@ -109,21 +114,22 @@ class SheetRows:
         self._file: IO[bytes] = tempfile.TemporaryFile()  # noqa: SIM115 (closed by splice)
         self._pending: list[str] = []
 
-    def add(self, cells: Iterable[str | None], height: float = 0) -> None:
-        """One row: each cell's XML tail (see the functions above) or None for no cell;
-        ``height`` in points, 0 for the default."""
+    def add(self, values: Sequence[Any], cells: Sequence[CellWriter], height: float = 0) -> None:
+        """One row of ``values``, each made a cell by the writer of its column (a value of
+        None is no cell); ``height`` in points, 0 for the default."""
         number = str(self.next_row)
         self.next_row += 1
+        top = bool(height)
         parts = [
             f'<row r="{number}" ht="{height:.16g}" customHeight="1">'
             if height
             else f'<row r="{number}">'
         ]
-        parts += [
-            f'<c r="{letter}{number}"{cell}'
-            for letter, cell in zip(self._letters, cells, strict=False)
-            if cell is not None
-        ]
+        for letter, write, value in zip(self._letters, cells, values, strict=False):
+            if value is not None:
+                cell = write(value, top)
+                if cell is not None:
+                    parts.append(f'<c r="{letter}{number}"{cell}')
         parts.append("</row>")
         self._pending.append("".join(parts))
         if len(self._pending) >= FLUSH_ROWS:
