@@ -92,3 +92,32 @@ def test_lab_change_needs_a_change_and_a_running_lab(tmp_path: Path) -> None:
     assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
     no_lab = run_cli("lab", "change", "vm-1", "--swapped-mb", "5", "--state-dir", str(tmp_path))
     assert no_lab.returncode == 3 and "no lab is running" in no_lab.stderr
+
+
+def test_diff_shows_what_a_setting_changes_on_one_capture(tmp_path: Path) -> None:
+    """Two replays of one capture with different settings, compared as files and as run IDs."""
+    cfg = tmp_path / "no-swap-rule.toml"
+    cfg.write_text('[rules]\ndisabled = ["BA302"]\n', encoding="utf-8")
+    db = str(tmp_path / "h.sqlite")
+    before, after = tmp_path / "before.json", tmp_path / "after.json"
+    assert _replay(db, before).returncode == 1
+    assert _replay(db, after, "--config", str(cfg)).returncode == 1
+    swapping = {
+        f["entity"]["name"]
+        for f in json.loads(before.read_text(encoding="utf-8"))["findings"]
+        if f["rule"] == "BA302"
+    }
+    assert swapping, "the demo has BA302 findings"
+
+    done = run_cli("diff", str(before), str(after), "--json", str(tmp_path / "d.json"))
+    assert done.returncode == 0, "only resolved findings: nothing new or worse"
+    changes = json.loads((tmp_path / "d.json").read_text(encoding="utf-8"))["changes"]
+    resolved = {c["entity_name"] for c in changes["findings"] if c["status"] == "resolved"}
+    assert resolved == swapping
+    assert {c["status"] for c in changes["findings"]} == {"persisting", "resolved"}
+
+    by_id = run_cli("diff", "1", "2", "--history", db)
+    assert by_id.returncode == 0, by_id.stderr
+    assert f"{len(swapping)} resolved" in by_id.stdout and "0 new" in by_id.stdout
+    no_report = run_cli("diff", "1", "2", "--history", db, "--html", str(tmp_path / "x.html"))
+    assert no_report.returncode == 2 and "reports need NEW as a JSON result" in no_report.stderr
