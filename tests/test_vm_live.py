@@ -196,18 +196,34 @@ def test_explain_snapshot_is_the_same_from_the_fleet(demo_lab, fleet) -> None:
     assert _keys(from_fleet.findings) == _keys(live.findings)
 
 
-def test_watch_stops_cleanly_on_a_real_sigint(demo_lab) -> None:
+def _sessions_of(lab: LabInstance, user: str) -> int:
+    """How many sessions ``user`` has open on the lab's vcsim (govc session.ls)."""
+    import os
+    import subprocess
+
+    from balloon_audit.lab.vcsim import find_tool
+
+    env = {**os.environ, **lab.govc_env(), "GOVC_PERSIST_SESSION": "false"}
+    out = subprocess.run(
+        [str(find_tool("govc")), "session.ls", "-json"],
+        env=env, capture_output=True, text=True, check=True, timeout=60,
+    ).stdout  # fmt: skip
+    return sum(1 for s in json.loads(out)["sessionList"] if s["userName"] == user)
+
+
+def test_watch_stops_cleanly_on_a_real_sigint_and_logs_out(demo_lab) -> None:
     import os
     import signal
     import subprocess
     import sys
     import time
 
+    user = "watch-sigint"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BALLOON_AUDIT_")}
     env.update(BALLOON_AUDIT_PASSWORD="x", COLUMNS="120")
     proc = subprocess.Popen(
         [sys.executable, "-m", "balloon_audit", "vm", "balloon-crit-01", "--watch",
-         "-s", demo_lab.server, "-u", "lab", "--insecure"],
+         "-s", demo_lab.server, "-u", user, "--insecure"],
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
     )  # fmt: skip
     try:
@@ -215,6 +231,7 @@ def test_watch_stops_cleanly_on_a_real_sigint(demo_lab) -> None:
         first = proc.stdout.readline()  # the first report has started
         assert "balloon-crit-01" in first
         time.sleep(1.0)
+        assert _sessions_of(demo_lab, user) == 1  # waiting for the next sample, logged in
         proc.send_signal(signal.SIGINT)
         out, errors = proc.communicate(timeout=30)
     finally:
@@ -224,6 +241,7 @@ def test_watch_stops_cleanly_on_a_real_sigint(demo_lab) -> None:
     assert "Traceback" not in errors
     assert "SIGINT received" in errors
     assert "Diagnosis" in out
+    assert _sessions_of(demo_lab, user) == 0  # it logged out on the way out
 
 
 class _Facts(HTMLParser):
@@ -284,8 +302,10 @@ def hostile_outputs(demo_lab, tmp_path_factory) -> tuple[dict, str, Path]:
 
 def test_json_and_html_carry_the_same_facts(hostile_outputs) -> None:
     from balloon_audit.report.vm_console import series_value, value_text
+    from balloon_audit.report.vm_model import VmDocument
 
     data, html, _ = hostile_outputs
+    VmDocument.model_validate_json(json.dumps(data))  # docs/vm.schema.json, counters included
     facts = _Facts()
     facts.feed(html)
     (vm,) = data["vms"]

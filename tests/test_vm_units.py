@@ -194,3 +194,28 @@ def test_live_samples_feed_the_rules_in_the_models_units() -> None:
     assert changed.hosts[0].mem_state == 3
     assert changed.vms[0].swapin_rate_kbps == 512.0
     assert changed.vms[0].swapout_rate_kbps == 2048.0  # the newest sample that is not a gap
+
+
+def test_committed_vm_schema_matches_the_model() -> None:
+    import json
+
+    from balloon_audit.report.vm_model import json_schema
+    from tests.paths import ROOT
+    from tests.report.test_result_schema import _structure
+
+    committed = json.loads((ROOT / "docs" / "vm.schema.json").read_text(encoding="utf-8"))
+    assert _structure(committed) == _structure(json_schema()), (
+        "docs/vm.schema.json is out of date: run python scripts/gen_vm_schema.py"
+    )
+
+
+def test_replayed_vm_json_follows_the_schema(tmp_path) -> None:
+    from balloon_audit.report.vm_model import VmDocument
+
+    out = tmp_path / "vm.json"
+    result = runner.invoke(
+        app, ["vm", "qa-app-01", "--replay", str(CASSETTES / "demo.yaml"), "--json", str(out)]
+    )
+    assert result.exit_code == 1, result.output
+    document = VmDocument.model_validate_json(out.read_text(encoding="utf-8"))
+    assert document.vms[0].vm.name == "qa-app-01" and document.vms[0].findings
