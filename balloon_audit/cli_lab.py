@@ -92,6 +92,41 @@ def lab_status_command(state_dir: StateDirOpt = None) -> None:
     typer.echo(f"lab '{instance.scenario.name}' at {instance.url} (pid {instance.pid})")
 
 
+@lab_app.command("change")
+def lab_change_command(
+    vm: Annotated[str, typer.Argument(help="The VM's current name.")],
+    ballooned_mb: Annotated[
+        int | None,
+        typer.Option("--ballooned-mb", min=0, help="Its ballooned memory (0 clears it).",
+                     show_default=False),
+    ] = None,
+    swapped_mb: Annotated[
+        int | None,
+        typer.Option("--swapped-mb", min=0, help="Its swapped memory (0 clears it).",
+                     show_default=False),
+    ] = None,
+    rename_to: Annotated[
+        str | None, typer.Option("--rename-to", help="A new name.", show_default=False)
+    ] = None,
+    state_dir: StateDirOpt = None,
+) -> None:  # fmt: skip
+    """Change one VM of the running lab, as a fleet changes overnight (to try history and diff)."""
+    from balloon_audit.errors import ConfigError, LabError
+    from balloon_audit.lab import lab_status
+    from balloon_audit.lab.change import VmChange, apply_changes
+
+    if ballooned_mb is None and swapped_mb is None and not rename_to:
+        raise ConfigError(
+            "nothing to change", hint="pass --ballooned-mb, --swapped-mb and/or --rename-to"
+        )
+    instance = lab_status(_state_dir(state_dir))
+    if instance is None:
+        raise LabError("no lab is running", hint="start one with `balloon-audit lab up`")
+    change = VmChange(vm, ballooned_mb=ballooned_mb, swapped_mb=swapped_mb, rename_to=rename_to)
+    apply_changes(instance.host, instance.port, [change])
+    typer.echo(f"changed {safe(vm)} in lab '{instance.scenario.name}'")
+
+
 @lab_app.command("down")
 def lab_down_command(state_dir: StateDirOpt = None) -> None:
     """Stop the running lab."""

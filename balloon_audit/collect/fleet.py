@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import threading
 import time
@@ -10,6 +11,7 @@ from typing import TypeVar
 
 from balloon_audit.collect.connection import wait_for_logouts
 from balloon_audit.collect.deadline import LOGOUT_GRACE_S
+from balloon_audit.collect.pagecall import streaming_enabled
 from balloon_audit.collect.source import DuplicateSourceError, collect_source
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import BalloonAuditError, FailureKind
@@ -69,7 +71,10 @@ def collect_all(
             progress(f"{target.label}: failed: {source.error}")
         return Snapshot(sources=(source,))
 
-    with cycle_collection_paused():  # millions of long-lived objects, next to no cycles
+    # Millions of long-lived objects and next to no cycles, unless pyVmomi's deserialiser
+    # reads the pages (it leaves cycles behind on every page).
+    paused = cycle_collection_paused() if streaming_enabled() else contextlib.nullcontext()
+    with paused:
         parts = _run_each(one, list(unique.values()), max_workers)
     merged = merge(parts)
     if not aliases:

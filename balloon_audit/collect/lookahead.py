@@ -71,7 +71,8 @@ class PageSequence:
         self._held = 0
         """Number of the page the consumer holds (1 = the first)."""
         self._fetches: dict[str, _Fetch] = {}
-        """Fetches started in the background, by the token they continue (in page order)."""
+        """Fetches started in the background and not handed out yet, by the token they
+        continue (in page order)."""
         self._continued: set[str] = set()
         """Every token continued so far (each may be used once)."""
         self._deferred: list[tuple[int, str]] = []
@@ -85,7 +86,7 @@ class PageSequence:
         """The page that ``token`` leads to (asked for already, or asked for now)."""
         with self._lock:
             number = self._held + 1
-            fetch = self._fetches.get(token)
+            fetch = self._fetches.pop(token, None)  # handed out: this object lets it go
             if fetch is None:
                 self._continued.add(token)
                 self._deferred = [(n, t) for n, t in self._deferred if t != token]

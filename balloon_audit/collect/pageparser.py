@@ -44,7 +44,9 @@ from pyVmomi.VmomiSupport import (
 from balloon_audit.collect import fastobjects as fast
 
 NS_SEP = " "
-_UTF8 = re.compile(rb"""encoding\s*=\s*["']utf-?8["']""")
+_UTF8 = re.compile(rb"""encoding\s*=\s*["']utf-8["']""")
+"""The one spelling of UTF-8 expat knows by itself (pyexpat reads others, such as
+"UTF8", as single-byte encodings)."""
 XSI_TYPE = XMLNS_XSI + NS_SEP + "type"
 _MOREF = "ManagedObjectReference"
 
@@ -457,9 +459,7 @@ class PageParser:
             self._fast = False
             return text
         declaration = text[:end].lower()
-        if b"encoding" in declaration and not re.search(
-            rb"""encoding=["']utf-?8["']""", declaration
-        ):
+        if b"encoding" in declaration and not _UTF8.search(declaration):
             self._fast = False
         return text[end + 2 :]
 

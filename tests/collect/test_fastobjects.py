@@ -10,6 +10,7 @@ unknown enum values; a page that is not well-formed must fail the same way.
 
 from __future__ import annotations
 
+import random
 from collections import Counter
 from typing import Any
 
@@ -265,6 +266,43 @@ def test_a_broken_page_fails_as_with_expat(case: str) -> None:
     body = page(plain_vm("vm-0"), BROKEN_CASES[case])
     assert outcome(body, 0, fast_path=False)[0] == "failed"
     assert_same_as_expat(body)
+
+
+def test_utf8_spelt_otherwise_is_left_to_expat() -> None:
+    """pyexpat reads ``encoding="UTF8"`` as a single-byte encoding: ü fails the page."""
+    body = page(FAST_CASES["entities"]).replace(b'encoding="UTF-8"', b'encoding="UTF8"')
+    assert outcome(body, 0, fast_path=False)[0] == "failed"
+    assert_same_as_expat(body)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_damaged_pages_give_what_expat_gives(seed: int) -> None:
+    """Pages with markup, references and bytes inserted, overwritten or cut at random
+    places: with the fast path, each gives exactly what expat alone gives."""
+    rnd = random.Random(seed)
+    base = page(plain_vm("vm-1"), *FAST_CASES.values(), plain_vm("vm-2"))
+    for _ in range(60):
+        body = bytearray(base)
+        for _ in range(rnd.randint(1, 3)):
+            at = rnd.randrange(len(body))
+            piece = rnd.choice(_DAMAGE)
+            choice = rnd.random()
+            if choice < 0.5:
+                body[at:at] = piece
+            elif choice < 0.8:
+                body[at : at + len(piece)] = piece
+            else:
+                del body[at : at + rnd.randint(1, 5)]
+        assert_same_as_expat(bytes(body))
+
+
+_DAMAGE = (
+    *(b"<", b">", b"&", b"&amp;", b"&#34;", b"&#1;", b"&#x1F600;", b"\r", b"\r\n", b"]]>"),
+    *(b"\x01", b'"', b"'", b" ", b"\n", b"<!--x-->", b"<![CDATA[y]]>", b"<?pi?>"),
+    *(b"</objects>", b"<objects>", b"</propSet>", b"<propSet><name>", b"</name>", b"<val>"),
+    *(b"</val>", b"\xc3\xbc", b"\xe9", b"\xef\xbf\xbe", b'xmlns:q="urn:x" ', b"=", b"/", b"8"),
+    b'xsi:type="xsd:int"',
+)
 
 
 def test_another_encoding_is_left_to_expat() -> None:

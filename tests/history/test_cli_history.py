@@ -85,3 +85,10 @@ def test_fail_on_new_needs_the_history(tmp_path: Path) -> None:
 def test_diff_refuses_nonsense(tmp_path: Path) -> None:
     done = run_cli("diff", "nope.json", "also-nope", "--history", str(tmp_path / "h.sqlite"))
     assert done.returncode == 2 and "neither a result file nor a run ID" in done.stderr
+
+
+def test_lab_change_needs_a_change_and_a_running_lab(tmp_path: Path) -> None:
+    nothing = run_cli("lab", "change", "vm-1", "--state-dir", str(tmp_path))
+    assert nothing.returncode == 2 and "nothing to change" in nothing.stderr
+    no_lab = run_cli("lab", "change", "vm-1", "--swapped-mb", "5", "--state-dir", str(tmp_path))
+    assert no_lab.returncode == 3 and "no lab is running" in no_lab.stderr

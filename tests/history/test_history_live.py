@@ -1,6 +1,7 @@
 """Done means: the demo lab scanned, changed overnight, scanned again shows exactly those changes.
 
-The lab is changed through the vSphere API (``lab.change``): one VM's balloon grows,
+The lab is started and changed with the commands docs/history.md shows (``lab up``,
+``lab change``, which talks to vcsim through the vSphere API): one VM's balloon grows,
 another's is cleared, a VM is renamed and a healthy VM starts swapping. The second
 scan must show exactly those four changes in the console, the JSON result, the HTML
 report and the workbook, with first-seen dates; ``diff`` of the two JSON files must
@@ -11,14 +12,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 
 import openpyxl
 import pytest
 
-from balloon_audit.lab import LabInstance, load_scenario, start_lab, stop_lab
-from balloon_audit.lab.change import VmChange, apply_changes
 from tests.live import require_vcsim
 from tests.pgserver import PgServer
 from tests.test_cli import run_cli
@@ -26,10 +26,10 @@ from tests.test_cli import run_cli
 pytestmark = pytest.mark.live
 
 OVERNIGHT = [
-    VmChange("balloon-warn-01", ballooned_mb=3072),  # balloon grows: 1024 -> 3072 MB
-    VmChange("balloon-crit-01", ballooned_mb=0),  # fixed
-    VmChange("balloon-info-01", rename_to="balloon-info-01-renamed"),
-    VmChange("batch-01", swapped_mb=512),  # a healthy VM starts swapping
+    ("balloon-warn-01", "--ballooned-mb", "3072"),  # balloon grows: 1024 -> 3072 MB
+    ("balloon-crit-01", "--ballooned-mb", "0"),  # fixed
+    ("balloon-info-01", "--rename-to", "balloon-info-01-renamed"),
+    ("batch-01", "--swapped-mb", "512"),  # a healthy VM starts swapping
 ]
 EXPECTED_CHANGES = {
     ("worsened", "BA301", "balloon-warn-01"),
@@ -38,15 +38,25 @@ EXPECTED_CHANGES = {
 }
 
 
+@dataclass(frozen=True)
+class Lab:
+    server: str
+    state_dir: Path
+
+
 @pytest.fixture(scope="module")
-def lab() -> Iterator[LabInstance]:
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    """The demo lab, started by `balloon-audit lab up` as a user would."""
     require_vcsim(govc=True)
-    instance = start_lab(load_scenario("demo"))
-    yield instance
-    stop_lab(instance)
+    state_dir = tmp_path_factory.mktemp("lab-state")
+    up = run_cli("lab", "up", "--scenario", "demo", "--state-dir", str(state_dir), "--json")
+    assert up.returncode == 0, up.stderr
+    details = json.loads(up.stdout)
+    yield Lab(f"{details['host']}:{details['port']}", state_dir)
+    run_cli("lab", "down", "--state-dir", str(state_dir))
 
 
-def _scan(lab: LabInstance, history: str, out: Path, *extra: str):  # type: ignore[no-untyped-def]
+def _scan(lab: Lab, history: str, out: Path, *extra: str):  # type: ignore[no-untyped-def]
     done = run_cli(
         "scan", "-s", lab.server, "-u", "lab", "--insecure", "--history", history,
         "--json", str(out / "result.json"), "--html", str(out / "report.html"),
@@ -105,7 +115,12 @@ def test_overnight_changes_show_everywhere(lab, tmp_path: Path, pg_server: PgSer
         assert first[name]["changes"]["previous"] is None
         assert {c["status"] for c in first[name]["changes"]["findings"]} == {"new"}
 
-    apply_changes(lab.host, lab.port, OVERNIGHT)
+    for vm, *change in OVERNIGHT:
+        done = run_cli("lab", "change", vm, *change, "--state-dir", str(lab.state_dir))
+        assert done.returncode == 0, done.stderr
+    unknown = run_cli("lab", "change", "no-such-vm", "--swapped-mb", "1",
+                      "--state-dir", str(lab.state_dir))  # fmt: skip
+    assert unknown.returncode == 3 and "no VM named 'no-such-vm'" in unknown.stderr
 
     second: dict[str, dict] = {}
     for name, url in histories.items():
