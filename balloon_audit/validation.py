@@ -94,10 +94,24 @@ def _generic(error: ErrorDetails) -> str:
     message = message[:1].lower() + message[1:]
     if error["type"] == "missing":
         return "missing"
+    if error["type"] == "json_invalid":
+        return message  # its input is the whole document
     value = error.get("input")
     if isinstance(value, (dict, list)):
         return f"{message} (got {type_name(value)})"
-    return f"{message} (got {value!r})"
+    return f"{message} (got {shown_value(value)})"
+
+
+SHOWN_VALUE_CHARS = 80
+"""A rejected value is quoted in the message up to this many characters."""
+
+
+def shown_value(value: object) -> str:
+    """``repr(value)``, shortened so one bad value cannot flood the terminal or a log."""
+    text = repr(value)
+    if len(text) <= SHOWN_VALUE_CHARS:
+        return text
+    return f"{text[: SHOWN_VALUE_CHARS - 1]}… ({len(text):,} characters)"
 
 
 def model_at(root: type[BaseModel], loc: Loc) -> type[BaseModel] | None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import math
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -134,9 +135,14 @@ def render_xlsx(result: AuditResult, *, fast_rows: bool = True) -> bytes:
 # ---------------------------------------------------------------- cells
 
 
+NOT_IN_XML_RE = re.compile("[\ud800-\udfff\ufffe\uffff]")
+"""What openpyxl's ILLEGAL_CHARACTERS_RE lets through but XML 1.0 forbids too: lone
+surrogates (a hand-edited capture or result can carry them) and U+FFFE/U+FFFF."""
+
+
 def clean_text(text: str) -> str:
     """``text`` without the characters XML 1.0 cannot hold, cut to Excel's cell limit."""
-    text = ILLEGAL_CHARACTERS_RE.sub("\ufffd", text)
+    text = NOT_IN_XML_RE.sub("\ufffd", ILLEGAL_CHARACTERS_RE.sub("\ufffd", text))
     if len(text) > MAX_CELL_TEXT:
         text = text[: MAX_CELL_TEXT - 1] + "…"
     return text

@@ -163,6 +163,26 @@ def test_not_a_result(tmp_path: Path, text: str, expected: str) -> None:
     assert expected in _error(_damaged(tmp_path, text))
 
 
+def test_a_json_error_deep_in_a_big_file_does_not_quote_the_file(tmp_path: Path) -> None:
+    """Python's json accepts a lone surrogate escape, pydantic refuses it: the message
+    names the place, and must not repeat the whole document after it."""
+    text = result_to_json(hostile_result())
+    name = json.loads(text)["vms"][0]["name"]
+    damaged = text.replace(json.dumps(name), '"lone \\udc80 surrogate"', 1)
+    assert damaged != text and len(damaged) > 10_000
+    message = _error(_damaged(tmp_path, damaged))
+    assert "lone leading surrogate" in message and "at line" in message, message
+    assert len(message) < 400, message[:400]
+
+
+def test_a_long_wrong_value_is_shortened_in_the_message(tmp_path: Path) -> None:
+    _, data = _written(tmp_path)
+    data["generated_at"] = "y" * 5000
+    message = _error(_damaged(tmp_path, data))
+    assert "generated_at: " in message and "(5,002 characters)" in message, message
+    assert len(message) < 400, message[:400]
+
+
 def test_binary_file(tmp_path: Path) -> None:
     path = tmp_path / "result.json"
     path.write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")

@@ -15,6 +15,7 @@ import zipfile
 from copy import copy
 from datetime import datetime
 from typing import Any
+from xml.etree import ElementTree
 
 import pytest
 from openpyxl import load_workbook
@@ -222,6 +223,25 @@ def test_rows_stream_to_disk_and_the_package_stays_valid():
             if name.startswith("xl/worksheets/sheet"):
                 xml = archive.read(name)
                 assert xml.count(b"<sheetData>") == 1 and xml.count(b"</sheetData>") == 1
+
+
+@pytest.mark.parametrize("fast", [True, False])
+def test_characters_xml_forbids_beyond_control_characters_are_replaced(fast):
+    """U+FFFE and U+FFFF (valid in a JSON result fed to `report`) and a lone surrogate
+    (a program's own result) would make a sheet part that no XML reader accepts."""
+    names = ["nonchar-\uffff-\ufffe", "lone-\udc80-surrogate"]
+    result = evaluate(
+        _snapshot([_vm(i, name, ballooned_mb=900) for i, name in enumerate(names)]),
+        generated_at=GENERATED_AT,
+        run_by={"user": "t", "host": "h", "command": "c"},
+    )
+    data = render_xlsx(result, fast_rows=fast)
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for part in archive.namelist():
+            if part.endswith(".xml"):
+                ElementTree.fromstring(archive.read(part))  # raises on a bad character
+    shown = [c.value for c in load_workbook(io.BytesIO(data))["VMs"]["A"][1:]]
+    assert "nonchar-\ufffd-\ufffd" in shown and "lone-\ufffd-surrogate" in shown
 
 
 @pytest.mark.parametrize("vms", [0, 1])
