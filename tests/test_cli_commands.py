@@ -173,9 +173,7 @@ def test_output_paths_are_checked_before_any_vcenter_is_contacted(tmp_path):
             ("--xlsx", tmp_path),  # a folder
             ("--json", tmp_path / "missing" / "r.json"),
         ):
-            done = run(
-                "scan", "-s", f"127.0.0.1:{port}", "-u", "u", option, str(target), env=env
-            )
+            done = run("scan", "-s", f"127.0.0.1:{port}", "-u", "u", option, str(target), env=env)
             assert done.returncode == 2, done.stderr
             assert option in done.stderr and str(target) in " ".join(done.stderr.split())
         with pytest.raises(BlockingIOError):

@@ -149,7 +149,7 @@ def test_no_match_suggests_names(demo_lab, tmp_path) -> None:
     [
         ("<script>*", "<script>alert(1)</script>"),
         ("=HYPERLINK*", '=HYPERLINK("http://evil","x")'),
-        ("it's*", '''it's "quoted" $(x); y'''),
+        ("it's*", """it's "quoted" $(x); y"""),
         ("数据库*", "数据库-серверα ’q’"),
     ],
 )

@@ -213,9 +213,7 @@ class _StdoutConsole(Console):
         raise BrokenPipeError
 
 
-_LISTING: ContextVar[tuple[Severity, bool]] = ContextVar(
-    "listing", default=(Severity.INFO, False)
-)
+_LISTING: ContextVar[tuple[Severity, bool]] = ContextVar("listing", default=(Severity.INFO, False))
 """``scan --min-severity`` and ``--summary`` for the console format's ``show``."""
 
 

@@ -68,9 +68,7 @@ def test_server_that_accepts_and_never_answers(
     one_line_error(outcome, rf"127\.0\.0\.1:{silent.port}: no complete answer within 1s")
 
 
-def test_unreachable_host_within_the_deadline(
-    healthy_vcsim: VcsimEndpoint, tmp_path: Path
-) -> None:
+def test_unreachable_host_within_the_deadline(healthy_vcsim: VcsimEndpoint, tmp_path: Path) -> None:
     with serving(BlackholeServer()) as blackhole:
         _, failed = scan_with_healthy(
             "unreachable host (SYN dropped), --deadline 2", blackhole.port, healthy_vcsim,

@@ -23,9 +23,24 @@ def test_concurrent_scans_lose_nothing(history_url: str, tmp_path: Path) -> None
     env = {k: v for k, v in os.environ.items() if not k.startswith("BALLOON_AUDIT_")}
     scans = [
         subprocess.Popen(
-            [sys.executable, "-m", "balloon_audit", "scan", "--replay", DEMO, "--quiet",
-             "--history", history_url, "--json", str(tmp_path / f"{n}.json")],
-            cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            [
+                sys.executable,
+                "-m",
+                "balloon_audit",
+                "scan",
+                "--replay",
+                DEMO,
+                "--quiet",
+                "--history",
+                history_url,
+                "--json",
+                str(tmp_path / f"{n}.json"),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
         )  # fmt: skip
         for n in range(SCANS)
     ]

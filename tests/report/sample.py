@@ -46,7 +46,6 @@ SERVER = "vc1.example.test"
 FAILED = "vc2.example.test"
 
 
-
 def rule_docs() -> tuple[RuleDoc, ...]:
     """What evaluate() puts in a result about the rules (BA777 stays unknown)."""
     return tuple(rule_doc(rule.meta) for rule in all_rules())

@@ -17,10 +17,10 @@ from tests.report.test_html import Page
 TEMPLATE_LOOP = (
     "{% for vm in vms %}\n"
     "{% set fe = per_entity.get((vm.server, vm.moid)) %}\n"
-    '<tr><td>{{ vm.name|body }}{% if not one_server %}<td>{{ vm.server }}{% endif %}'
+    "<tr><td>{{ vm.name|body }}{% if not one_server %}<td>{{ vm.server }}{% endif %}"
     '{% if not one_dc %}<td>{{ vm.datacenter or "" }}{% endif %}<td>{{ vm.cluster or "" }}'
     '<td>{{ vm.host or "" }}<td>{{ "Template" if vm.is_template else '
-    "(vm.power_state|word or unknown) }}<td>{{ vm.guest_id or \"\" }}"
+    '(vm.power_state|word or unknown) }}<td>{{ vm.guest_id or "" }}'
     "<td>{{ tools_text(vm)|word }}<td>{{ vm.tools_running_status|word }}"
     '<td>{{ vm.maxmemctl if vm.maxmemctl is not none else "" }}<td>{{ vm.memory_mb|mb }}'
     '<td>{{ vm.memory_limit_mb|mb if vm.memory_limit_mb is not none else "unlimited" }}'
@@ -32,7 +32,7 @@ TEMPLATE_LOOP = (
 )
 """The loop report.html.j2 had before the rows moved to html_inventory.py (the reference)."""
 
-HARSH = "<b>&amp;'\"x\"</b>"
+HARSH = '<b>&amp;\'"x"</b>'
 
 
 def harsh_fleet() -> AuditResult:
@@ -86,4 +86,4 @@ def test_harsh_text_reads_back_exactly_from_the_report():
     text = page.all_text
     for piece in (f"vc1.{HARSH}", f"DC2{HARSH}", f"host{HARSH}", f"weird{HARSH}", f"run{HARSH}"):
         assert piece in text, piece
-    assert "<b>" not in render_html(result).split('id=vmtab')[1].split("</table>")[0]
+    assert "<b>" not in render_html(result).split("id=vmtab")[1].split("</table>")[0]
