@@ -8,8 +8,14 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+from pyVim.connect import Disconnect, SmartConnect
+from pyVim.task import WaitForTask
+from pyVmomi import vim
 
 from balloon_audit.lab.vcsim import find_tool
 
@@ -41,3 +47,36 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def connect(host: str, port: int, user: str = "u", password: str = "p") -> Any:
+    """A pyVmomi session to a local vcsim (which takes any user and password by default)."""
+    return SmartConnect(
+        host=host, port=port, user=user, pwd=password, disableSslCertValidation=True
+    )
+
+
+@contextmanager
+def session(host: str, port: int) -> Iterator[Any]:
+    """``connect``, logged out again at the end."""
+    si = connect(host, port)
+    try:
+        yield si
+    finally:
+        Disconnect(si)
+
+
+def inventory(si: Any, kind: type = vim.VirtualMachine) -> list[Any]:
+    """Every object of ``kind`` (VMs by default), sorted by name."""
+    content = si.RetrieveContent()
+    view = content.viewManager.CreateContainerView(content.rootFolder, [kind], True)
+    try:
+        return sorted(view.view, key=lambda obj: obj.name)
+    finally:
+        view.DestroyView()
+
+
+def reconfigure(vm: Any, extra: dict[str, object], **spec: object) -> None:
+    """ReconfigVM with ``extra`` as extraConfig (vcsim's ``SET.`` keys seed quickStats)."""
+    options = [vim.option.OptionValue(key=k, value=v) for k, v in extra.items()]
+    WaitForTask(vm.ReconfigVM_Task(vim.vm.ConfigSpec(extraConfig=options, **spec)))

@@ -6,7 +6,7 @@ import dataclasses
 from collections.abc import Iterator
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
+from pyVim.connect import Disconnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim
 
@@ -14,7 +14,7 @@ from balloon_audit.collect import Target, collect_source
 from balloon_audit.collect.perf import add_swap_rates
 from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
 from balloon_audit.model import Snapshot
-from tests.live import require_vcsim
+from tests.live import connect, inventory, reconfigure, require_vcsim, session
 
 pytestmark = pytest.mark.live
 
@@ -137,28 +137,14 @@ class Seeded:
     """role -> VM name."""
 
 
-def _reconfigure(vm: vim.VirtualMachine, extra: dict[str, object], **spec: object) -> None:
-    options = [vim.option.OptionValue(key=k, value=v) for k, v in extra.items()]
-    WaitForTask(vm.ReconfigVM_Task(vim.vm.ConfigSpec(extraConfig=options, **spec)))
-
-
 @pytest.fixture(scope="module")
 def seeded() -> Iterator[Seeded]:
     require_vcsim()
     endpoint = start_vcsim()
     try:
-        si = SmartConnect(
-            host=endpoint.host, port=endpoint.port, user="u", pwd="p", disableSslCertValidation=True
-        )
-        try:
-            content = si.RetrieveContent()
-            view = content.viewManager.CreateContainerView(
-                content.rootFolder, [vim.VirtualMachine], True
-            )
-            vms = sorted(view.view, key=lambda vm: vm.name)
-            view.DestroyView()
-            swapping, healthy, stopped, template = vms[:4]
-            _reconfigure(
+        with session(endpoint.host, endpoint.port) as si:
+            swapping, healthy, stopped, template = inventory(si)[:4]
+            reconfigure(
                 swapping,
                 {
                     "sched.mem.maxmemctl": "0",
@@ -169,7 +155,7 @@ def seeded() -> Iterator[Seeded]:
                 },
                 memoryAllocation=vim.ResourceAllocationInfo(limit=16, reservation=8),
             )
-            _reconfigure(
+            reconfigure(
                 healthy,
                 {
                     "SET.summary.quickStats.hostMemoryUsage": 31,
@@ -188,8 +174,6 @@ def seeded() -> Iterator[Seeded]:
                 "stopped": stopped.name,
                 "template": template.name,
             }
-        finally:
-            Disconnect(si)
         yield Seeded(endpoint, names)
     finally:
         stop_vcsim(endpoint.pid)
@@ -246,9 +230,7 @@ def test_swap_rates_are_asked_only_for_swapping_vms(seeded: Seeded) -> None:
 def test_swap_rate_plumbing_fills_numbers(seeded: Seeded) -> None:
     """With counters vcsim has samples for, the swapping VM gets numbers and others None."""
     snap = collect_source(target_for(seeded.endpoint), perf=False)
-    ep = seeded.endpoint
-    si = SmartConnect(host=ep.host, port=ep.port, user="u", pwd="p", disableSslCertValidation=True)
-    try:
+    with session(seeded.endpoint.host, seeded.endpoint.port) as si:
         content = si.RetrieveContent()
         refs = {vm.moid: vim.VirtualMachine(vm.moid, si._stub) for vm in snap.vms}
         messages: list[str] = []
@@ -260,8 +242,6 @@ def test_swap_rate_plumbing_fills_numbers(seeded: Seeded) -> None:
             progress=messages.append,
             counters=("mem.swapped.average", "mem.consumed.average"),
         )
-    finally:
-        Disconnect(si)
     rated = {vm.name: vm for vm in vms}
     swapping = rated[seeded.names["swapping"]]
     assert isinstance(swapping.swapin_rate_kbps, float)
@@ -289,25 +269,19 @@ def test_standalone_esxi_endpoint() -> None:
 def test_swap_rate_failure_leaves_rates_unknown(seeded: Seeded) -> None:
     """A failing PerformanceManager (here: the session has ended) must not fail the audit."""
     snap = collect_source(target_for(seeded.endpoint), perf=False)
-    ep = seeded.endpoint
-    si = SmartConnect(host=ep.host, port=ep.port, user="u", pwd="p", disableSslCertValidation=True)
-    content = si.RetrieveContent()
-    refs = {vm.moid: vim.VirtualMachine(vm.moid, si._stub) for vm in snap.vms}
-    content.sessionManager.Logout()
-    try:
+    with session(seeded.endpoint.host, seeded.endpoint.port) as si:
+        content = si.RetrieveContent()
+        refs = {vm.moid: vim.VirtualMachine(vm.moid, si._stub) for vm in snap.vms}
+        content.sessionManager.Logout()
         messages: list[str] = []
         vms = add_swap_rates(content, snap.vms, refs, label="sim", progress=messages.append)
-    finally:
-        Disconnect(si)
     assert list(vms) == list(snap.vms)
     assert len(messages) == 1 and "could not read swap rates" in messages[0]
 
 
 def test_sessions_are_logged_out(seeded: Seeded) -> None:
     ep = seeded.endpoint
-    si = SmartConnect(
-        host=ep.host, port=ep.port, user="checker", pwd="p", disableSslCertValidation=True
-    )
+    si = connect(ep.host, ep.port, user="checker")
     try:
         manager = si.RetrieveContent().sessionManager
         collect_source(target_for(seeded.endpoint))

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
 from pyVim.task import WaitForTask
 from pyVmomi import vim, vmodl
 
@@ -25,7 +24,7 @@ from balloon_audit.collect.retrieve import container_view, filter_spec, retrieve
 from balloon_audit.lab.vcsim import VcsimEndpoint, start_vcsim, stop_vcsim
 from balloon_audit.model import Snapshot
 from tests.collect.test_pageparser import normal
-from tests.live import require_vcsim
+from tests.live import inventory, reconfigure, require_vcsim, session
 
 pytestmark = pytest.mark.live
 
@@ -42,26 +41,11 @@ def awkward() -> Iterator[VcsimEndpoint]:
     require_vcsim()
     endpoint = start_vcsim()
     try:
-        si = SmartConnect(
-            host=endpoint.host, port=endpoint.port, user="u", pwd="p", disableSslCertValidation=True
-        )
-        try:
-            content = si.RetrieveContent()
-            view = content.viewManager.CreateContainerView(
-                content.rootFolder, [vim.VirtualMachine], True
-            )
-            vms = sorted(view.view, key=lambda vm: vm.name)
-            view.DestroyView()
-            for vm, name in zip(vms, NAMES, strict=False):
+        with session(endpoint.host, endpoint.port) as si:
+            for vm, name in zip(inventory(si), NAMES, strict=False):
                 WaitForTask(vm.Rename_Task(name))
-                options = [
-                    vim.option.OptionValue(key="sched.mem.maxmemctl", value=name[:3]),
-                    vim.option.OptionValue(key="guestinfo.text", value=name),
-                ]
-                spec = vim.vm.ConfigSpec(annotation=f"{name}\nline 2", extraConfig=options)
-                WaitForTask(vm.ReconfigVM_Task(spec))
-        finally:
-            Disconnect(si)
+                extra = {"sched.mem.maxmemctl": name[:3], "guestinfo.text": name}
+                reconfigure(vm, extra, annotation=f"{name}\nline 2")
         yield endpoint
     finally:
         stop_vcsim(endpoint.pid)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
+from pyVim.connect import Disconnect
 from pyVmomi import vim
 
 from balloon_audit.collect.connection import open_session
@@ -40,7 +40,7 @@ from balloon_audit.counters import (
 from balloon_audit.lab.vcsim import start_vcsim, stop_vcsim
 from balloon_audit.model import Host
 from tests.faults.servers import Fault, SoapProxy, make_certificate
-from tests.live import require_vcsim
+from tests.live import connect, require_vcsim
 
 pytestmark = pytest.mark.live
 
@@ -85,9 +85,7 @@ def traced(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Traced]:
 
 @pytest.fixture
 def session(traced: Traced) -> Iterator[Any]:
-    si = SmartConnect(
-        host=traced.host, port=traced.port, user="u", pwd="p", disableSslCertValidation=True
-    )
+    si = connect(traced.host, traced.port)
     yield si
     Disconnect(si)
 
@@ -153,9 +151,7 @@ def test_counter_table_is_read_once_per_connection(traced: Traced, session: Any)
     assert methods(traced.requests(before)) == ["Fetch", "QueryPerf", "QueryPerf"]
     assert messages == ["sim: host mem.state: samples for 0 of 1 hosts"]
 
-    other = SmartConnect(
-        host=traced.host, port=traced.port, user="u", pwd="p", disableSslCertValidation=True
-    )
+    other = connect(traced.host, traced.port)
     try:
         before = traced.size()
         counter_ids_for(other.RetrieveContent(), [SWAPIN_RATE])
@@ -215,9 +211,7 @@ def test_without_a_host_only_the_vm_is_asked(traced: Traced, session: Any) -> No
 
 def test_failure_becomes_a_note(traced: Traced) -> None:
     """A session that has ended: no series, one note, no exception."""
-    si = SmartConnect(
-        host=traced.host, port=traced.port, user="u", pwd="p", disableSslCertValidation=True
-    )
+    si = connect(traced.host, traced.port)
     vm, host = a_vm(si)
     content = si.RetrieveContent()
     content.sessionManager.Logout()

@@ -8,7 +8,7 @@ import dataclasses
 from collections.abc import Iterator
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
+from pyVim.connect import Disconnect
 from pyVmomi import vim
 
 from balloon_audit.collect import collect_source
@@ -17,7 +17,7 @@ from balloon_audit.collect.perf import add_host_memory_state
 from balloon_audit.lab import LabInstance, load_scenario, start_lab, stop_lab
 from balloon_audit.model import Snapshot
 from tests.collect.test_collect_live import target_for
-from tests.live import require_vcsim
+from tests.live import connect, require_vcsim
 
 pytestmark = pytest.mark.live
 
@@ -46,9 +46,7 @@ def test_host_options_by_keyed_path(review_snapshot: Snapshot) -> None:
 
 def test_host_options_fallback_asks_each_host(review_lab: LabInstance) -> None:
     """The per-host QueryOptions fallback finds the same values as the keyed pass."""
-    si = SmartConnect(
-        host=review_lab.host, port=review_lab.port, user="u", pwd="p", disableSslCertValidation=True
-    )
+    si = connect(review_lab.host, review_lab.port)
     try:
         content = si.RetrieveContent()
         view = content.viewManager.CreateContainerView(content.rootFolder, [vim.HostSystem], True)
@@ -67,9 +65,7 @@ def test_host_options_fallback_asks_each_host(review_lab: LabInstance) -> None:
 def test_host_options_failure_leaves_values_unknown(review_lab: LabInstance) -> None:
     """A session that has ended: no values, one message, no exception."""
     snap = collect_source(target_for(review_lab), perf=False)  # type: ignore[arg-type]
-    si = SmartConnect(
-        host=review_lab.host, port=review_lab.port, user="u", pwd="p", disableSslCertValidation=True
-    )
+    si = connect(review_lab.host, review_lab.port)
     content = si.RetrieveContent()
     refs = {h.moid: vim.HostSystem(h.moid, si._stub) for h in snap.hosts}
     content.sessionManager.Logout()
@@ -92,9 +88,7 @@ def test_mem_state_pass_is_one_query_and_optional(review_lab: LabInstance) -> No
     assert [m for m in messages if "mem.state" in m] == [
         f"{review_lab.server}: host mem.state: samples for 0 of 4 hosts"
     ]
-    si = SmartConnect(
-        host=review_lab.host, port=review_lab.port, user="u", pwd="p", disableSslCertValidation=True
-    )
+    si = connect(review_lab.host, review_lab.port)
     try:
         content = si.RetrieveContent()
         refs = {h.moid: vim.HostSystem(h.moid, si._stub) for h in snap.hosts}

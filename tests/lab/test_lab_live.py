@@ -8,22 +8,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pyVim.connect import Disconnect, SmartConnect
+from pyVim.connect import Disconnect
 from pyVmomi import vim, vmodl
 
 from balloon_audit.errors import LabError
 from balloon_audit.lab import LabInstance, api_name, lab_down, lab_status, lab_up, load_scenario
 from balloon_audit.lab.vcsim import find_tool
-from tests.live import require_vcsim
+from tests.live import connect, require_vcsim
 
 MB = 1024 * 1024
 pytestmark = pytest.mark.live
 
 
 def _connect(lab: LabInstance) -> Any:
-    return SmartConnect(
-        host=lab.host, port=lab.port, user="t", pwd="t", disableSslCertValidation=True
-    )
+    return connect(lab.host, lab.port)
 
 
 def _collect(si: Any, kind: type, paths: list[str]) -> dict[str, dict[str, Any]]:

@@ -233,33 +233,19 @@ def test_ba503_thresholds_are_parameters() -> None:
 @pytest.fixture(scope="module")
 def live_result(tmp_path_factory: pytest.TempPathFactory):
     """Seed a private vcsim, collect it, and evaluate every rule with a config file."""
-    from pyVim.connect import Disconnect, SmartConnect
     from pyVim.task import WaitForTask
-    from pyVmomi import vim
 
     from balloon_audit.collect import Target, collect_source
     from balloon_audit.config_file import load_config
     from balloon_audit.engine import evaluate
     from balloon_audit.lab.vcsim import start_vcsim, stop_vcsim
-    from tests.live import require_vcsim
-
-    def reconfigure(vm, extra, **spec):
-        options = [vim.option.OptionValue(key=k, value=v) for k, v in extra.items()]
-        WaitForTask(vm.ReconfigVM_Task(vim.vm.ConfigSpec(extraConfig=options, **spec)))
+    from tests.live import inventory, reconfigure, require_vcsim, session
 
     require_vcsim()
     endpoint = start_vcsim()
     try:
-        si = SmartConnect(
-            host=endpoint.host, port=endpoint.port, user="u", pwd="p", disableSslCertValidation=True
-        )
-        try:
-            content = si.RetrieveContent()
-            view = content.viewManager.CreateContainerView(
-                content.rootFolder, [vim.VirtualMachine], True
-            )
-            vms = {vm.name: vm for vm in view.view}
-            view.DestroyView()
+        with session(endpoint.host, endpoint.port) as si:
+            vms = {vm.name: vm for vm in inventory(si)}
             # Standalone host DC0_H0 (4 GB): two VMs ballooning, 12,000 MB configured.
             reconfigure(
                 vms["DC0_H0_VM0"], {"SET.summary.quickStats.balloonedMemory": 512}, memoryMB=6000
@@ -279,8 +265,6 @@ def live_result(tmp_path_factory: pytest.TempPathFactory):
                 {"SET.guest.toolsVersion": "11264"},
                 guestId="darwin21_64Guest",
             )
-        finally:
-            Disconnect(si)
         snapshot = collect_source(
             Target(endpoint.host, endpoint.port, "auditor", "pw", insecure=True)
         )
