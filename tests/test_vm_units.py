@@ -205,7 +205,7 @@ def test_committed_vm_schema_matches_the_model() -> None:
 
     committed = json.loads((ROOT / "docs" / "vm.schema.json").read_text(encoding="utf-8"))
     assert _structure(committed) == _structure(json_schema()), (
-        "docs/vm.schema.json is out of date: run python scripts/gen_vm_schema.py"
+        "docs/vm.schema.json is out of date: run python scripts/gen_schemas.py"
     )
 
 

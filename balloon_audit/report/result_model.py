@@ -7,7 +7,7 @@ NaN and infinities are refused. Keys this version does not know are ignored, so
 a result written by a newer minor version still reads.
 
 ``docs/result.schema.json`` is generated from :class:`ResultDocument` by
-``scripts/gen_result_schema.py``; a test fails when the two drift apart.
+``scripts/gen_schemas.py``; a test fails when the two drift apart.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 The entities are the dataclasses the command works with (``model.py``, ``vmmemory.py``),
 so a field added there is part of the document, and of ``docs/vm.schema.json``, at once.
-``scripts/gen_vm_schema.py`` writes the schema; a test fails when it drifts from this
+``scripts/gen_schemas.py`` writes the schema; a test fails when it drifts from this
 model, and another validates what the command writes against it.
 """
 
