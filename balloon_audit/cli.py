@@ -47,7 +47,7 @@ from balloon_audit.cli_options import (
     TimeoutOpt,
     UserOpt,
     WaitLockOpt,
-    read_password,
+    command_line_targets,
     run_by,
     with_output_options,
 )
@@ -217,9 +217,7 @@ def scan(  # noqa: PLR0913 - one parameter per command-line option
             else:
                 limits = (connect_timeout, timeout, deadline)
                 connect = audit.ConnectOptions(port, user, insecure, ca_bundle, *limits)
-                targets = audit.build_targets(
-                    server or [], connect, lambda fallback: read_password(password_stdin, fallback)
-                )
+                targets = command_line_targets(server, connect, password_stdin)
             targets = unattended.with_scope(targets, config, scope_items, exclude_items)
             with audit.recording(record, targets) as capture:
                 result = audit.scan(targets, config, run, capture=capture, fleet=fleet)

@@ -29,7 +29,7 @@ from balloon_audit.cli_options import (
     ServerOpt,
     TimeoutOpt,
     UserOpt,
-    read_password,
+    command_line_targets,
     run_by,
 )
 from balloon_audit.errors import BalloonAuditError
@@ -103,8 +103,6 @@ def _audit(server, connect, selection, config_path, replay, no_perf) -> AuditRes
         targets = audit.fleet_targets(fleet)
     else:
         options = audit.ConnectOptions(port, user, insecure, ca_bundle, 15.0, timeout, 3600.0)
-        targets = audit.build_targets(
-            server or [], options, lambda fallback: read_password(False, fallback)
-        )
+        targets = command_line_targets(server, options, password_stdin=False)
     targets = with_scope(targets, config, scope_items, exclude_items)
     return audit.scan(targets, config, run, fleet=fleet)

@@ -13,12 +13,16 @@ import socket
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from balloon_audit.errors import ConfigError
 from balloon_audit.history.urls import redact_urls
+
+if TYPE_CHECKING:
+    from balloon_audit.audit import ConnectOptions
+    from balloon_audit.collect.target import Target
 
 PASSWORD_ENV = "BALLOON_AUDIT_PASSWORD"
 
@@ -304,6 +308,18 @@ def with_output_options(*, rerender_only: bool) -> Callable[[Callable], Callable
         return wrapper
 
     return decorate
+
+
+def command_line_targets(
+    servers: list[str] | None, options: ConnectOptions, password_stdin: bool
+) -> list[Target]:
+    """One target per ``--server`` (or govc's environment), sharing one password that is
+    read only once the server specs are valid."""
+    from balloon_audit.audit import build_targets
+
+    return build_targets(
+        servers or [], options, lambda fallback: read_password(password_stdin, fallback)
+    )
 
 
 def read_password(password_stdin: bool, fallback: str | None = None) -> str:

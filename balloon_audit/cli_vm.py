@@ -32,7 +32,7 @@ from balloon_audit.cli_options import (
     ServerOpt,
     TimeoutOpt,
     UserOpt,
-    read_password,
+    command_line_targets,
 )
 from balloon_audit.errors import ConfigError, ExitCode
 from balloon_audit.model import Severity
@@ -138,9 +138,7 @@ def vm(  # noqa: PLR0913 - one parameter per command-line option
         raise ConfigError("vm explains VMs of one vCenter: give one --server")
     limits = (connect_timeout, timeout, deadline)
     connect = audit.ConnectOptions(port, user, insecure, ca_bundle, *limits)
-    targets = audit.build_targets(
-        server or [], connect, lambda fallback: read_password(password_stdin, fallback)
-    )
+    targets = command_line_targets(server, connect, password_stdin)
     from balloon_audit.vmexplain import watch as reports
 
     interval = SAMPLE_INTERVAL_S if watch else None
