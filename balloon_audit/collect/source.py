@@ -21,6 +21,7 @@ from typing import Any
 
 from pyVmomi import vim, vmodl
 
+from balloon_audit import vsphere as vs
 from balloon_audit.collect import properties as P
 from balloon_audit.collect import scoped
 from balloon_audit.collect.connection import open_session, translate_error
@@ -73,7 +74,9 @@ class _Options:
 
 
 @dataclass(frozen=True)
-class _Node:
+class Node:
+    """A datacenter, folder, cluster or standalone compute resource of the inventory."""
+
     kind: str
     name: str
     parent: str | None
@@ -208,7 +211,7 @@ def _collect_hosts(
     content: Any, label: str, page_size: int, unknown: Counter[str]
 ) -> tuple[list[Cluster], list[Host], list[ResourcePool], dict[str, Any]]:
     """Clusters, hosts, resource pools below the root pools, and the hosts' references."""
-    nodes: dict[str, _Node] = {}
+    nodes: dict[str, Node] = {}
     host_rows: list[tuple[str, dict[str, Any]]] = []
     host_refs: dict[str, Any] = {}
     pool_rows: list[tuple[Any, dict[str, Any]]] = []
@@ -228,7 +231,7 @@ def _collect_hosts(
                 if isinstance(ref, vim.ResourcePool):
                     pool_rows.append((ref, props))
                     continue
-                nodes[moid] = _Node(
+                nodes[moid] = Node(
                     kind=_kind(ref),
                     name=str(props.get("name", moid)),
                     parent=P.moid_of(props.get("parent")),
@@ -270,7 +273,7 @@ def _collect_hosts(
 
 def _pools(
     rows: list[tuple[Any, dict[str, Any]]],
-    nodes: Mapping[str, _Node],
+    nodes: Mapping[str, Node],
     label: str,
     datacenter_of: Callable[[str | None], str | None],
 ) -> list[ResourcePool]:
@@ -281,28 +284,37 @@ def _pools(
         if P.moid_of(props.get("parent")) in nodes
         and nodes[P.moid_of(props.get("parent")) or ""].kind in ("Cluster", "ComputeResource")
     }
-    pools = []
-    for ref, props in rows:
-        moid = ref._moId
-        if moid in roots:
-            continue
-        owner = P.moid_of(props.get("owner"))
-        owner_node = nodes.get(owner) if owner else None
-        parent = P.moid_of(props.get("parent"))
-        pools.append(
-            P.build_pool(
-                moid,
-                props,
-                server=label,
-                place={
-                    "datacenter": datacenter_of(owner),
-                    "cluster": owner_node.name if owner_node is not None else None,
-                    "parent_moid": None if parent in roots else parent,
-                    "is_vapp": isinstance(ref, vim.VirtualApp),
-                },
-            )
-        )
-    return pools
+    return [
+        pool_from(ref, props, label, (nodes, roots), datacenter_of)
+        for ref, props in rows
+        if ref._moId not in roots
+    ]
+
+
+def pool_from(
+    ref: Any,
+    props: Mapping[str, Any],
+    label: str,
+    known: tuple[Mapping[str, Node], set[str]],
+    datacenter_of: Callable[[str | None], str | None],
+) -> ResourcePool:
+    """A pool or vApp placed in its datacenter and cluster (``known``: structure nodes and
+    the root pools, whose children count as top level)."""
+    nodes, roots = known
+    owner = P.moid_of(props.get(vs.POOL_OWNER.path))
+    owner_node = nodes.get(owner) if owner else None
+    parent = P.moid_of(props.get(vs.POOL_PARENT.path))
+    return P.build_pool(
+        ref._moId,
+        props,
+        server=label,
+        place={
+            "datacenter": datacenter_of(owner),
+            "cluster": owner_node.name if owner_node is not None else None,
+            "parent_moid": None if parent in roots else parent,
+            "is_vapp": isinstance(ref, vim.VirtualApp),
+        },
+    )
 
 
 def _kind(ref: Any) -> str:

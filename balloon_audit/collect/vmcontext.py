@@ -33,10 +33,10 @@ from balloon_audit import vsphere as vs
 from balloon_audit.collect import properties as P
 from balloon_audit.collect.connection import open_session, translate_error
 from balloon_audit.collect.retrieve import container_view, filter_spec, retrieve_pages
-from balloon_audit.collect.source import _kind  # the kind of a structure object, as a scan names it
+from balloon_audit.collect.source import Node, _kind, pool_from
 from balloon_audit.collect.target import Target
 from balloon_audit.errors import BalloonAuditError, CollectionError
-from balloon_audit.model import VM, Cluster, Host, ResourcePool, Snapshot, SourceInfo, SourceStatus
+from balloon_audit.model import VM, Cluster, Host, Snapshot, SourceInfo, SourceStatus
 from balloon_audit.vmmatch import Named, select
 
 PC = vmodl.query.PropertyCollector
@@ -61,13 +61,6 @@ NEIGHBOUR_PATHS = vs.collected_paths(NEIGHBOUR_PROPS)
 HOST_OPTION_PATHS = vs.collected_paths(vs.HOST_OPTION_PROPS)
 STRUCTURE_TYPES = (vim.Datacenter, vim.Folder, vim.ComputeResource, vim.ClusterComputeResource)
 PAGE_SIZE = 1000
-
-
-@dataclass(frozen=True)
-class _Node:
-    kind: str
-    name: str
-    parent: str | None
 
 
 @dataclass
@@ -209,7 +202,7 @@ def _retrieve(content: Any, objects: list[Any], props: list[Any]) -> Iterator[tu
 
 def _read_vms(
     content: Any, refs: list[Any]
-) -> tuple[dict[str, dict], dict[str, _Node], dict[str, tuple[Any, dict]]]:
+) -> tuple[dict[str, dict], dict[str, Node], dict[str, tuple[Any, dict]]]:
     """The VMs' properties, and every pool, cluster, folder and datacenter above them."""
     walk = [_select("vmPool", vim.VirtualMachine, "resourcePool", "poolParent"), *_upwards()]
     objects = [PC.ObjectSpec(obj=ref, skip=False, selectSet=walk) for ref in refs]
@@ -220,7 +213,7 @@ def _read_vms(
             raise
         rows = list(_retrieve(content, objects, _prop_specs(P.vm_paths(False))))
     vms: dict[str, dict] = {}
-    nodes: dict[str, _Node] = {}
+    nodes: dict[str, Node] = {}
     pools: dict[str, tuple[Any, dict]] = {}
     _sort_rows(rows, vms, nodes, pools)
     return vms, nodes, pools
@@ -229,7 +222,7 @@ def _read_vms(
 def _sort_rows(
     rows: Sequence[tuple[Any, dict]],
     vms: dict[str, dict],
-    nodes: dict[str, _Node],
+    nodes: dict[str, Node],
     pools: dict[str, tuple[Any, dict]],
     hosts: dict[str, dict] | None = None,
 ) -> None:
@@ -244,17 +237,17 @@ def _sort_rows(
                 hosts[moid] = props
         else:
             parent = P.moid_of(props.get("parent"))
-            nodes[moid] = _Node(_kind(ref), str(props.get("name", moid)), parent)
+            nodes[moid] = Node(_kind(ref), str(props.get("name", moid)), parent)
 
 
-def _is_root(props: Mapping[str, Any], nodes: Mapping[str, _Node]) -> bool:
+def _is_root(props: Mapping[str, Any], nodes: Mapping[str, Node]) -> bool:
     """A root pool (its parent is the cluster): its limit only mirrors the capacity."""
     parent = P.moid_of(props.get("parent"))
     return parent is not None and parent in nodes
 
 
 def _outermost_limited(
-    vms: Mapping[str, dict], pools: Mapping[str, tuple[Any, dict]], nodes: Mapping[str, _Node]
+    vms: Mapping[str, dict], pools: Mapping[str, tuple[Any, dict]], nodes: Mapping[str, Node]
 ) -> list[Any]:
     """For each VM, the outermost enclosing pool with a memory limit (BA403 sums its subtree)."""
     found: dict[str, Any] = {}
@@ -279,7 +272,7 @@ def _read_surroundings(
     content: Any,
     hosts: list[Any],
     limited_pools: list[Any],
-    nodes: dict[str, _Node],
+    nodes: dict[str, Node],
     pools: dict[str, tuple[Any, dict]],
     notes: list[str],
 ) -> tuple[dict[str, dict], dict[str, dict]]:
@@ -328,7 +321,7 @@ def _snapshot(
     label: str,
     vm_rows: tuple[Mapping[str, dict], Mapping[str, dict]],
     host_rows: Mapping[str, dict],
-    nodes: Mapping[str, _Node],
+    nodes: Mapping[str, Node],
     pool_rows: Mapping[str, tuple[Any, dict]],
 ) -> Snapshot:
     def datacenter_of(moid: str | None) -> str | None:
@@ -364,7 +357,7 @@ def _snapshot(
     ]
     roots = {moid for moid, (_, props) in pool_rows.items() if _is_root(props, nodes)}
     pools = [
-        _pool(ref, props, label, (nodes, roots), datacenter_of)
+        pool_from(ref, props, label, (nodes, roots), datacenter_of)
         for moid, (ref, props) in pool_rows.items()
         if moid not in roots
     ]
@@ -389,27 +382,3 @@ def _host(
         if props.get(prop.path) is not None
     }
     return dataclasses.replace(host, **options) if options else host
-
-
-def _pool(
-    ref: Any,
-    props: Mapping[str, Any],
-    label: str,
-    known: tuple[Mapping[str, _Node], set[str]],
-    datacenter_of: Any,
-) -> ResourcePool:
-    nodes, roots = known
-    owner = P.moid_of(props.get(vs.POOL_OWNER.path))
-    owner_node = nodes.get(owner) if owner else None
-    parent = P.moid_of(props.get(vs.POOL_PARENT.path))
-    return P.build_pool(
-        ref._moId,
-        props,
-        server=label,
-        place={
-            "datacenter": datacenter_of(owner),
-            "cluster": owner_node.name if owner_node is not None else None,
-            "parent_moid": None if parent in roots else parent,
-            "is_vapp": isinstance(ref, vim.VirtualApp),
-        },
-    )
