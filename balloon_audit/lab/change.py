@@ -12,12 +12,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from pyVim.connect import Disconnect, SmartConnect
 from pyVmomi import vim, vmodl
 
 from balloon_audit import vsphere as vs
+from balloon_audit.collect.retrieve import container_view, filter_spec, retrieve_pages
 from balloon_audit.errors import LabError
-from balloon_audit.lab.seed import _fault_text, wait_for_tasks
+from balloon_audit.lab.seed import _fault_text, lab_session, wait_for_tasks
+
+PAGE_SIZE = 1000
+"""VM names per PropertyCollector page."""
 
 
 @dataclass(frozen=True)
@@ -43,33 +46,30 @@ class VmChange:
 
 def apply_changes(host: str, port: int, changes: Sequence[VmChange]) -> None:
     """Apply ``changes`` to the vcsim at host:port (reconfigure first, then renames)."""
-    try:
-        si = SmartConnect(
-            host=host, port=port, user="lab", pwd="lab", disableSslCertValidation=True
-        )
-    except Exception as exc:  # pyVmomi raises many unrelated types here
-        raise LabError(f"cannot connect to vcsim at {host}:{port}: {type(exc).__name__}") from None
-    try:
-        vms = _vms_by_name(si)
-        missing = [c.vm for c in changes if c.vm not in vms]
-        if missing:
-            raise LabError(f"no VM named {missing[0]!r} in the lab")
-        reconfigure = [c for c in changes if c.set_values()]
-        wait_for_tasks(
-            si,
-            [vms[c.vm].ReconfigVM_Task(spec=_spec(c)) for c in reconfigure],
-            [f"reconfigure {c.vm!r}" for c in reconfigure],
-        )
-        renames = [c for c in changes if c.rename_to]
-        wait_for_tasks(
-            si,
-            [vms[c.vm].Rename_Task(newName=c.rename_to) for c in renames],
-            [f"rename {c.vm!r}" for c in renames],
-        )
-    except vmodl.MethodFault as fault:
-        raise LabError(f"vcsim refused a change: {_fault_text(fault)}") from None
-    finally:
-        Disconnect(si)
+    with lab_session(host, port) as si:
+        try:
+            _apply(si, changes)
+        except vmodl.MethodFault as fault:
+            raise LabError(f"vcsim refused a change: {_fault_text(fault)}") from None
+
+
+def _apply(si: Any, changes: Sequence[VmChange]) -> None:
+    vms = _vms_by_name(si)
+    missing = [c.vm for c in changes if c.vm not in vms]
+    if missing:
+        raise LabError(f"no VM named {missing[0]!r} in the lab")
+    reconfigure = [c for c in changes if c.set_values()]
+    wait_for_tasks(
+        si,
+        [vms[c.vm].ReconfigVM_Task(spec=_spec(c)) for c in reconfigure],
+        [f"reconfigure {c.vm!r}" for c in reconfigure],
+    )
+    renames = [c for c in changes if c.rename_to]
+    wait_for_tasks(
+        si,
+        [vms[c.vm].Rename_Task(newName=c.rename_to) for c in renames],
+        [f"rename {c.vm!r}" for c in renames],
+    )
 
 
 def _spec(change: VmChange) -> Any:
@@ -82,9 +82,12 @@ def _spec(change: VmChange) -> Any:
 
 
 def _vms_by_name(si: Any) -> dict[str, Any]:
+    """Name -> VM, from one paged PropertyCollector pass (not a round trip per VM)."""
     content = si.RetrieveContent()
-    view = content.viewManager.CreateContainerView(content.rootFolder, [vim.VirtualMachine], True)
-    try:
-        return {vm.name: vm for vm in view.view}
-    finally:
-        view.DestroyView()
+    with container_view(content, [vim.VirtualMachine]) as view:
+        spec = filter_spec(view, [(vim.VirtualMachine, ["name"])])
+        return {
+            props["name"]: ref
+            for page in retrieve_pages(content, spec, PAGE_SIZE)
+            for ref, props in page
+        }

@@ -23,7 +23,8 @@ vcsim the lab started on 127.0.0.1.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -149,6 +150,16 @@ def seed(
         scenario.vms or scenario.resource_pools or any(h.advanced_options for h in scenario.hosts)
     ):
         return 0
+    with lab_session(host, port) as si:
+        try:
+            return _seed(si, scenario, progress or (lambda _msg: None))
+        except vmodl.MethodFault as fault:
+            raise LabError(f"vcsim refused a seeding call: {_fault_text(fault)}") from None
+
+
+@contextmanager
+def lab_session(host: str, port: int) -> Iterator[Any]:
+    """A session to the lab's vcsim, logged out at the end; a failed login is a LabError."""
     try:
         si = SmartConnect(
             host=host, port=port, user="lab", pwd="lab", disableSslCertValidation=True
@@ -156,9 +167,7 @@ def seed(
     except Exception as exc:  # pyVmomi raises many unrelated types here
         raise LabError(f"cannot connect to vcsim at {host}:{port}: {type(exc).__name__}") from None
     try:
-        return _seed(si, scenario, progress or (lambda _msg: None))
-    except vmodl.MethodFault as fault:
-        raise LabError(f"vcsim refused a seeding call: {_fault_text(fault)}") from None
+        yield si
     finally:
         Disconnect(si)
 
